@@ -1,0 +1,73 @@
+package experiments
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// RunSpec is everything one run needs, self-contained: it is stored as the
+// run's params so a run can be re-executed (or reproduced) from its record.
+type RunSpec struct {
+	Experiment      string      `json:"experiment"`
+	Dataset         DatasetSpec `json:"dataset"`
+	SplitSeed       int64       `json:"split_seed"`
+	ImageSize       int         `json:"image_size"`
+	Epochs          int         `json:"epochs"`
+	BatchSize       int         `json:"batch_size"`
+	CheckpointEvery int         `json:"checkpoint_every"`
+	Model           ModelSpec   `json:"model"`
+	Preprocessing   string      `json:"preprocessing"`
+	HistEq          bool        `json:"histogram_equalization"`
+	Seed            int64       `json:"seed"`
+}
+
+// Label is a short human name of the grid point.
+func (r RunSpec) Label() string {
+	he := "noHE"
+	if r.HistEq {
+		he = "HE"
+	}
+	return fmt.Sprintf("%s/%s/%s/seed%d", r.Model.Name, r.Preprocessing, he, r.Seed)
+}
+
+// Expand turns the experiment's grid into one RunSpec per grid point, in a
+// stable order: model, preprocessing, histogram equalisation, seed.
+func (e *ExperimentSpec) Expand() []RunSpec {
+	out := make([]RunSpec, 0, e.GridSize())
+	for _, m := range e.Models {
+		for _, pre := range e.Preprocessing {
+			for _, he := range e.HistEq {
+				for _, seed := range e.Seeds {
+					split := seed
+					if e.SplitSeed != nil {
+						split = *e.SplitSeed
+					}
+					out = append(out, RunSpec{
+						Experiment: e.Name, Dataset: e.Dataset, SplitSeed: split,
+						ImageSize: or(m.ImageSize, e.ImageSize), Epochs: or(m.Epochs, e.Epochs),
+						BatchSize: or(m.BatchSize, e.BatchSize), CheckpointEvery: e.CheckpointEvery,
+						Model: m, Preprocessing: pre, HistEq: he, Seed: seed,
+					})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// DecodeRunSpec reads a run's stored params.
+func DecodeRunSpec(params []byte) (RunSpec, error) {
+	var r RunSpec
+	if err := json.Unmarshal(params, &r); err != nil {
+		return r, &Error{Code: CodeInternal, Message: "run params are not a valid run spec", Err: err}
+	}
+	return r, nil
+}
+
+// or returns v, or def when v is zero.
+func or(v, def int) int {
+	if v != 0 {
+		return v
+	}
+	return def
+}

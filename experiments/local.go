@@ -1,0 +1,483 @@
+package experiments
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"xraylab/nets"
+	"xraylab/preprocess"
+)
+
+// LocalOptions configure the in-process executor.
+type LocalOptions struct {
+	DataDir      string // synthetic datasets are generated (once) under it
+	ArtifactsDir string // each run writes to ArtifactsDir/<run id>/
+	CacheDir     string // offline preprocessing cache
+	LoadWorkers  int    // image loading goroutines; 0 = GOMAXPROCS
+	Logger       *slog.Logger
+}
+
+// LocalExecutor trains and evaluates runs in this process.
+type LocalExecutor struct {
+	store   Store
+	hub     *Hub
+	opts    LocalOptions
+	log     *slog.Logger
+	synthMu sync.Mutex // one generation of a synthetic dataset at a time
+}
+
+// NewLocalExecutor builds the in-process executor.
+func NewLocalExecutor(store Store, hub *Hub, opts LocalOptions) *LocalExecutor {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &LocalExecutor{store: store, hub: hub, opts: opts, log: opts.Logger}
+}
+
+// RunDir is where a run's artifacts live.
+func (x *LocalExecutor) RunDir(runID int64) string {
+	return filepath.Join(x.opts.ArtifactsDir, strconv.FormatInt(runID, 10))
+}
+
+// Execute runs the whole life of one run: data, preprocessing, training
+// with checkpoints, scoring and metrics.
+func (x *LocalExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, device string) error {
+	dir := x.RunDir(run.ID)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create artifact folder: %w", err)
+	}
+	data, err := x.prepareData(ctx, run, spec)
+	if err != nil {
+		return err
+	}
+	model, err := nets.New(spec.Model.Name, nets.Config{
+		Size: spec.ImageSize, TopK: spec.Model.TopK, Params: spec.Model.Params,
+		Rand: rand.New(rand.NewSource(spec.Seed)),
+	})
+	if err != nil {
+		return err
+	}
+	start, err := x.resume(ctx, run, model)
+	if err != nil {
+		return err
+	}
+	if err := x.train(ctx, run, spec, data, model, start); err != nil {
+		return err
+	}
+	return x.evaluate(ctx, run, spec, data, model)
+}
+
+// runData is the prepared data of one run.
+type runData struct {
+	pipe             *preprocess.Pipeline
+	train, val, test []preprocess.Item
+}
+
+// DataSummary is what a run records about its data and split.
+type DataSummary struct {
+	Root       string                      `json:"root"`
+	Images     int                         `json:"images"`
+	Skipped    []preprocess.Skip           `json:"skipped,omitempty"`
+	Split      preprocess.SplitSummary     `json:"split"`
+	Preprocess []*preprocess.PrepareReport `json:"preprocess"`
+}
+
+func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec) (*runData, error) {
+	root, opts, err := x.datasetRoot(ctx, spec.Dataset)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := preprocess.LoadMURA(root, opts)
+	if err != nil {
+		return nil, Errorf(CodeInvalid, "load dataset: %v", err)
+	}
+	split, err := preprocess.SplitPatients(ds.Records, rand.New(rand.NewSource(spec.SplitSeed)))
+	if err != nil {
+		return nil, fmt.Errorf("split dataset %s: %w", root, err)
+	}
+	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
+		Variant: preprocess.Variant(spec.Preprocessing), HistEq: spec.HistEq,
+		Size: spec.ImageSize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers,
+	})
+	if err != nil {
+		return nil, err
+	}
+	d := &runData{pipe: pipe}
+	summary := DataSummary{Root: root, Images: len(ds.Records), Skipped: ds.Skipped, Split: split.Summary()}
+	for _, part := range []struct {
+		name string
+		recs []preprocess.Record
+		dst  *[]preprocess.Item
+	}{{"train", split.Train, &d.train}, {"validation", split.Val, &d.val}, {"test", split.Test, &d.test}} {
+		x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "preprocessing " + part.name})
+		items, rep, err := pipe.Prepare(ctx, part.recs, nil)
+		if err != nil {
+			return nil, fmt.Errorf("preprocess %s images: %w", part.name, err)
+		}
+		if len(items) == 0 {
+			return nil, fmt.Errorf("no %s images left after preprocessing (%d skipped)", part.name, rep.Skipped)
+		}
+		*part.dst = items
+		summary.Preprocess = append(summary.Preprocess, rep)
+	}
+	raw, _ := json.Marshal(summary)
+	if err := x.store.SetDataset(ctx, run.ID, DatasetRecord{Fingerprint: ds.Fingerprint, Summary: raw}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// datasetRoot returns the MURA root a dataset spec points at, generating
+// synthetic data first if it does not exist yet.
+func (x *LocalExecutor) datasetRoot(ctx context.Context, d DatasetSpec) (string, preprocess.LoadOptions, error) {
+	if d.MURA != nil {
+		return d.MURA.Root, preprocess.LoadOptions{BodyPart: d.MURA.BodyPart, Parts: d.MURA.Parts}, nil
+	}
+	s := d.Synthetic
+	// The generator's version is part of the name: a binary whose generator
+	// draws other pixels never reuses another's data.
+	name := fmt.Sprintf("synthetic-%dp-%dpx-%s-seed%d-%s", s.Patients, s.Size, s.Difficulty, s.Seed,
+		strings.ReplaceAll(preprocess.SynthVersion, "/", "-"))
+	out := filepath.Join(x.opts.DataDir, name)
+	root := filepath.Join(out, "MURA-v1.1")
+	// Synthetic patients are spread over MURA's two folders; use them all.
+	opts := preprocess.LoadOptions{Parts: []string{"train", "valid"}}
+	x.synthMu.Lock()
+	defer x.synthMu.Unlock()
+	if _, err := os.Stat(filepath.Join(root, "synthetic.json")); err == nil {
+		return root, opts, nil
+	}
+	// Generate beside the target and rename, so a crash never leaves a
+	// half-written dataset that looks complete.
+	tmp := out + fmt.Sprintf(".tmp-%d", os.Getpid())
+	os.RemoveAll(tmp)
+	x.log.Info("generating synthetic dataset", "dir", out)
+	if _, err := preprocess.Synthesize(ctx, preprocess.SynthOptions{
+		Out: tmp, Patients: s.Patients, Size: s.Size, Seed: s.Seed, Difficulty: s.Difficulty,
+	}, nil); err != nil {
+		os.RemoveAll(tmp)
+		return "", opts, fmt.Errorf("generate synthetic data: %w", err)
+	}
+	os.RemoveAll(out)
+	if err := os.Rename(tmp, out); err != nil {
+		return "", opts, fmt.Errorf("move synthetic data into place: %w", err)
+	}
+	return root, opts, nil
+}
+
+// checkpointHeader precedes the model state in a run checkpoint.
+type checkpointHeader struct {
+	Format string `json:"format"`
+	RunID  int64  `json:"run_id"`
+	Model  string `json:"model"`
+	Epoch  int    `json:"epoch"`
+}
+
+const checkpointFormat = "xraylab-run-checkpoint/1"
+
+// resume loads the run's last checkpoint if it has one and returns the
+// first epoch still to train. Metric points past the checkpoint are
+// dropped so that re-training them neither loses nor doubles any.
+func (x *LocalExecutor) resume(ctx context.Context, run *Run, model nets.Model) (int, error) {
+	path := filepath.Join(x.RunDir(run.ID), "checkpoint.bin")
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("open checkpoint: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	line, err := br.ReadBytes('\n')
+	var h checkpointHeader
+	if err != nil || json.Unmarshal(line, &h) != nil || h.Format != checkpointFormat || h.Model != model.Name() {
+		x.log.Warn("ignoring unreadable checkpoint; training from scratch", "run", run.ID, "path", path)
+		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
+	}
+	if err := model.Load(br); err != nil {
+		x.log.Warn("ignoring checkpoint the model cannot load; training from scratch", "run", run.ID, "err", err)
+		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
+	}
+	x.log.Info("resuming from checkpoint", "run", run.ID, "epoch", h.Epoch)
+	return h.Epoch + 1, x.store.DeleteMetricsAfter(ctx, run.ID, h.Epoch)
+}
+
+func (x *LocalExecutor) saveCheckpoint(ctx context.Context, run *Run, model nets.Model, epoch int) error {
+	dir := x.RunDir(run.ID)
+	tmp, err := os.CreateTemp(dir, ".checkpoint-*")
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	h, _ := json.Marshal(checkpointHeader{Format: checkpointFormat, RunID: run.ID, Model: model.Name(), Epoch: epoch})
+	bw := bufio.NewWriter(tmp)
+	bw.Write(append(h, '\n'))
+	if err := model.Save(bw); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	tmp.Close()
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, "checkpoint.bin")); err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	return x.addArtifact(ctx, run.ID, "checkpoint.bin", "checkpoint")
+}
+
+// epochRand gives each epoch its own stream, so a run resumed at epoch e
+// shuffles and augments exactly as an uninterrupted one.
+func epochRand(seed int64, epoch int) *rand.Rand {
+	return rand.New(rand.NewSource(seed*1_000_003 + int64(epoch)))
+}
+
+func toBatch(br preprocess.BatchResult, size int, withAnomaly bool) *nets.Batch {
+	n := len(br.Samples)
+	px := size * size
+	b := &nets.Batch{N: n, H: size, W: size, Images: make([]float32, n*px), Masks: make([]float32, n*px)}
+	for i, s := range br.Samples {
+		copy(b.Images[i*px:], s.Image)
+		copy(b.Masks[i*px:], s.Mask)
+	}
+	return b
+}
+
+func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *runData, model nets.Model, start int) error {
+	batches := (len(d.train) + spec.BatchSize - 1) / spec.BatchSize
+	began := time.Now()
+	trained := 0 // batches trained in this process, for the ETA
+	for epoch := start; epoch <= spec.Epochs; epoch++ {
+		rng := epochRand(spec.Seed, epoch)
+		order := rng.Perm(len(d.train))
+		seeds := make([]int64, len(order))
+		for i := range seeds {
+			seeds[i] = rng.Int63()
+		}
+		var points []MetricPoint
+		lastEvent := time.Time{}
+		b := 0
+		for br := range d.pipe.Batches(ctx, d.train, order, seeds, spec.BatchSize, spec.Model.Augmentation) {
+			if br.Err != nil {
+				return fmt.Errorf("epoch %d: load batch %d: %w", epoch, b+1, br.Err)
+			}
+			b++
+			losses, err := model.TrainStep(toBatch(br, spec.ImageSize, false))
+			if err != nil {
+				return fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
+			}
+			step := (epoch-1)*batches + b
+			names := make([]string, 0, len(losses))
+			for k := range losses {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				v := losses[k]
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					return fmt.Errorf("training diverged: loss %s is %v at epoch %d, batch %d (last good checkpoint kept)", k, v, epoch, b)
+				}
+				points = append(points, MetricPoint{Key: "train/" + k, Step: step, Epoch: epoch, Value: v, Time: time.Now().UTC()})
+			}
+			trained++
+			if time.Since(lastEvent) > 500*time.Millisecond || b == batches {
+				lastEvent = time.Now()
+				left := (spec.Epochs-epoch)*batches + (batches - b)
+				eta := time.Since(began).Seconds() / float64(trained) * float64(left)
+				ev := Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Epoch: epoch, Epochs: spec.Epochs, Batch: b, Batches: batches, ETASeconds: eta}
+				if len(names) > 0 {
+					v := losses[names[0]]
+					ev.Loss = &v
+				}
+				x.hub.Publish(ev)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := model.EndEpoch(epoch); err != nil {
+			return fmt.Errorf("epoch %d: %w", epoch, err)
+		}
+		// Validation ROC-AUC per epoch gives the training curves a
+		// figure that means something for every model, losses or not.
+		valScores, err := x.score(ctx, d, d.val, spec, model)
+		if err != nil {
+			return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
+		}
+		for _, name := range sortedKeys(valScores) {
+			if auc, err := ROCAUC(valScores[name], labelsOf(d.val)); err == nil {
+				points = append(points, MetricPoint{Key: "val/" + name + "/roc_auc", Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+			}
+		}
+		if err := x.store.AppendMetrics(ctx, run.ID, points); err != nil {
+			return fmt.Errorf("epoch %d: store metrics: %w", epoch, err)
+		}
+		if epoch%spec.CheckpointEvery == 0 || epoch == spec.Epochs {
+			if err := x.saveCheckpoint(ctx, run, model, epoch); err != nil {
+				return fmt.Errorf("epoch %d: %w", epoch, err)
+			}
+		}
+	}
+	return nil
+}
+
+// score scores items in order without augmentation and returns, per
+// selected score name, one value per item.
+func (x *LocalExecutor) score(ctx context.Context, d *runData, items []preprocess.Item, spec RunSpec, model nets.Model) (map[string][]float64, error) {
+	wanted := map[string]bool{}
+	for _, s := range nets.ExpandScores(spec.Model.Scores, spec.Model.TopK) {
+		wanted[s] = true
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	out := map[string][]float64{}
+	for br := range d.pipe.Batches(ctx, items, order, make([]int64, len(items)), spec.BatchSize, "none") {
+		if br.Err != nil {
+			return nil, br.Err
+		}
+		sc, err := model.Score(toBatch(br, spec.ImageSize, true))
+		if err != nil {
+			return nil, err
+		}
+		for name, v := range sc.Scores {
+			if wanted[name] {
+				out[name] = append(out[name], v...)
+			}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for name, v := range out {
+		if len(v) != len(items) {
+			return nil, fmt.Errorf("score %s: got %d values for %d images", name, len(v), len(items))
+		}
+	}
+	return out, nil
+}
+
+func labelsOf(items []preprocess.Item) []int {
+	out := make([]int, len(items))
+	for i, it := range items {
+		out[i] = it.Record.Label
+	}
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d *runData, model nets.Model) error {
+	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "scoring validation and test images"})
+	final := map[string]float64{}
+	parts := []struct {
+		name  string
+		items []preprocess.Item
+	}{{"val", d.val}, {"test", d.test}}
+	all := map[string]map[string][]float64{}
+	for _, p := range parts {
+		scores, err := x.score(ctx, d, p.items, spec, model)
+		if err != nil {
+			return fmt.Errorf("score %s images: %w", p.name, err)
+		}
+		all[p.name] = scores
+		labels := labelsOf(p.items)
+		for _, name := range sortedKeys(scores) {
+			auc, err := ROCAUC(scores[name], labels)
+			if err != nil {
+				return fmt.Errorf("%s ROC-AUC of %s: %w", p.name, name, err)
+			}
+			ap, err := AveragePrecision(scores[name], labels)
+			if err != nil {
+				return fmt.Errorf("%s average precision of %s: %w", p.name, name, err)
+			}
+			final[p.name+"/"+name+"/roc_auc"] = auc
+			final[p.name+"/"+name+"/ap"] = ap
+		}
+		final[p.name+"/images"] = float64(len(p.items))
+	}
+	if err := x.writeScores(ctx, run, parts[0].items, parts[1].items, all); err != nil {
+		return err
+	}
+	return x.store.SetFinalMetrics(ctx, run.ID, final)
+}
+
+// writeScores keeps every image's scores as CSV so anyone can recompute
+// any figure with their own tools.
+func (x *LocalExecutor) writeScores(ctx context.Context, run *Run, val, test []preprocess.Item, all map[string]map[string][]float64) error {
+	path := filepath.Join(x.RunDir(run.ID), "scores.csv")
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write scores: %w", err)
+	}
+	w := csv.NewWriter(f)
+	names := sortedKeys(all["test"])
+	w.Write(append([]string{"part", "path", "patient", "study", "view", "half", "label"}, names...))
+	for _, p := range []struct {
+		name  string
+		items []preprocess.Item
+	}{{"val", val}, {"test", test}} {
+		for i, it := range p.items {
+			r := it.Record
+			row := []string{p.name, r.RelPath, r.Patient, r.Study, strconv.Itoa(r.View), strconv.Itoa(r.Half), strconv.Itoa(r.Label)}
+			for _, n := range names {
+				row = append(row, strconv.FormatFloat(all[p.name][n][i], 'g', -1, 64))
+			}
+			w.Write(row)
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		f.Close()
+		return fmt.Errorf("write scores: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write scores: %w", err)
+	}
+	return x.addArtifact(ctx, run.ID, "scores.csv", "scores")
+}
+
+// addArtifact records a file of the run's folder with its size and hash.
+func (x *LocalExecutor) addArtifact(ctx context.Context, runID int64, name, kind string) error {
+	f, err := os.Open(filepath.Join(x.RunDir(runID), name))
+	if err != nil {
+		return fmt.Errorf("record artifact %s: %w", name, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("record artifact %s: %w", name, err)
+	}
+	return x.store.AddArtifact(ctx, &Artifact{RunID: runID, Name: name, Kind: kind, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+}

@@ -1,0 +1,513 @@
+// Command xraylab runs, compares and reproduces unsupervised anomaly
+// detection experiments on hand radiographs. This file parses flags and
+// wires the packages together; the work happens in experiments, registry,
+// server, preprocess and nets.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"xraylab/experiments"
+	"xraylab/preprocess"
+	"xraylab/registry"
+	"xraylab/server"
+)
+
+const usage = `xraylab: unsupervised anomaly detection experiments on hand X-rays
+
+usage:
+  xraylab serve  [--addr 127.0.0.1:8080] [--var var] [--workers 1] [--submit FILE [--experiment NAME]]
+  xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
+  xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080]
+  xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
+  xraylab report ID [--var var]
+  xraylab version
+
+Run 'xraylab COMMAND -h' for a command's flags.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func([]string, io.Writer, io.Writer) error{
+		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport,
+		"version": func([]string, io.Writer, io.Writer) error {
+			fmt.Fprintln(stdout, experiments.BinaryVersion())
+			return nil
+		},
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "xraylab: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	err := cmd(args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		if problems := experiments.SpecProblems(err); problems != nil {
+			fmt.Fprintf(stderr, "xraylab %s: invalid spec, %d problem(s):\n", args[0], len(problems))
+			for _, p := range problems {
+				fmt.Fprintf(stderr, "  %s\n", p)
+			}
+			return 1
+		}
+		fmt.Fprintf(stderr, "xraylab %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+// errUsage marks a flag error already printed by the flag package.
+var errUsage = errors.New("usage")
+
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	// Let flags follow positional arguments (xraylab run FILE --workers 2).
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return err
+			}
+			return errUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return fs.Parse(positional) // leaves them as fs.Args()
+}
+
+// varPaths are the files a server keeps under its var folder.
+type varPaths struct{ root, db, artifacts, data, cache string }
+
+func paths(root string) varPaths {
+	return varPaths{root: root, db: filepath.Join(root, "xraylab.db"), artifacts: filepath.Join(root, "artifacts"),
+		data: filepath.Join(root, "data"), cache: filepath.Join(root, "cache")}
+}
+
+func checkWorkers(n int) error {
+	if n < 1 || n > 256 {
+		return fmt.Errorf("--workers must be between 1 and 256, got %d", n)
+	}
+	return nil
+}
+
+// engine is the store, hub, executor, runner and manager of one process.
+type engine struct {
+	store   *registry.Store
+	hub     *experiments.Hub
+	exec    *experiments.LocalExecutor
+	runner  *experiments.Runner
+	manager *experiments.Manager
+}
+
+func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
+	store, err := registry.Open(p.db)
+	if err != nil {
+		return nil, err
+	}
+	hub := experiments.NewHub(256)
+	exec := experiments.NewLocalExecutor(store, hub, experiments.LocalOptions{
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+	})
+	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}, nil
+}
+
+// withWorkers builds the worker pool (leasing only the given experiments'
+// runs when only is not empty) and hands it to the manager.
+func (e *engine) withWorkers(workers int, only []int64, log *slog.Logger) {
+	devices := make([]string, workers)
+	for i := range devices {
+		devices[i] = "cpu"
+	}
+	e.runner = experiments.NewRunner(e.store, e.hub, e.exec, experiments.RunnerOptions{Devices: devices, Experiments: only, Logger: log})
+	e.manager = experiments.NewManager(e.store, e.hub, e.runner, experiments.BinaryVersion())
+}
+
+func cmdServe(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	varDir := fs.String("var", "var", "folder for the database, artifacts, generated data and caches")
+	workers := fs.Int("workers", 1, "runs trained at once (one CPU slot each)")
+	submitFile := fs.String("submit", "", "spec file whose experiments are queued at start-up unless already queued")
+	only := fs.String("experiment", "", "with --submit: queue only this experiment of the file")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if err := checkWorkers(*workers); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(*addr); err != nil {
+		return fmt.Errorf("--addr %q is not host:port: %v", *addr, err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	p := paths(*varDir)
+	eng, err := newEngine(p, log)
+	if err != nil {
+		return err
+	}
+	defer eng.store.Close()
+	eng.withWorkers(*workers, nil, log)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := eng.runner.Recover(ctx); err != nil {
+		return err
+	}
+	if *submitFile != "" {
+		if err := submitOnce(ctx, eng, *submitFile, *only, stdout); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
+		Version: experiments.BinaryVersion(), Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	workCtx, stopWork := context.WithCancel(context.Background())
+	eng.runner.Start(workCtx)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "xraylab: serving http://%s/ (API at /api, database %s)\n", ln.Addr(), p.db)
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	fmt.Fprintln(stdout, "xraylab: shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if serr := srv.Shutdown(shutCtx); serr != nil {
+		log.Warn("server shutdown", "err", serr)
+	}
+	// Stopping the workers interrupts running runs at their next batch;
+	// they stay "running" and the next start requeues and resumes them.
+	stopWork()
+	eng.runner.Wait()
+	return err
+}
+
+// submitOnce queues the file's experiments unless an experiment of the
+// same name and spec text was already queued, so `make run` can be
+// repeated without piling up duplicates.
+func submitOnce(ctx context.Context, eng *engine, file, only string, stdout io.Writer) error {
+	text, err := os.ReadFile(file)
+	if err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	spec, err := experiments.ParseSpec(text)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	names := spec.Names()
+	if only != "" {
+		names = []string{only}
+	}
+	for _, name := range names {
+		existing, _, err := eng.store.ListExperiments(ctx, name, 1000, 0)
+		if err != nil {
+			return err
+		}
+		found := false
+		for _, e := range existing {
+			found = found || (e.Name == name && e.SpecHash == spec.Hash)
+		}
+		if found {
+			fmt.Fprintf(stdout, "xraylab: experiment %q from %s is already queued\n", name, file)
+			continue
+		}
+		exps, runs, err := eng.manager.Submit(ctx, text, name)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		fmt.Fprintf(stdout, "xraylab: queued experiment %q (id %d) with %d runs\n", name, exps[0].ID, len(runs[0]))
+	}
+	return nil
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	varDir := fs.String("var", "var", "folder for the database, artifacts, generated data and caches")
+	workers := fs.Int("workers", 1, "runs trained at once")
+	only := fs.String("experiment", "", "run only this experiment of the file")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xraylab run FILE [--experiment NAME] [--var DIR] [--workers N]")
+		return errUsage
+	}
+	if err := checkWorkers(*workers); err != nil {
+		return err
+	}
+	text, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	p := paths(*varDir)
+	// Submit first, then run a runner that leases only these experiments'
+	// runs, so a server sharing the database keeps its own queue.
+	eng, err := newEngine(p, log)
+	if err != nil {
+		return err
+	}
+	defer eng.store.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	exps, _, err := eng.manager.Submit(ctx, text, *only)
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+	}
+	var ids []int64
+	for _, e := range exps {
+		ids = append(ids, e.ID)
+		fmt.Fprintf(stdout, "experiment %q (id %d): %d runs\n", e.Name, e.ID, e.Runs)
+	}
+	eng.withWorkers(*workers, ids, log)
+	events, unsubscribe := eng.hub.Subscribe()
+	defer unsubscribe()
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer stopWork()
+	eng.runner.Start(workCtx)
+
+	var runs []*experiments.Run
+	for done := false; !done; {
+		select {
+		case <-ctx.Done():
+			stopWork()
+			eng.runner.Wait()
+			return errors.New("interrupted; the unfinished runs resume at the next 'xraylab serve' or can be cancelled")
+		case ev := <-events:
+			printEvent(stdout, ev)
+		case <-time.After(time.Second):
+		}
+		runs = runs[:0]
+		done = true
+		for _, id := range ids {
+			rs, _, err := eng.store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id, Limit: experiments.MaxRuns})
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				done = done && r.State.Terminal()
+			}
+			runs = append(runs, rs...)
+		}
+	}
+	stopWork()
+	eng.runner.Wait()
+	fmt.Fprint(stdout, "\n"+experiments.RunsTable(runs))
+	failed := 0
+	for _, r := range runs {
+		if r.State != experiments.StateSucceeded {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d runs did not succeed", failed, len(runs))
+	}
+	return nil
+}
+
+func printEvent(w io.Writer, ev experiments.Event) {
+	switch {
+	case ev.Type == "state":
+		msg := ""
+		if ev.Message != "" {
+			msg = ": " + ev.Message
+		}
+		fmt.Fprintf(w, "run %d %s%s\n", ev.RunID, ev.State, msg)
+	case ev.Message != "":
+		fmt.Fprintf(w, "run %d %s\n", ev.RunID, ev.Message)
+	case ev.Batch == ev.Batches && ev.Epochs > 0:
+		loss := ""
+		if ev.Loss != nil {
+			loss = fmt.Sprintf(", loss %.4g", *ev.Loss)
+		}
+		fmt.Fprintf(w, "run %d epoch %d/%d done%s, ETA %s\n", ev.RunID, ev.Epoch, ev.Epochs, loss, time.Duration(ev.ETASeconds*float64(time.Second)).Round(time.Second))
+	}
+}
+
+func cmdSubmit(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
+	serverURL := fs.String("server", "http://127.0.0.1:8080", "xraylab server URL")
+	only := fs.String("experiment", "", "submit only this experiment of the file")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xraylab submit FILE [--experiment NAME] [--server URL]")
+		return errUsage
+	}
+	u, err := url.Parse(*serverURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("--server %q is not an http(s) URL", *serverURL)
+	}
+	text, err := os.ReadFile(fs.Arg(0))
+	if err != nil {
+		return fmt.Errorf("read spec: %w", err)
+	}
+	endpoint := u.JoinPath("api", "experiments")
+	if *only != "" {
+		endpoint.RawQuery = url.Values{"experiment": {*only}}.Encode()
+	}
+	req, _ := http.NewRequest(http.MethodPost, endpoint.String(), bytes.NewReader(text))
+	req.Header.Set("Content-Type", "application/yaml")
+	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	if err != nil {
+		return fmt.Errorf("submit to %s: %w", *serverURL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if resp.StatusCode != http.StatusCreated {
+		var e struct {
+			Error struct {
+				Message string                `json:"message"`
+				Details []experiments.Problem `json:"details"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
+			return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		for _, p := range e.Error.Details {
+			fmt.Fprintf(stderr, "  %s\n", p)
+		}
+		return fmt.Errorf("%s: %s", fs.Arg(0), e.Error.Message)
+	}
+	var ok struct {
+		Experiments []struct {
+			ID     int64   `json:"id"`
+			Name   string  `json:"name"`
+			RunIDs []int64 `json:"run_ids"`
+		} `json:"experiments"`
+	}
+	if err := json.Unmarshal(body, &ok); err != nil {
+		return fmt.Errorf("unexpected answer from server: %s", body)
+	}
+	for _, e := range ok.Experiments {
+		fmt.Fprintf(stdout, "queued experiment %q (id %d) with %d runs: %s\n", e.Name, e.ID, len(e.RunIDs),
+			u.JoinPath("api", "experiments", strconv.FormatInt(e.ID, 10)))
+	}
+	return nil
+}
+
+func cmdSynth(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("synth", flag.ContinueOnError)
+	out := fs.String("out", "", "folder to write MURA-v1.1/ and its ground truth into (required)")
+	patients := fs.Int("patients", 200, "number of patients")
+	size := fs.Int("size", 512, "longer image side in pixels")
+	seed := fs.Int64("seed", 1, "random seed: the same seed writes the same files")
+	difficulty := fs.String("difficulty", "medium", "anomaly size and contrast: easy, medium or hard")
+	workers := fs.Int("workers", 0, "goroutines drawing images (0 = one per core)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: xraylab synth --out DIR [--patients N] [--size PX] [--seed S] [--difficulty easy|medium|hard]")
+		return errUsage
+	}
+	start := time.Now()
+	rep, err := preprocess.Synthesize(context.Background(), preprocess.SynthOptions{
+		Out: *out, Patients: *patients, Size: *size, Seed: *seed, Difficulty: *difficulty, Workers: *workers,
+	}, progressBar(stderr, "synth"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d images of %d patients to %s in %s\n", rep.Images, *patients,
+		filepath.Join(*out, "MURA-v1.1"), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// progressBar prints "label: done/total" on one line, at most 10 times a second.
+func progressBar(w io.Writer, label string) func(done, total int) {
+	var last time.Time
+	return func(done, total int) {
+		if done < total && time.Since(last) < 100*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(w, "\r%s: %d/%d", label, done, total)
+		if done == total {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func cmdReport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	varDir := fs.String("var", "var", "folder holding the database")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xraylab report EXPERIMENT_ID [--var DIR]")
+		return errUsage
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("experiment id must be a positive integer, got %q", fs.Arg(0))
+	}
+	p := paths(*varDir)
+	if _, err := os.Stat(p.db); err != nil {
+		return fmt.Errorf("no database at %s (use --var to point at the server's var folder)", p.db)
+	}
+	store, err := registry.Open(p.db)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ctx := context.Background()
+	e, err := store.GetExperiment(ctx, id)
+	if err != nil {
+		return err
+	}
+	runs, _, err := store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id, Limit: experiments.MaxRuns})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "experiment %q (id %d), created %s, %d runs\n\n", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs)
+	fmt.Fprint(stdout, experiments.RunsTable(runs))
+	return nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunCommandEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "spec.yaml")
+	os.WriteFile(spec, []byte(`
+experiments:
+  tiny:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 3, difficulty: easy}
+    image_size: 32
+    epochs: 1
+    batch_size: 8
+    models: [{name: pixelgauss, topk: [20]}]
+    seeds: [42, 4242]
+  other:
+    dataset: {mura: {root: /nowhere}}
+    models: [{name: pixelgauss}]
+`), 0o644)
+	var out, errb bytes.Buffer
+	code := run([]string{"run", spec, "--experiment", "tiny", "--var", filepath.Join(dir, "var")}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{`experiment "tiny" (id 1): 2 runs`, "pixelgauss/raw/noHE/seed42", "pixelgauss/raw/noHE/seed4242", "test AUC mean_top20", "succeeded"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// The report command reads the same database.
+	out.Reset()
+	if code := run([]string{"report", "1", "--var", filepath.Join(dir, "var")}, &out, &errb); code != 0 || !strings.Contains(out.String(), `experiment "tiny" (id 1)`) {
+		t.Errorf("report: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	// A failing run makes the command exit non-zero.
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"run", spec, "--experiment", "other", "--var", filepath.Join(dir, "var")}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "1 of 1 runs did not succeed") || !strings.Contains(out.String(), "/nowhere") {
+		t.Errorf("failing run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+}
+
+func TestCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [{name: cea}]\n"), 0o644)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [{name: pixelgauss}]\n"), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "usage:"},
+		{[]string{"frobnicate"}, 2, `xraylab: unknown command "frobnicate"`},
+		{[]string{"run"}, 2, "usage: xraylab run FILE"},
+		{[]string{"run", filepath.Join(dir, "missing.yaml")}, 1, "xraylab run: read spec: open " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"},
+		{[]string{"run", bad, "--var", dir}, 1, "xraylab run: invalid spec, 1 problem(s):\n  experiments.e.models[0].name: unknown model \"cea\""},
+		{[]string{"run", bad, "--workers", "0"}, 1, "xraylab run: --workers must be between 1 and 256, got 0"},
+		{[]string{"run", bad, "--workers", "two"}, 2, `invalid value "two" for flag -workers`},
+		{[]string{"run", good, "--experiment", "nope", "--var", dir}, 1, `no experiment named "nope" in the spec; it has: e`},
+		{[]string{"serve", "--addr", "8080"}, 1, `xraylab serve: --addr "8080" is not host:port`},
+		{[]string{"serve", "extra"}, 1, `xraylab serve: unexpected argument "extra"`},
+		{[]string{"submit", bad, "--server", "ftp://x"}, 1, `xraylab submit: --server "ftp://x" is not an http(s) URL`},
+		{[]string{"synth"}, 2, "usage: xraylab synth --out DIR"},
+		{[]string{"report", "abc", "--var", dir}, 1, `xraylab report: experiment id must be a positive integer, got "abc"`},
+		{[]string{"report", "1", "--var", filepath.Join(dir, "empty")}, 1, "xraylab report: no database at " + filepath.Join(dir, "empty", "xraylab.db")},
+	}
+	for _, c := range cases {
+		var out, errb bytes.Buffer
+		code := run(c.args, &out, &errb)
+		all := out.String() + errb.String()
+		if code != c.code || !strings.Contains(all, c.want) {
+			t.Errorf("%v: exit %d, output:\n%s\nwant exit %d and %q", c.args, code, all, c.code, c.want)
+		}
+	}
+}

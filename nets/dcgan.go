@@ -1,0 +1,301 @@
+package nets
+
+import (
+	"fmt"
+	"io"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// dcganSpec: the paper's DCGAN settings (supplement .4: soft labels with
+// δ = 0.01, generator lr 1e-3, discriminator lr 1e-5, z = 2048, spectral
+// normalisation, no BatchNorm, minibatch discrimination, Adam).
+var dcganSpec = Spec{
+	Name:   "dcgan",
+	Scores: []string{"d"},
+	Params: withParams(ganAdamParams, map[string]ParamRange{
+		"width":      {Min: 1.0 / 64, Max: 4, Default: 1},
+		"z":          {Min: 1, Max: 8192, Default: 2048, Integer: true},
+		"lr_g":       {Min: 1e-8, Max: 1e-1, Default: 1e-3},
+		"lr_d":       {Min: 1e-8, Max: 1e-1, Default: 1e-5},
+		"soft_delta": {Min: 0, Max: 0.5, Default: 0.01},
+		// PyTorch's nn.LeakyReLU default, which the authors' code uses.
+		"slope":       {Min: 0, Max: 0.99, Default: 0.01},
+		"mbd_kernels": {Min: 1, Max: 1024, Default: 100, Integer: true},
+		"mbd_dims":    {Min: 1, Max: 64, Default: 5, Integer: true},
+	}),
+}
+
+func init() {
+	dcganSpec.New = func(cfg Config) (Model, error) { return newDCGAN(cfg, tensor.Float32) }
+	register(dcganSpec)
+}
+
+// dcgan is the paper's DCGAN (README "Models as coded"): the generator maps
+// z to 4×4 maps by a 4×4 transposed convolution, then stride-2 transposed
+// convolutions halve the channels down to 16 (×width) and the last one
+// gives the 1-channel image with Tanh; LeakyReLU, spectral norm on every
+// layer, no BatchNorm. The discriminator has stride-2 4×4 convolutions from
+// 4 (×width) channels doubling to 4×4 maps, a 4×4 valid convolution (eight
+// convolutions at 512 px), minibatch discrimination and a linear layer.
+// At 512 px this is exactly the coded network; a smaller image drops
+// stages at the deep end.
+//
+// Labels follow the authors' code: real = 0, fake = 1, softened by
+// U(0, δ) towards the middle for the discriminator. The discriminator's
+// output is thus the probability that an image is fake, and the anomaly
+// score "d" is that probability: higher = less like the training images =
+// more anomalous. (The authors' evaluation took 1 − output with real = 0,
+// which ranks normal images higher; the paper's .53 may be affected.)
+type dcgan struct {
+	*ganBase
+	slope, delta float64
+	z            int
+	g, d         *ganNet
+	gLayers      []gLayer
+	dTrunk       []gLayer
+	dHead        discHead
+	dPhases      map[int]*dcganD
+	gPhases      map[int]*dcganG
+	infer        map[int]*dcganInfer
+}
+
+type dcganD struct {
+	gg   *ganGraph
+	loss *G.Node
+}
+type dcganG struct {
+	gg   *ganGraph
+	loss *G.Node
+}
+type dcganInfer struct {
+	gg     *ganGraph
+	logits *G.Node
+}
+
+func newDCGAN(cfg Config, dt tensor.Dtype) (*dcgan, error) {
+	base, p, stages, err := newGANBase(dcganSpec, cfg, dt)
+	if err != nil {
+		return nil, err
+	}
+	m := &dcgan{ganBase: base, slope: p["slope"], delta: p["soft_delta"], z: int(p["z"]),
+		g: newGANNet("g", dt), d: newGANNet("d", dt),
+		dPhases: map[int]*dcganD{}, gPhases: map[int]*dcganG{}, infer: map[int]*dcganInfer{}}
+	width := p["width"]
+	m.gLayers = generatorLayers("g", m.z, stages, 16, width, false, true, aLReLU)
+	m.dTrunk = trunkLayers("d", stages, 4, width)
+	m.dHead = newDiscHead("d", m.dTrunk[len(m.dTrunk)-1].cout, int(p["mbd_kernels"]), int(p["mbd_dims"]))
+	// the authors' weights_init: convolution weights from N(0, 0.02)
+	wi := weightInit{normalStd: 0.02}
+	m.g.addLayers(m.gLayers, wi, cfg.Rand)
+	m.d.addLayers(m.dTrunk, wi, cfg.Rand)
+	m.dHead.add(m.d, wi, cfg.Rand)
+	m.g.opt = newAdam(m.g.ps, p["lr_g"], p["beta1"], p["beta2"])
+	m.d.opt = newAdam(m.d.ps, p["lr_d"], p["beta1"], p["beta2"])
+	m.nets = []*ganNet{m.g, m.d}
+	return m, nil
+}
+
+func (m *dcgan) ScoreNames() []string { return ExpandScores(dcganSpec.Scores, m.topK) }
+
+func (m *dcgan) generate(b *netBind, z *G.Node) (*G.Node, error) {
+	zi, err := zImage(z)
+	if err != nil {
+		return nil, err
+	}
+	return b.forward(zi, m.gLayers, m.slope)
+}
+
+func (m *dcgan) discriminate(b *netBind, x *G.Node) (*G.Node, error) {
+	return imageDisc(b, x, m.dTrunk, m.dHead, m.slope)
+}
+
+// dPhase: fake = G(z) without gradients to G; loss BCE(D(x), t_real) +
+// BCE(D(fake), t_fake), gradients for D.
+func (m *dcgan) dPhase(n int) (*dcganD, error) {
+	if p, ok := m.dPhases[n]; ok {
+		return p, nil
+	}
+	gg := newGANGraph(m.dt)
+	s := m.cfg.Size
+	x, z := gg.input("x", n, 1, s, s), gg.input("z", n, m.z)
+	tr, tf := gg.input("t_real", n), gg.input("t_fake", n)
+	fake, err := m.generate(gg.bind(m.g), z)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	db := gg.bind(m.d)
+	lr, err := m.discriminate(db, x)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	lf, err := m.discriminate(db, fake)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	a, err := BCEWithLogits(lr, tr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := BCEWithLogits(lf, tf)
+	if err != nil {
+		return nil, err
+	}
+	loss, err := G.Add(a, c)
+	if err != nil {
+		return nil, err
+	}
+	if err := gg.compile(loss, m.d); err != nil {
+		return nil, fmt.Errorf("dcgan discriminator: %w", err)
+	}
+	p := &dcganD{gg: gg, loss: loss}
+	m.dPhases[n] = p
+	return p, nil
+}
+
+// gPhase: loss BCE(D(G(z)), real = 0), gradients for G.
+func (m *dcgan) gPhase(n int) (*dcganG, error) {
+	if p, ok := m.gPhases[n]; ok {
+		return p, nil
+	}
+	gg := newGANGraph(m.dt)
+	z := gg.input("z", n, m.z)
+	fake, err := m.generate(gg.bind(m.g), z)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	lf, err := m.discriminate(gg.bind(m.d), fake)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	loss, err := bceConst(lf, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := gg.compile(loss, m.g); err != nil {
+		return nil, fmt.Errorf("dcgan generator: %w", err)
+	}
+	p := &dcganG{gg: gg, loss: loss}
+	m.gPhases[n] = p
+	return p, nil
+}
+
+// runD runs the discriminator phase on given inputs and returns the loss.
+func (m *dcgan) runD(b *Batch, z, tReal, tFake []float64) (*dcganD, float64, error) {
+	p, err := m.dPhase(b.N)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.gg.set("x", imagesOf(b))
+	p.gg.set("z", z)
+	p.gg.set("t_real", tReal)
+	p.gg.set("t_fake", tFake)
+	if err := p.gg.run(); err != nil {
+		return nil, 0, fmt.Errorf("dcgan: discriminator step: %w", err)
+	}
+	return p, p.gg.scalar(p.loss), nil
+}
+
+func (m *dcgan) runG(z []float64) (*dcganG, float64, error) {
+	p, err := m.gPhase(len(z) / m.z)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.gg.set("z", z)
+	if err := p.gg.run(); err != nil {
+		return nil, 0, fmt.Errorf("dcgan: generator step: %w", err)
+	}
+	return p, p.gg.scalar(p.loss), nil
+}
+
+// TrainStep follows the authors' order: one discriminator step on real
+// images and G(z), then one generator step through the updated
+// discriminator, with the same z. A NaN or infinite discriminator loss
+// changes nothing; a bad generator loss comes after the discriminator's
+// update, which stays applied (the runner resumes from its last checkpoint).
+func (m *dcgan) TrainStep(b *Batch) (map[string]float64, error) {
+	if err := m.checkBatch(b); err != nil {
+		return nil, err
+	}
+	z := normals(m.rnd, b.N*m.z)
+	tReal, tFake := make([]float64, b.N), make([]float64, b.N)
+	for i := range tReal {
+		tReal[i] = m.rnd.Float64() * m.delta
+	}
+	for i := range tFake {
+		tFake[i] = 1 - m.rnd.Float64()*m.delta
+	}
+	m.powerIterate()
+	dp, ld, err := m.runD(b, z, tReal, tFake)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFinite("dcgan", map[string]float64{"d": ld}); err != nil {
+		return nil, err
+	}
+	dg, err := dp.gg.grads(m.d)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	if err := updateNets("dcgan", []*ganNet{m.d}, [][]G.Value{dg}); err != nil {
+		return nil, err
+	}
+	gp, lg, err := m.runG(z)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFinite("dcgan", map[string]float64{"g": lg}); err != nil {
+		return nil, fmt.Errorf("%w (after the discriminator's update of this batch)", err)
+	}
+	gr, err := gp.gg.grads(m.g)
+	if err != nil {
+		return nil, fmt.Errorf("dcgan: %w", err)
+	}
+	if err := updateNets("dcgan", []*ganNet{m.g}, [][]G.Value{gr}); err != nil {
+		return nil, err
+	}
+	return map[string]float64{"d": ld, "g": lg}, nil
+}
+
+// Score gives "d", the discriminator's probability that each image is fake
+// (see the type's comment); DCGAN has no reconstruction and so no maps.
+func (m *dcgan) Score(b *Batch) (*Scored, error) {
+	if err := m.checkBatch(b); err != nil {
+		return nil, err
+	}
+	p, ok := m.infer[b.N]
+	if !ok {
+		gg := newGANGraph(m.dt)
+		x := gg.input("x", b.N, 1, m.cfg.Size, m.cfg.Size)
+		l, err := m.discriminate(gg.bind(m.d), x)
+		if err != nil {
+			return nil, fmt.Errorf("dcgan: %w", err)
+		}
+		if err := gg.compile(nil); err != nil {
+			return nil, err
+		}
+		p = &dcganInfer{gg: gg, logits: l}
+		m.infer[b.N] = p
+	}
+	p.gg.set("x", imagesOf(b))
+	if err := p.gg.run(); err != nil {
+		return nil, fmt.Errorf("dcgan: scoring: %w", err)
+	}
+	ls := values(p.logits)
+	d := make([]float64, b.N)
+	for i, l := range ls {
+		d[i] = sigmoid(l)
+	}
+	return &Scored{Scores: map[string][]float64{"d": d}}, nil
+}
+
+func (m *dcgan) Save(w io.Writer) error { return writeCheckpoint(w, m.checkpoint()) }
+
+func (m *dcgan) Load(r io.Reader) error {
+	ck, err := readCheckpoint(r)
+	if err != nil {
+		return err
+	}
+	return m.restore(ck)
+}

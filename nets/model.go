@@ -1,0 +1,138 @@
+// Package nets owns the anomaly-detection models: the Gorgonia networks of
+// the paper and the classical pixelgauss baseline, behind one Model
+// interface, plus their anomaly scores, pixel maps and checkpoints. It knows
+// nothing of runs, HTTP or SQL.
+package nets
+
+import (
+	"fmt"
+	"io"
+	"math/rand"
+	"sort"
+)
+
+// Batch is a mini-batch of preprocessed single-channel images in NCHW layout
+// (C = 1), values in [0, 1]. Mask has the same layout: 1 where a pixel counts
+// for the loss and the scores (the hand), 0 elsewhere (padding, background).
+type Batch struct {
+	N, H, W int
+	Images  []float32
+	Masks   []float32
+}
+
+// Pixels is the number of pixels of one image.
+func (b *Batch) Pixels() int { return b.H * b.W }
+
+// Image returns the pixels of image i.
+func (b *Batch) Image(i int) []float32 { return b.Images[i*b.Pixels() : (i+1)*b.Pixels()] }
+
+// Mask returns the mask of image i.
+func (b *Batch) Mask(i int) []float32 { return b.Masks[i*b.Pixels() : (i+1)*b.Pixels()] }
+
+// Validate checks the batch's shape so a model never indexes out of range.
+func (b *Batch) Validate() error {
+	if b.N <= 0 || b.H <= 0 || b.W <= 0 {
+		return fmt.Errorf("batch shape %dx%dx%d: every dimension must be positive", b.N, b.H, b.W)
+	}
+	if len(b.Images) != b.N*b.H*b.W || len(b.Masks) != len(b.Images) {
+		return fmt.Errorf("batch shape %dx%dx%d needs %d values, has %d images and %d mask values",
+			b.N, b.H, b.W, b.N*b.H*b.W, len(b.Images), len(b.Masks))
+	}
+	return nil
+}
+
+// Scored is what a model says about a batch: one value per image for each of
+// its scores (higher = more anomalous), and, for models with a
+// reconstruction, a per-pixel anomaly map per image (N×H×W, masked).
+type Scored struct {
+	Scores map[string][]float64
+	Maps   []float32
+}
+
+// Model is what the runner trains and scores without knowing which model it
+// has. Implementations are not safe for concurrent use.
+type Model interface {
+	// Name is the model's registry name ("cae", "pixelgauss", ...).
+	Name() string
+	// ScoreNames lists the scores Score returns, in a stable order.
+	ScoreNames() []string
+	// TrainStep trains on one batch of normal images and returns the
+	// losses of that step by name (empty for models without a loss).
+	TrainStep(b *Batch) (map[string]float64, error)
+	// EndEpoch is called after the last batch of every epoch.
+	EndEpoch(epoch int) error
+	// Score scores a batch in inference mode.
+	Score(b *Batch) (*Scored, error)
+	// Save writes the model's full state (weights, optimiser, statistics).
+	Save(w io.Writer) error
+	// Load restores a state written by Save of the same model and config.
+	Load(r io.Reader) error
+}
+
+// Config is what every model is built from: the image geometry, the
+// model's own hyperparameters from the spec, and the seed source.
+type Config struct {
+	Size   int                // images are Size×Size
+	TopK   []int              // k values for the top-k scores
+	Params map[string]float64 // model hyperparameters by name
+	Rand   *rand.Rand         // the only source of randomness a model may use
+}
+
+// Param returns a hyperparameter or its default.
+func (c Config) Param(name string, def float64) float64 {
+	if v, ok := c.Params[name]; ok {
+		return v
+	}
+	return def
+}
+
+// Spec describes a model kind to spec validation: its scores and the
+// hyperparameters it accepts with their ranges.
+type Spec struct {
+	Name   string
+	Scores []string // score families; top-k scores are expanded per k
+	Params map[string]ParamRange
+	New    func(Config) (Model, error)
+}
+
+// ParamRange is an inclusive range with a default.
+type ParamRange struct {
+	Min, Max, Default float64
+	Integer           bool
+}
+
+var registry = map[string]Spec{}
+
+// register adds a model kind; called from init functions of model files.
+func register(s Spec) { registry[s.Name] = s }
+
+// Lookup returns the spec of a model kind.
+func Lookup(name string) (Spec, bool) {
+	s, ok := registry[name]
+	return s, ok
+}
+
+// Names lists the model kinds this binary supports, sorted.
+func Names() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// New builds a model by name.
+func New(name string, cfg Config) (Model, error) {
+	s, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown model %q; known: %v", name, Names())
+	}
+	if cfg.Rand == nil {
+		return nil, fmt.Errorf("model %s: a seeded random source is required", name)
+	}
+	if cfg.Size <= 0 {
+		return nil, fmt.Errorf("model %s: image size must be positive, got %d", name, cfg.Size)
+	}
+	return s.New(cfg)
+}

@@ -1,0 +1,129 @@
+package nets
+
+import (
+	"fmt"
+	"math"
+)
+
+// heatmapSigma is the paper's heatmap smoothing (σ = 5 px at 512 px),
+// scaled to the image size and never below one pixel.
+func heatmapSigma(size int) float64 {
+	return math.Max(1, 5*float64(size)/512)
+}
+
+// gaussianKernel is a normalised 1-D Gaussian truncated at 4σ (SciPy's
+// gaussian_filter default).
+func gaussianKernel(sigma float64) []float64 {
+	r := int(4*sigma + 0.5)
+	k := make([]float64, 2*r+1)
+	var s float64
+	for i := range k {
+		x := float64(i - r)
+		k[i] = math.Exp(-x * x / (2 * sigma * sigma))
+		s += k[i]
+	}
+	for i := range k {
+		k[i] /= s
+	}
+	return k
+}
+
+// reflectIndex maps i into [0,n) by half-sample symmetric reflection
+// (d c b a | a b c d | d c b a), SciPy's "reflect" mode.
+func reflectIndex(i, n int) int {
+	if n == 1 {
+		return 0
+	}
+	p := 2 * n
+	i %= p
+	if i < 0 {
+		i += p
+	}
+	if i >= n {
+		i = p - 1 - i
+	}
+	return i
+}
+
+// GaussianSmooth blurs an h×w image with a separable Gaussian of the given
+// σ (reflecting borders), writing into dst (which may not alias src).
+func GaussianSmooth(dst, src []float32, h, w int, sigma float64) {
+	k := gaussianKernel(sigma)
+	r := len(k) / 2
+	tmp := make([]float64, h*w)
+	for y := 0; y < h; y++ {
+		row := src[y*w : (y+1)*w]
+		for x := 0; x < w; x++ {
+			var s float64
+			for j, kv := range k {
+				s += kv * float64(row[reflectIndex(x+j-r, w)])
+			}
+			tmp[y*w+x] = s
+		}
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var s float64
+			for j, kv := range k {
+				s += kv * tmp[reflectIndex(y+j-r, h)*w+x]
+			}
+			dst[y*w+x] = float32(s)
+		}
+	}
+}
+
+// reconstructionScores scores a batch from its reconstruction: per image the
+// masked squared error e = m⊙(x−x̂)², "<family>" = Σe/Σm and
+// "<family>_top<k>" = the mean of the k largest e under the mask; the map is
+// e smoothed with the heatmap Gaussian. recon holds N×H×W values.
+func reconstructionScores(b *Batch, recon []float64, family string, topK []int, out *Scored) error {
+	return errorScores(b, recon, family, topK, func(d float64) float64 { return d * d }, true, out)
+}
+
+// errorScores is reconstructionScores for any per-pixel error e = f(m⊙(x−x̂))
+// (the VAE's L1 uses |·|); withMap also sets out.Maps to the smoothed e.
+func errorScores(b *Batch, recon []float64, family string, topK []int, f func(float64) float64, withMap bool, out *Scored) error {
+	if len(recon) != len(b.Images) {
+		return fmt.Errorf("%d reconstructed values for %d pixels", len(recon), len(b.Images))
+	}
+	if out.Scores == nil {
+		out.Scores = map[string][]float64{}
+	}
+	names := ExpandScores([]string{family, family + "_topk"}, topK)
+	for _, n := range names {
+		out.Scores[n] = make([]float64, b.N)
+	}
+	if withMap {
+		out.Maps = make([]float32, len(b.Images))
+	}
+	px := b.Pixels()
+	se := make([]float32, px)
+	under := make([]float64, 0, px)
+	sigma := heatmapSigma(b.H)
+	for i := 0; i < b.N; i++ {
+		img, mask := b.Image(i), b.Mask(i)
+		rec := recon[i*px : (i+1)*px]
+		under = under[:0]
+		var sum, msum float64
+		for p := range img {
+			e := f(float64(mask[p]) * (float64(img[p]) - rec[p]))
+			se[p] = float32(e)
+			sum += e
+			msum += float64(mask[p])
+			if mask[p] != 0 {
+				under = append(under, e)
+			}
+		}
+		if msum == 0 {
+			return fmt.Errorf("image %d of the batch has an empty mask", i)
+		}
+		out.Scores[family][i] = sum / msum
+		for _, k := range topK {
+			out.Scores[TopKName(family, k)][i] = TopKMean(under, k)
+		}
+		if withMap {
+			GaussianSmooth(out.Maps[i*px:(i+1)*px], se, b.H, b.W, sigma)
+		}
+	}
+	return nil
+}

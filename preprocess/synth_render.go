@@ -1,0 +1,877 @@
+package preprocess
+
+import (
+	"math"
+	"math/rand"
+)
+
+// Rendering one synthetic radiograph. Grey levels follow the real hands in
+// shared/data/real-hands: carrier background about 45–110, soft tissue some
+// 60–95 above it, bone another 45–75 above that with a brighter cortical
+// rim, metal near white; outside the carrier the image is dark.
+
+// Anomaly kinds, as written into the truth JSON.
+const (
+	KindHardware = "hardware"
+	KindFracture = "fracture"
+	KindLesion   = "lesion"
+	KindSwelling = "swelling"
+)
+
+// AnomalyKinds lists the kinds the generator draws.
+var AnomalyKinds = []string{KindHardware, KindFracture, KindLesion, KindSwelling}
+
+// difficulty scales the size and contrast of anomalies.
+type difficulty struct{ Size, Contrast float64 }
+
+var difficulties = map[string]difficulty{
+	"easy":   {Size: 1.4, Contrast: 1.6},
+	"medium": {Size: 1.0, Contrast: 1.0},
+	"hard":   {Size: 0.7, Contrast: 0.55},
+}
+
+// anomalySpec is a study's pathology; every view of the study that shows it
+// draws the same kind at the same site.
+type anomalySpec struct {
+	Kind     string
+	Sub      string  // hardware: pin, screw, plate; lesion: lucent, sclerotic
+	Site     string  // bone or joint name
+	T        float64 // position along the bone, 0 proximal … 1 distal
+	Angle    float64 // fracture line tilt from the bone's normal, radians
+	Displace float64 // fracture displacement, in bone radii
+	Side     float64 // ±1: which side a swelling bulges to, a screw enters from
+	Diff     difficulty
+}
+
+var siteCandidates = map[string][]string{
+	KindHardware + "/pin":   {"index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "little-metacarpal", "ring-metacarpal", "index-middle", "middle-middle", "thumb-proximal"},
+	KindHardware + "/screw": {"index-metacarpal", "middle-metacarpal", "ring-metacarpal", "little-metacarpal", "scaphoid", "radius", "thumb-metacarpal", "middle-proximal"},
+	KindHardware + "/plate": {"index-metacarpal", "middle-metacarpal", "ring-metacarpal", "little-metacarpal", "radius"},
+	KindFracture:            {"radius", "little-metacarpal", "ring-metacarpal", "index-metacarpal", "middle-metacarpal", "thumb-metacarpal", "index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "middle-middle", "ring-middle", "index-distal", "ulna", "thumb-proximal"},
+	KindLesion:              {"index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "index-middle", "middle-middle", "ring-metacarpal", "middle-metacarpal", "index-metacarpal", "capitate", "lunate", "radius"},
+	KindSwelling:            {"index-mcp", "middle-mcp", "ring-mcp", "index-proximal-joint", "middle-proximal-joint", "ring-proximal-joint", "little-proximal-joint", "thumb-mcp", "wrist-radial", "wrist-ulnar"},
+}
+
+func newAnomalySpec(r *rand.Rand, kind string, d difficulty) *anomalySpec {
+	a := &anomalySpec{Kind: kind, Diff: d, T: 0.25 + 0.5*r.Float64(), Side: 1}
+	if r.Intn(2) == 0 {
+		a.Side = -1
+	}
+	key := kind
+	switch kind {
+	case KindHardware:
+		a.Sub = []string{"pin", "screw", "plate"}[r.Intn(3)]
+		key = kind + "/" + a.Sub
+	case KindLesion:
+		a.Sub = "lucent"
+		if r.Float64() < 0.35 {
+			a.Sub = "sclerotic"
+		}
+	case KindFracture:
+		a.Angle = (r.Float64() - 0.5) * 1.1
+		if r.Float64() < 0.4 {
+			a.Displace = 0.15 + 0.35*r.Float64()
+		}
+	}
+	c := siteCandidates[key]
+	a.Site = c[r.Intn(len(c))]
+	return a
+}
+
+// imageJob is everything one image depends on.
+type imageJob struct {
+	Seed        int64 // the image's own seed: pose, exposure, noise
+	PatientSeed int64 // anatomy
+	Size        int
+	Label       int
+	Anomaly     *anomalySpec // nil: the image shows no anomaly
+}
+
+type handTruth struct {
+	Side     string  `json:"side"` // "left" or "right" (PA view)
+	BBox     [4]int  `json:"bbox"` // x0, y0, x1, y1 (x1, y1 exclusive)
+	AngleDeg float64 `json:"angle_deg"`
+}
+
+type anomalyTruth struct {
+	Kind   string `json:"kind"`
+	Detail string `json:"detail,omitempty"`
+	Site   string `json:"site"`
+	BBox   [4]int `json:"bbox"`
+	Pixels int    `json:"pixels"`
+}
+
+type distractorTruth struct {
+	Kind string `json:"kind"`
+	BBox [4]int `json:"bbox"`
+}
+
+// imageTruth is the ground truth written as imageM.json.
+type imageTruth struct {
+	Width       int               `json:"width"`
+	Height      int               `json:"height"`
+	Channels    int               `json:"channels"`
+	Label       int               `json:"label"`
+	Carrier     [4][2]float64     `json:"carrier"` // corners, clockwise from top-left, may lie outside the image
+	NumHands    int               `json:"num_hands"`
+	Hands       []handTruth       `json:"hands"`
+	Anomalies   []anomalyTruth    `json:"anomalies"`
+	Distractors []distractorTruth `json:"distractors"`
+}
+
+type rendered struct {
+	W, H     int
+	Channels int
+	Gray     []uint8 // the radiograph
+	Hand     []uint8 // 255 inside the hand silhouette
+	Anom     []uint8 // 255 on anomalous pixels
+	Truth    imageTruth
+}
+
+// synthScratch holds one worker's buffers, reused between images.
+type synthScratch struct {
+	sdf, bone, ext, ovV, ovA, cov, img, tmp layer
+	mark                                    []uint8
+}
+
+type pxBone struct {
+	A, B           vec
+	Rs, Ra, Rb     float64
+	Cortex, Norm   float64
+	FlareA, FlareB float64
+}
+
+type fracMod struct {
+	On       bool
+	C, N     vec
+	HW       float64
+	Contrast float64
+	Disp     vec
+}
+
+type lesionMod struct {
+	On        bool
+	C         vec
+	R         float64
+	Contrast  float64
+	Sclerotic bool
+}
+
+func (b *pxBone) at(q vec) float64 {
+	ab := b.B.sub(b.A)
+	l2 := ab.dot(ab)
+	t := 0.0
+	if l2 > 1e-9 {
+		t = segParam(q, b.A, ab, 1/l2)
+	}
+	fa, fb := 0.0, 0.0
+	if v := 1 - t/b.FlareA; v > 0 {
+		fa = v * v
+	}
+	if v := 1 - (1-t)/b.FlareB; v > 0 {
+		fb = v * v
+	}
+	R := b.Rs + (b.Ra-b.Rs)*fa + (b.Rb-b.Rs)*fb
+	rho2 := q.sub(b.A.add(ab.mul(t))).dot(q.sub(b.A.add(ab.mul(t))))
+	if rho2 >= R*R {
+		return 0
+	}
+	// A hollow cylinder seen from the side: the X-ray path through the
+	// cortex is longest at the rim, which makes the rim brighter.
+	cf := b.Cortex * (1 - 0.65*math.Max(fa, fb))
+	Ri := R * (1 - cf)
+	outer := 2 * math.Sqrt(R*R-rho2)
+	inner := 0.0
+	if rho2 < Ri*Ri {
+		inner = 2 * math.Sqrt(Ri*Ri-rho2)
+	}
+	return (outer - 0.6*inner) / b.Norm
+}
+
+func (sc *synthScratch) drawBone(b pxBone, fr fracMod, le lesionMod, density float64) {
+	l := &sc.bone
+	pad := math.Max(b.Ra, math.Max(b.Rb, b.Rs)) + fr.Disp.len() + 1
+	bb := segBox(l, b.A, b.B, pad)
+	for y := bb.Y0; y < bb.Y1; y++ {
+		for x := bb.X0; x < bb.X1; x++ {
+			p := vec{float64(x) + 0.5, float64(y) + 0.5}
+			q := p
+			s := 0.0
+			if fr.On {
+				s = p.sub(fr.C).dot(fr.N)
+				if s > 0 {
+					q = p.sub(fr.Disp)
+				}
+			}
+			v := b.at(q)
+			if v <= 0 {
+				continue
+			}
+			i := y*l.W + x
+			if fr.On {
+				as := math.Abs(s)
+				if as < fr.HW {
+					v *= 1 - fr.Contrast*(1-0.5*as/fr.HW)
+				}
+				if as < fr.HW+1+fr.Disp.len() {
+					sc.mark[i] = 1
+				}
+			}
+			if le.On {
+				if dq := q.sub(le.C).len(); dq < le.R {
+					prof := 1 - (dq/le.R)*(dq/le.R)
+					if le.Sclerotic {
+						v += le.Contrast * prof * 0.9
+					} else {
+						v *= 1 - le.Contrast*math.Sqrt(prof)
+					}
+					sc.mark[i] = 1
+				}
+			}
+			l.Pix[i] += float32(v * density)
+		}
+	}
+}
+
+// drawMetal paints a metal shape given by its distance function inside the
+// box, over everything else, and marks it as anomalous.
+func (sc *synthScratch) drawMetal(bb box, level, alpha float64, sdf func(p vec) float64) {
+	w := sc.ovV.W
+	for y := bb.Y0; y < bb.Y1; y++ {
+		for x := bb.X0; x < bb.X1; x++ {
+			p := vec{float64(x) + 0.5, float64(y) + 0.5}
+			d := sdf(p)
+			if d >= 0.5 {
+				continue
+			}
+			i := y*w + x
+			over(sc.ovV.Pix, sc.ovA.Pix, i, float32(level), float32(clamp01(0.5-d)*alpha))
+			if d < 0 {
+				sc.mark[i] = 1
+			}
+		}
+	}
+}
+
+func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
+
+// render draws one image. The anomaly has its own random stream so that
+// an image with and without its anomaly is otherwise pixel-identical.
+func (sc *synthScratch) render(j imageJob) *rendered {
+	r := rand.New(rand.NewSource(j.Seed))
+	an := newAnatomy(rand.New(rand.NewSource(j.PatientSeed)))
+
+	long := j.Size
+	nHands := 1
+	if r.Float64() < 0.12 {
+		nHands = 2
+	}
+	portrait := r.Float64() < 0.85
+	if nHands == 2 {
+		portrait = r.Float64() < 0.25
+	}
+	shortF := uniform(r, 0.55, 1)
+	if r.Float64() < 0.1 {
+		shortF = uniform(r, 160.0/512, 0.55)
+	}
+	short := max(int(math.Round(shortF*float64(long))), 1)
+	W, H := short, long
+	if !portrait {
+		W, H = long, short
+	}
+	fw, fh := float64(W), float64(H)
+
+	// The image carrier: a tilted rectangle, sometimes reaching past the
+	// image border.
+	car := struct {
+		C, U   vec
+		HX, HY float64
+		Ang    float64
+	}{C: vec{fw/2 + uniform(r, -0.05, 0.05)*fw, fh/2 + uniform(r, -0.05, 0.05)*fh}}
+	car.HX, car.HY = fw/2*uniform(r, 0.8, 1.08), fh/2*uniform(r, 0.8, 1.08)
+	car.Ang = uniform(r, -0.03, 0.03)
+	if r.Float64() < 0.6 {
+		car.Ang = uniform(r, -0.18, 0.18)
+	}
+	car.U = vec{math.Cos(car.Ang), math.Sin(car.Ang)}
+	bgLevel := uniform(r, 45, 110)
+	darkLevel := uniform(r, 0, 22)
+	gx, gy := uniform(r, -0.15, 0.15), uniform(r, -0.15, 0.15)
+	softGain := uniform(r, 70, 105)
+	boneGain := uniform(r, 32, 52) * an.Density
+	gamma := uniform(r, 0.85, 1.2)
+	noise1 := uniform(r, 3, 9)
+	noise2 := uniform(r, 0.8, 2.5)
+	sigma := uniform(r, 0.6, 1.2) * float64(long) / 512
+	channels := 1
+	if r.Float64() < 0.3 {
+		channels = 3
+	}
+	noiseSeed := r.Int63()
+
+	sc.sdf.reset(W, H, 1e4)
+	sc.bone.reset(W, H, 0)
+	sc.ext.reset(W, H, 0)
+	sc.ovV.reset(W, H, 0)
+	sc.ovA.reset(W, H, 0)
+	sc.cov.reset(W, H, 0)
+	sc.img.reset(W, H, 0)
+	if cap(sc.mark) < W*H {
+		sc.mark = make([]uint8, W*H)
+	}
+	sc.mark = sc.mark[:W*H]
+	clear(sc.mark)
+
+	for y := 0; y < H; y++ {
+		for x := 0; x < W; x++ {
+			// Only pixels near the carrier's edge need the exact distance.
+			q := vec{float64(x) + 0.5, float64(y) + 0.5}.sub(car.C)
+			lx, ly := math.Abs(q.dot(car.U))-car.HX, math.Abs(q.dot(car.U.perp()))-car.HY
+			switch {
+			case lx < -1 && ly < -1:
+				sc.cov.Pix[y*W+x] = 1
+			case lx > 1 || ly > 1:
+				sc.cov.Pix[y*W+x] = 0
+			default:
+				sc.cov.Pix[y*W+x] = float32(clamp01(0.5 - rectSDF(q.add(car.C), car.C, car.U, car.HX, car.HY)))
+			}
+		}
+	}
+	inCarrier := func(p vec, margin float64) bool {
+		return rectSDF(p, car.C, car.U, car.HX, car.HY) < -margin && p.X > margin && p.Y > margin && p.X < fw-margin && p.Y < fh-margin
+	}
+
+	truth := imageTruth{Width: W, Height: H, Channels: channels, Label: j.Label, NumHands: nHands}
+	for k, c := range []vec{{-1, -1}, {1, -1}, {1, 1}, {-1, 1}} {
+		p := car.C.add(car.U.mul(c.X * car.HX)).add(car.U.perp().mul(c.Y * car.HY))
+		truth.Carrier[k] = [2]float64{math.Round(p.X*10) / 10, math.Round(p.Y*10) / 10}
+	}
+
+	// Hands.
+	var hands []placedHand
+	inset := 0.03
+	for hi := 0; hi < nHands; hi++ {
+		po := newPose(r)
+		hm := buildHand(an, po)
+		xf := xform{Mirror: 1, Squeeze: uniform(r, 0.95, 1)}
+		if r.Float64() < 0.25 {
+			xf.Squeeze = uniform(r, 0.7, 0.92) // oblique view
+		}
+		rx0, ry0, rx1, ry1 := inset*fw, inset*fh, (1-inset)*fw, (1-inset)*fh
+		if nHands == 1 {
+			if r.Intn(2) == 0 {
+				xf.Mirror = -1
+			}
+			xf.Angle = math.Max(-0.6, math.Min(0.6, r.NormFloat64()*0.2))
+			if !portrait && r.Float64() < 0.5 {
+				xf.Angle += math.Pi / 2 * float64(1-2*r.Intn(2))
+			}
+		} else {
+			// Side by side along the longer image axis, thumbs inward.
+			xf.Angle = r.NormFloat64() * 0.1
+			if portrait {
+				xf.Angle += math.Pi / 2
+			}
+			if W >= H {
+				mid := fw / 2
+				if hi == 0 {
+					rx1 = mid
+				} else {
+					rx0, xf.Mirror = mid, -1
+				}
+			} else {
+				mid := fh / 2
+				if hi == 0 {
+					ry1 = mid
+				} else {
+					ry0, xf.Mirror = mid, -1
+				}
+			}
+		}
+		lo, hiP := hm.extent(-0.1)
+		unit := xform{Angle: xf.Angle, Scale: 1, Mirror: xf.Mirror, Squeeze: xf.Squeeze}
+		bx0, by0, bx1, by1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+		for _, c := range []vec{lo, {hiP.X, lo.Y}, hiP, {lo.X, hiP.Y}} {
+			q := unit.pt(c)
+			bx0, by0 = math.Min(bx0, q.X), math.Min(by0, q.Y)
+			bx1, by1 = math.Max(bx1, q.X), math.Max(by1, q.Y)
+		}
+		rw, rh := rx1-rx0, ry1-ry0
+		xf.Scale = uniform(r, 0.82, 1) * math.Min(rw/(bx1-bx0), rh/(by1-by0))
+		xf.Origin = vec{
+			rx0 - xf.Scale*bx0 + r.Float64()*(rw-xf.Scale*(bx1-bx0)),
+			ry0 - xf.Scale*by0 + r.Float64()*(rh-xf.Scale*(by1-by0)),
+		}
+		hands = append(hands, placedHand{hm, xf})
+	}
+
+	fingerR := hands[0].xf.r(hands[0].model.FingerR)
+	for hi, h := range hands {
+		xf := h.xf
+		k := 0.45 * xf.r(h.model.FingerR)
+		hb := box{}
+		for _, s := range h.model.Soft {
+			hb = hb.union(unionCapsule(&sc.sdf, xf.pt(s.A), xf.pt(s.B), xf.r(s.Ra), xf.r(s.Rb), k))
+		}
+		palm := make([]vec, len(h.model.Palm))
+		for i, p := range h.model.Palm {
+			palm[i] = xf.pt(p)
+		}
+		hb = hb.union(unionPolygon(&sc.sdf, palm, xf.r(0.012), 1.6*k))
+		side := "left"
+		if xf.Mirror < 0 {
+			side = "right"
+		}
+		truth.Hands = append(truth.Hands, handTruth{Side: side, BBox: [4]int{hb.X0, hb.Y0, hb.X1, hb.Y1},
+			AngleDeg: math.Round(xf.Angle*1800/math.Pi) / 10})
+		_ = hi
+	}
+
+	// Pick where this view shows the study's anomaly: the study's site when
+	// it is visible, otherwise another candidate of the same kind.
+	var an0 *anomalySpec
+	var ar *rand.Rand
+	if j.Anomaly != nil {
+		a := *j.Anomaly
+		an0 = &a
+		ar = rand.New(rand.NewSource(j.Seed ^ 0x5bd1e9955bd1e995))
+		key := a.Kind
+		if a.Kind == KindHardware {
+			key += "/" + a.Sub
+		}
+		margin := 0.02 * float64(long)
+		visible := func(site string) bool {
+			p, ok := hands[0].sitePoint(site, a.T)
+			return ok && inCarrier(p, margin)
+		}
+		if !visible(a.Site) {
+			cands := siteCandidates[key]
+			start := ar.Intn(len(cands))
+			found := false
+			for i := range cands {
+				if c := cands[(start+i)%len(cands)]; visible(c) {
+					an0.Site, found = c, true
+					break
+				}
+			}
+			if !found {
+				an0 = nil // nothing suitable in view: the view misses it
+			}
+		}
+	}
+
+	// Bones, with a fracture or lesion on the target.
+	for hi, h := range hands {
+		xf := h.xf
+		ref := xf.r(0.019)
+		for _, bd := range h.model.Bones {
+			b := pxBone{A: xf.pt(bd.A), B: xf.pt(bd.B), Rs: xf.r(bd.Rs), Ra: xf.r(bd.Ra), Rb: xf.r(bd.Rb), Cortex: bd.Cortex}
+			b.Norm = 1.6 * (0.7*b.Rs + 0.3*ref)
+			ln := b.B.sub(b.A).len()
+			b.FlareA = math.Min(0.45, 1.6*b.Ra/math.Max(ln, 1e-6))
+			b.FlareB = math.Min(0.45, 1.6*b.Rb/math.Max(ln, 1e-6))
+			var fr fracMod
+			var le lesionMod
+			if hi == 0 && an0 != nil && bd.Name == an0.Site {
+				dir := b.B.sub(b.A).unit()
+				t := boneT(bd, an0.T)
+				c := b.A.lerp(b.B, t)
+				R := b.Rs
+				switch an0.Kind {
+				case KindFracture:
+					fr = fracMod{On: true, C: c, N: rot(dir, an0.Angle+uniform(ar, -0.1, 0.1)),
+						HW:       math.Max(0.7, 0.09*R*an0.Diff.Size),
+						Contrast: math.Min(0.95, 0.8*an0.Diff.Contrast)}
+					if an0.Displace > 0 {
+						fr.Disp = dir.perp().mul(an0.Side * an0.Displace * R * an0.Diff.Size)
+					}
+				case KindLesion:
+					off := dir.perp().mul(uniform(ar, -0.25, 0.25) * R)
+					le = lesionMod{On: true, C: c.add(off), R: math.Min(1.1*R, uniform(ar, 0.65, 0.95)*R*an0.Diff.Size),
+						Contrast: math.Min(0.95, 0.6*an0.Diff.Contrast), Sclerotic: an0.Sub == "sclerotic"}
+					if an0.Sub == "sclerotic" {
+						le.Contrast = 0.55 * an0.Diff.Contrast
+					}
+				}
+			}
+			sc.drawBone(b, fr, le, 1)
+		}
+	}
+
+	// Distractors before the swelling, so that the swelling does not move
+	// them: a view with and without its anomaly differs only at the anomaly.
+	margin := math.Max(0.02*float64(long), 1.1*fingerR)
+	var taken []box
+	place := func(hx, hy float64) (vec, vec, box, bool) {
+		for try := 0; try < 16; try++ {
+			ang := car.Ang + uniform(r, -0.08, 0.08)
+			u := vec{math.Cos(ang), math.Sin(ang)}
+			ext := math.Abs(u.X)*hx + math.Abs(u.Y)*hy
+			eyt := math.Abs(u.Y)*hx + math.Abs(u.X)*hy
+			if 2*ext+4 >= fw || 2*eyt+4 >= fh {
+				return vec{}, vec{}, box{}, false
+			}
+			c := vec{uniform(r, ext+2, fw-ext-2), uniform(r, eyt+2, fh-eyt-2)}
+			ok := true
+			for _, s := range []vec{{-1, -1}, {1, -1}, {1, 1}, {-1, 1}} {
+				if !inCarrier(c.add(u.mul(s.X*hx)).add(u.perp().mul(s.Y*hy)), 2) {
+					ok = false
+					break
+				}
+			}
+			bb := sc.sdf.clip(c.X-ext, c.Y-eyt, c.X+ext, c.Y+eyt)
+			for _, t := range taken {
+				if ok && bb.overlaps(t) {
+					ok = false
+				}
+			}
+			for y := bb.Y0; ok && y < bb.Y1; y++ {
+				for x := bb.X0; x < bb.X1; x++ {
+					if float64(sc.sdf.Pix[y*W+x]) < margin {
+						ok = false
+						break
+					}
+				}
+			}
+			if ok {
+				taken = append(taken, bb)
+				return c, u, bb, true
+			}
+		}
+		return vec{}, vec{}, box{}, false
+	}
+	// paint draws a rectangle of half sizes hx, hy centred at c along u;
+	// cell(lx, ly) gives the level and coverage at local coordinates
+	// measured from the top-left corner.
+	paint := func(c, u vec, hx, hy float64, bb box, cell func(lx, ly float64) (float64, float64)) {
+		for y := bb.Y0; y < bb.Y1; y++ {
+			for x := bb.X0; x < bb.X1; x++ {
+				q := vec{float64(x) + 0.5, float64(y) + 0.5}.sub(c)
+				lx, ly := q.dot(u)+hx, q.dot(u.perp())+hy
+				if lx < 0 || ly < 0 || lx >= 2*hx || ly >= 2*hy {
+					continue
+				}
+				if v, a := cell(lx, ly); a > 0 {
+					over(sc.ovV.Pix, sc.ovA.Pix, y*W+x, float32(v), float32(a))
+				}
+			}
+		}
+	}
+	nMarkers := 1
+	if r.Float64() < 0.2 {
+		nMarkers = 2
+	} else if r.Float64() < 0.1 {
+		nMarkers = 0
+	}
+	for m := 0; m < nMarkers; m++ {
+		letter := byte('R')
+		if (truth.Hands[0].Side == "left") != (r.Float64() < 0.15) {
+			letter = 'L'
+		}
+		if m == 1 {
+			letter = "PAOB"[r.Intn(4)]
+		}
+		cell := uniform(r, 0.006, 0.011) * float64(long)
+		framed := r.Float64() < 0.4
+		pad := 0.0
+		if framed {
+			pad = 1.5 * cell
+		}
+		hx, hy := 2.5*cell+pad, 3.5*cell+pad
+		level := uniform(r, 215, 255)
+		c, u, bb, ok := place(hx, hy)
+		if !ok {
+			continue
+		}
+		paint(c, u, hx, hy, bb, func(lx, ly float64) (float64, float64) {
+			if framed && (lx < 0.6*cell || ly < 0.6*cell || lx > 2*hx-0.6*cell || ly > 2*hy-0.6*cell) {
+				return level, 1
+			}
+			if glyphSet(letter, int((lx-pad)/cell), int((ly-pad)/cell)) && lx >= pad && ly >= pad {
+				return level, 1
+			}
+			return 0, 0
+		})
+		truth.Distractors = append(truth.Distractors, distractorTruth{Kind: "marker-" + string(letter), BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}})
+	}
+	if r.Float64() < 0.35 {
+		cell := uniform(r, 0.004, 0.007) * float64(long)
+		nc := 4 + r.Intn(6)
+		text := make([]byte, 2*nc)
+		for i := range text {
+			text[i] = labelChars[r.Intn(len(labelChars))]
+		}
+		hx, hy := (float64(nc)*6+2)*cell/2, 18*cell/2
+		level := uniform(r, 170, 230)
+		if c, u, bb, ok := place(hx, hy); ok {
+			paint(c, u, hx, hy, bb, func(lx, ly float64) (float64, float64) {
+				col, row := int(lx/cell)-1, int(ly/cell)-1
+				line := 0
+				if row >= 8 {
+					line, row = 1, row-8
+				}
+				ch := col / 6
+				if col >= 0 && ch < nc && glyphSet(text[line*nc+ch], col%6, row) {
+					return 0.35 * level, 1
+				}
+				return level, 0.95
+			})
+			truth.Distractors = append(truth.Distractors, distractorTruth{Kind: "label", BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}})
+		}
+	}
+	if r.Float64() < 0.15 {
+		hx := uniform(r, 0.15, 0.3) * float64(long)
+		hy := uniform(r, 0.012, 0.02) * float64(long)
+		step := uniform(r, 0.012, 0.02) * float64(long)
+		level := uniform(r, 150, 200)
+		if c, u, bb, ok := place(hx, hy); ok {
+			paint(c, u, hx, hy, bb, func(lx, ly float64) (float64, float64) {
+				n := math.Floor(lx / step)
+				tick := hy * 0.8
+				if int(n)%5 == 0 {
+					tick = hy * 1.4
+				}
+				if lx-n*step < math.Max(1, step*0.12) && ly < tick {
+					return 250, 1
+				}
+				return level, 0.9
+			})
+			truth.Distractors = append(truth.Distractors, distractorTruth{Kind: "ruler", BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}})
+		}
+	}
+
+	// Swelling and hardware.
+	if an0 != nil {
+		h := hands[0]
+		xf := h.xf
+		switch an0.Kind {
+		case KindSwelling:
+			jd, _ := h.model.joint(an0.Site)
+			R := xf.r(jd.R)
+			dir := rot(jd.Dir, 0)
+			u := xf.pt(jd.P.add(dir)).sub(xf.pt(jd.P)).unit()
+			c := xf.pt(jd.P).add(u.perp().mul(an0.Side * xf.Mirror * uniform(ar, 0.25, 0.5) * R))
+			ax := uniform(ar, 1.3, 1.9) * R * an0.Diff.Size
+			ay := uniform(ar, 1.05, 1.35) * R * an0.Diff.Size
+			k := 0.5 * ay
+			extra := 0.35 * an0.Diff.Contrast
+			bb := sc.sdf.clip(c.X-ax-k, c.Y-ax-k, c.X+ax+k, c.Y+ax+k)
+			for y := bb.Y0; y < bb.Y1; y++ {
+				for x := bb.X0; x < bb.X1; x++ {
+					p := vec{float64(x) + 0.5, float64(y) + 0.5}
+					d := ellipseSDF(p, c, u, ax, ay)
+					i := y*W + x
+					sc.sdf.Pix[i] = smin(sc.sdf.Pix[i], float32(d), float32(k))
+					if d < 0 {
+						sc.ext.Pix[i] += float32(extra * clamp01(-d/(0.5*ay)))
+						sc.mark[i] = 1
+					}
+				}
+			}
+		case KindHardware:
+			bd, _ := h.model.bone(an0.Site)
+			A, B := xf.pt(bd.A), xf.pt(bd.B)
+			dir := B.sub(A).unit()
+			R := xf.r(bd.Rs)
+			t := boneT(bd, an0.T)
+			c := A.lerp(B, t)
+			level := uniform(ar, 238, 255)
+			alpha := math.Min(1, 0.65+0.35*an0.Diff.Contrast)
+			sz := an0.Diff.Size
+			switch an0.Sub {
+			case "pin":
+				// A K-wire along the bone, often across a joint.
+				t0, t1 := boneT(bd, uniform(ar, 0, 0.3)), boneT(bd, uniform(ar, 0.85, 1.25))
+				off := dir.perp().mul(uniform(ar, -0.3, 0.3) * R)
+				p0, p1 := A.lerp(B, t0).add(off), A.lerp(B, t1).sub(off)
+				rp := math.Max(0.8, 0.18*R*sz)
+				sc.drawMetal(segBox(&sc.ovV, p0, p1, rp+1), level, alpha, func(p vec) float64 {
+					ab := p1.sub(p0)
+					tt := segParam(p, p0, ab, 1/ab.dot(ab))
+					return p.sub(p0.add(ab.mul(tt))).len() - rp
+				})
+			case "screw":
+				u := rot(dir, an0.Side*(math.Pi/2-uniform(ar, 0, 0.5)))
+				if bd.Name == "scaphoid" {
+					u = dir
+				}
+				hl := 1.2 * math.Max(R, xf.r(bd.Ra))
+				rs := math.Max(1, 0.28*R*sz)
+				pitch := math.Max(2.2, 1.1*rs)
+				sc.drawScrew(c, u, hl, rs, pitch, level, alpha)
+			case "plate":
+				ln := B.sub(A).len()
+				hl := math.Min(0.3*ln*sz, 0.45*ln)
+				if bd.Name == "radius" {
+					hl = math.Min(hl, 5*R)
+					c = B.sub(dir.mul(hl + R))
+				}
+				hw := 0.75 * R * math.Min(sz, 1.2)
+				sc.drawMetal(segBox(&sc.ovV, c.sub(dir.mul(hl)), c.add(dir.mul(hl)), hw+2), level-12, alpha, func(p vec) float64 {
+					return rectSDF(p, c, dir, hl, hw) - 0.3*hw
+				})
+				n := 3 + ar.Intn(2)
+				for s := 0; s < n; s++ {
+					sp := c.add(dir.mul((float64(s)/float64(n-1)*2 - 1) * hl * 0.8))
+					sc.drawScrew(sp, dir.perp(), 1.25*hw, math.Max(1, 0.25*hw), math.Max(2.2, 0.3*hw), 255, alpha)
+				}
+			}
+		}
+	}
+
+	// Compose: carrier background, soft tissue from the distance field,
+	// bone, overlays; then outside the carrier the dark surround.
+	wf := float32(math.Max(fingerR, 1))
+	for y := 0; y < H; y++ {
+		fy := float64(y)/fh - 0.5
+		for x := 0; x < W; x++ {
+			i := y*W + x
+			bg := bgLevel * (1 + gx*(float64(x)/fw-0.5) + gy*fy)
+			var soft float32
+			if d := sc.sdf.Pix[i]; d < 0.5 {
+				// Path length through tissue grows steeply at the skin
+				// and saturates inside the palm.
+				u := (0.5 - d) / wf
+				soft = softLUT(u)
+			}
+			v := float32(bg) + float32(softGain)*(soft+sc.ext.Pix[i]) + float32(boneGain)*sc.bone.Pix[i]
+			v = sc.ovV.Pix[i] + v*(1-sc.ovA.Pix[i])
+			cv := sc.cov.Pix[i]
+			sc.img.Pix[i] = cv*v + (1-cv)*float32(darkLevel)
+		}
+	}
+	nr := newFastRand(noiseSeed)
+	n1 := float32(noise1)
+	for i := range sc.img.Pix {
+		sc.img.Pix[i] += n1 * nr.norm()
+	}
+	blur(&sc.img, &sc.tmp, sigma)
+
+	out := &rendered{W: W, H: H, Channels: channels, Gray: make([]uint8, W*H), Hand: make([]uint8, W*H), Anom: make([]uint8, W*H)}
+	var lut [1024]uint8 // grey level ×4 → gamma-corrected byte
+	for i := range lut {
+		lut[i] = uint8(math.Round(255 * math.Pow(float64(i)/4/255, gamma)))
+		if i >= 1020 {
+			lut[i] = 255
+		}
+	}
+	n2 := float32(noise2)
+	for i, v := range sc.img.Pix {
+		v = (v + n2*nr.norm()) * 4
+		if v < 0 {
+			v = 0
+		}
+		if v > 1023 {
+			v = 1023
+		}
+		out.Gray[i] = lut[min(int(v+0.5), 1023)]
+	}
+	for i := range out.Hand {
+		if sc.sdf.Pix[i] < 0 && sc.cov.Pix[i] > 0.5 {
+			out.Hand[i] = 255
+			if sc.mark[i] != 0 {
+				out.Anom[i] = 255
+			}
+		}
+	}
+	if an0 != nil {
+		bb := box{}
+		n := 0
+		for y := 0; y < H; y++ {
+			for x := 0; x < W; x++ {
+				if out.Anom[y*W+x] != 0 {
+					n++
+					bb = bb.union(box{x, y, x + 1, y + 1})
+				}
+			}
+		}
+		if n > 0 {
+			truth.Anomalies = append(truth.Anomalies, anomalyTruth{Kind: an0.Kind, Detail: an0.Sub, Site: an0.Site, BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}, Pixels: n})
+		}
+	}
+	if truth.Anomalies == nil {
+		truth.Anomalies = []anomalyTruth{}
+	}
+	if truth.Distractors == nil {
+		truth.Distractors = []distractorTruth{}
+	}
+	out.Truth = truth
+	return out
+}
+
+func (sc *synthScratch) drawScrew(c, u vec, hl, rs, pitch, level, alpha float64) {
+	head := c.sub(u.mul(hl))
+	bb := segBox(&sc.ovV, head.sub(u.mul(rs)), c.add(u.mul(hl)), 2.2*rs+2)
+	sc.drawMetal(bb, level, alpha, func(p vec) float64 {
+		q := p.sub(c)
+		along := q.dot(u)
+		// Threads: the shaft's radius ripples along its length.
+		rr := rs * (1 + 0.22*math.Sin(2*math.Pi*along/pitch))
+		shaft := rectSDF(p, c, u, hl, rr)
+		hd := rectSDF(p, head.sub(u.mul(0.5*rs)), u, 0.6*rs, 2*rs)
+		return math.Min(shaft, hd)
+	})
+}
+
+// boneT maps a study's position along a bone to the bone's own parameter;
+// for the forearm bones only their distal ends are in view.
+func boneT(bd boneDef, t float64) float64 {
+	if bd.B.sub(bd.A).len() > 0.6 {
+		return 0.9 + 0.08*math.Min(t, 1.2)
+	}
+	return t
+}
+
+func (h *handModel) bone(name string) (boneDef, bool) {
+	for _, b := range h.Bones {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return boneDef{}, false
+}
+
+func (h *handModel) joint(name string) (jointDef, bool) {
+	for _, j := range h.Joints {
+		if j.Name == name {
+			return j, true
+		}
+	}
+	return jointDef{}, false
+}
+
+type placedHand struct {
+	model handModel
+	xf    xform
+}
+
+// sitePoint is where an anomaly at site would be drawn, in pixels.
+func (p placedHand) sitePoint(site string, t float64) (vec, bool) {
+	if b, ok := p.model.bone(site); ok {
+		return p.xf.pt(b.A.lerp(b.B, boneT(b, t))), true
+	}
+	if j, ok := p.model.joint(site); ok {
+		return p.xf.pt(j.P), true
+	}
+	return vec{}, false
+}
+
+// softTable samples the soft-tissue profile (1 − e^(−1.8u), normalised to
+// 1 at u = 3) at steps of 1/64 of a finger radius.
+var softTable = func() [257]float32 {
+	var t [257]float32
+	for i := range t {
+		u := float64(i) / 64
+		t[i] = float32((1 - math.Exp(-1.8*u)) / (1 - math.Exp(-1.8*3)))
+	}
+	return t
+}()
+
+func softLUT(u float32) float32 {
+	if u >= 4 {
+		return softTable[256]
+	}
+	f := u * 64
+	i := int(f)
+	return softTable[i] + (softTable[i+1]-softTable[i])*(f-float32(i))
+}

@@ -1,0 +1,296 @@
+package registry
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"xraylab/experiments"
+)
+
+const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished`
+
+func scanRun(sc scanner) (*experiments.Run, error) {
+	var r experiments.Run
+	var params, state string
+	var created int64
+	var started, finished sql.NullInt64
+	if err := sc.Scan(&r.ID, &r.ExperimentID, &r.Index, &r.Model, &params, &r.Seed, &state,
+		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished); err != nil {
+		return nil, err
+	}
+	r.Params = []byte(params)
+	r.State = experiments.State(state)
+	r.Created = fromNanos(created)
+	r.Started = ptrNanos(started)
+	r.Finished = ptrNanos(finished)
+	return &r, nil
+}
+
+func collectRuns(rows *sql.Rows) ([]*experiments.Run, error) {
+	defer rows.Close()
+	var out []*experiments.Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// fillOutcomes sets each run's final Metrics and Dataset fingerprint, in
+// chunks that stay far below SQLite's limit on bound parameters.
+func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error {
+	const chunk = 500
+	for start := 0; start < len(runs); start += chunk {
+		part := runs[start:min(start+chunk, len(runs))]
+		byID := make(map[int64]*experiments.Run, len(part))
+		ids := make([]any, len(part))
+		for i, r := range part {
+			byID[r.ID] = r
+			ids[i] = r.ID
+			r.Metrics, r.Dataset = nil, ""
+		}
+		in := "(" + placeholders(len(part)) + ")"
+
+		rows, err := q.QueryContext(ctx, "SELECT run_id, key, value FROM final_metrics WHERE run_id IN "+in, ids...)
+		if err != nil {
+			return internal("read final metrics", err)
+		}
+		for rows.Next() {
+			var id int64
+			var key string
+			var v sql.NullFloat64
+			if err := rows.Scan(&id, &key, &v); err != nil {
+				rows.Close()
+				return internal("read final metrics", err)
+			}
+			r := byID[id]
+			if r.Metrics == nil {
+				r.Metrics = map[string]float64{}
+			}
+			r.Metrics[key] = fromNullFloat(v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return internal("read final metrics", err)
+		}
+
+		rows, err = q.QueryContext(ctx, "SELECT run_id, fingerprint FROM datasets WHERE run_id IN "+in, ids...)
+		if err != nil {
+			return internal("read dataset fingerprints", err)
+		}
+		for rows.Next() {
+			var id int64
+			var fp string
+			if err := rows.Scan(&id, &fp); err != nil {
+				rows.Close()
+				return internal("read dataset fingerprints", err)
+			}
+			byID[id].Dataset = fp
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return internal("read dataset fingerprints", err)
+		}
+	}
+	return nil
+}
+
+// GetRun returns a run with its final metrics and dataset fingerprint.
+func (s *Store) GetRun(ctx context.Context, id int64) (*experiments.Run, error) {
+	var r *experiments.Run
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return runNotFound(id)
+		}
+		if err != nil {
+			return internal(fmt.Sprintf("read run %d", id), err)
+		}
+		return fillOutcomes(ctx, tx, []*experiments.Run{r})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// ListRuns returns the runs matching f in ID order, with their final
+// metrics and dataset fingerprints, and the total number matching f.
+// Limit 0 means no limit.
+func (s *Store) ListRuns(ctx context.Context, f experiments.RunFilter) ([]*experiments.Run, int, error) {
+	if f.Limit < 0 || f.Offset < 0 {
+		return nil, 0, invalid("limit and offset must not be negative (got %d, %d)", f.Limit, f.Offset)
+	}
+	if f.State != "" && !f.State.Valid() {
+		return nil, 0, invalid("unknown run state %q; known: %s", f.State, stateList())
+	}
+	countSQL, pageSQL, args := runQueries(f)
+	var runs []*experiments.Run
+	var total int
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
+			return internal("count runs", err)
+		}
+		rows, err := tx.QueryContext(ctx, pageSQL, append(args, sqlLimit(f.Limit), f.Offset)...)
+		if err != nil {
+			return internal("list runs", err)
+		}
+		if runs, err = collectRuns(rows); err != nil {
+			return internal("list runs", err)
+		}
+		return fillOutcomes(ctx, tx, runs)
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return runs, total, nil
+}
+
+// runQueries builds ListRuns' count and page queries for f; the page
+// query takes LIMIT and OFFSET after args.
+func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any) {
+	var conds []string
+	if f.ExperimentID != 0 {
+		conds, args = append(conds, "experiment_id = ?"), append(args, f.ExperimentID)
+	}
+	if f.State != "" {
+		conds, args = append(conds, "state = ?"), append(args, string(f.State))
+	}
+	if f.Model != "" {
+		conds, args = append(conds, "model = ?"), append(args, f.Model)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	return "SELECT count(*) FROM runs" + where,
+		"SELECT " + runColumns + " FROM runs" + where + " ORDER BY id LIMIT ? OFFSET ?",
+		args
+}
+
+// leaseSQL picks and leases in one statement; %s narrows the pick to some
+// experiments when asked.
+const leaseSQL = `
+	UPDATE runs SET state = 'running', worker = ?, started = ?, finished = NULL,
+	                error = '', attempts = attempts + 1
+	WHERE id = (SELECT id FROM runs WHERE state = 'queued'%s ORDER BY id LIMIT 1)
+	RETURNING ` + runColumns
+
+// LeaseRun moves the oldest queued run (of the given experiments, or of
+// any when none are given) to running for worker, sets its start time and
+// raises its attempt count; (nil, nil) when none is queued. The pick and
+// the update are one statement under the write lock, so two workers — even
+// in two processes — never get the same run.
+func (s *Store) LeaseRun(ctx context.Context, worker string, experimentIDs ...int64) (*experiments.Run, error) {
+	if worker == "" {
+		return nil, invalid("lease: worker name is empty")
+	}
+	args := []any{worker, now().UnixNano()}
+	filter := ""
+	if len(experimentIDs) > 0 {
+		filter = " AND experiment_id IN (?" + strings.Repeat(", ?", len(experimentIDs)-1) + ")"
+		for _, id := range experimentIDs {
+			args = append(args, id)
+		}
+	}
+	query := fmt.Sprintf(leaseSQL, filter)
+	var r *experiments.Run
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanRun(tx.QueryRowContext(ctx, query, args...))
+		if errors.Is(err, sql.ErrNoRows) {
+			r = nil
+			return nil
+		}
+		if err != nil {
+			return internal("lease run", err)
+		}
+		// A requeued run may already hold a dataset record or final metrics.
+		return fillOutcomes(ctx, tx, []*experiments.Run{r})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// FinishRun moves a running run to a terminal state, recording message
+// (the error of a failed run; may be empty) and the finish time.
+func (s *Store) FinishRun(ctx context.Context, id int64, state experiments.State, message string) error {
+	if !state.Terminal() {
+		return invalid("run %d: cannot finish as %q: not a terminal state (succeeded, failed, cancelled)", id, state)
+	}
+	return s.transition(ctx, id, experiments.StateRunning, state, message)
+}
+
+// CancelQueued cancels a queued run. A run in any other state gives
+// CodeConflict (a running run is cancelled through the runner, which ends
+// it with FinishRun).
+func (s *Store) CancelQueued(ctx context.Context, id int64) error {
+	return s.transition(ctx, id, experiments.StateQueued, experiments.StateCancelled, "")
+}
+
+// transition moves run id from state from to the terminal state to.
+func (s *Store) transition(ctx context.Context, id int64, from, to experiments.State, message string) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			"UPDATE runs SET state = ?, error = ?, finished = ? WHERE id = ? AND state = ?",
+			string(to), message, now().UnixNano(), id, string(from))
+		if err != nil {
+			return internal(fmt.Sprintf("move run %d to %s", id, to), err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return internal(fmt.Sprintf("move run %d to %s", id, to), err)
+		} else if n == 1 {
+			return nil
+		}
+		var cur string
+		err = tx.QueryRowContext(ctx, "SELECT state FROM runs WHERE id = ?", id).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return runNotFound(id)
+		}
+		if err != nil {
+			return internal(fmt.Sprintf("read state of run %d", id), err)
+		}
+		return experiments.Errorf(experiments.CodeConflict, "run %d is %s, not %s", id, cur, from)
+	})
+}
+
+// RequeueRunning puts every running run back to queued, clearing its
+// worker and start time but keeping its attempt count (the next lease
+// raises it), and returns those runs, in ID order, as they now are.
+func (s *Store) RequeueRunning(ctx context.Context) ([]*experiments.Run, error) {
+	var runs []*experiments.Run
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx,
+			"UPDATE runs SET state = 'queued', worker = '', started = NULL WHERE state = 'running' RETURNING "+runColumns)
+		if err != nil {
+			return internal("requeue running runs", err)
+		}
+		if runs, err = collectRuns(rows); err != nil {
+			return internal("requeue running runs", err)
+		}
+		sort.Slice(runs, func(i, j int) bool { return runs[i].ID < runs[j].ID })
+		return fillOutcomes(ctx, tx, runs)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return runs, nil
+}
+
+func stateList() string {
+	names := make([]string, len(experiments.States))
+	for i, s := range experiments.States {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,158 @@
+package server
+
+import (
+	"errors"
+	"io/fs"
+	"mime"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
+
+	"xraylab/experiments"
+)
+
+// artifactView is an artifact with the URL that downloads it.
+type artifactView struct {
+	*experiments.Artifact
+	URL string `json:"url"`
+}
+
+func artifactURL(runID int64, name string) string {
+	segs := strings.Split(name, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return "/api/runs/" + strconv.FormatInt(runID, 10) + "/artifacts/" + strings.Join(segs, "/")
+}
+
+func (s *Server) listArtifacts(c *fiber.Ctx) error {
+	r, err := s.lookupRun(c)
+	if err != nil {
+		return err
+	}
+	arts, err := s.cfg.Store.Artifacts(c.UserContext(), r.ID)
+	if err != nil {
+		return err
+	}
+	items := make([]artifactView, len(arts))
+	for i, a := range arts {
+		items[i] = artifactView{a, artifactURL(r.ID, a.Name)}
+	}
+	return c.JSON(fiber.Map{"run_id": r.ID, "items": items})
+}
+
+// artifactName turns the raw (still percent-encoded) wildcard of the
+// download route into a clean relative name, refusing anything that could
+// point outside the run's folder. Fiber hands the path over undecoded and
+// uncleaned, so "..", "//" and "%2F" all arrive here as sent.
+func artifactName(raw string) (string, error) {
+	reject := func(why string) error {
+		return invalid(map[string]string{"name": utils.CopyString(raw)}, "artifact name %q: %s", raw, why)
+	}
+	if raw == "" {
+		return "", reject("required")
+	}
+	low := strings.ToLower(raw)
+	if strings.Contains(low, "%2f") || strings.Contains(low, "%5c") {
+		return "", reject("encoded path separators are not allowed")
+	}
+	name, err := url.PathUnescape(raw)
+	if err != nil {
+		return "", reject("malformed percent-encoding")
+	}
+	switch {
+	case strings.ContainsRune(name, 0):
+		return "", reject("NUL bytes are not allowed")
+	case strings.Contains(name, `\`):
+		return "", reject("backslashes are not allowed")
+	case path.IsAbs(name) || filepath.IsAbs(name):
+		return "", reject("absolute paths are not allowed")
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == ".." {
+			return "", reject(`".." segments are not allowed`)
+		}
+	}
+	if path.Clean(name) != name || !filepath.IsLocal(name) {
+		return "", reject(`must be a clean relative path (no empty or "." segments)`)
+	}
+	return name, nil
+}
+
+// downloadArtifact serves one file a run's store record lists. The name
+// must be listed for the run, and the file is opened through an os.Root
+// on the run's folder, so neither ".." nor a symlink can leave it.
+func (s *Server) downloadArtifact(c *fiber.Ctx) error {
+	name, err := artifactName(c.Params("*"))
+	if err != nil {
+		return err
+	}
+	r, err := s.lookupRun(c)
+	if err != nil {
+		return err
+	}
+	arts, err := s.cfg.Store.Artifacts(c.UserContext(), r.ID)
+	if err != nil {
+		return err
+	}
+	var art *experiments.Artifact
+	for _, a := range arts {
+		if a.Name == name {
+			art = a
+			break
+		}
+	}
+	if art == nil {
+		return notFound("run %d has no artifact %q", r.ID, name)
+	}
+	if s.cfg.ArtifactsDir == "" {
+		return errors.New("server: Config.ArtifactsDir is not set")
+	}
+	dir := filepath.Join(s.cfg.ArtifactsDir, strconv.FormatInt(r.ID, 10))
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return notFound("artifact %q of run %d is recorded but its folder is missing", name, r.ID)
+	}
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return notFound("artifact %q of run %d is recorded but its file is missing", name, r.ID)
+	case err != nil && strings.Contains(err.Error(), "escapes from parent"):
+		// os.Root's wording for a symlink (or "..") leading outside dir.
+		s.log.Warn("artifact escapes its run folder", "run", r.ID, "name", name, "err", err)
+		return &httpError{Status: fiber.StatusForbidden, Code: codeForbidden,
+			Message: "artifact \"" + name + "\" resolves outside the run's artifact folder"}
+	case err != nil:
+		return err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return notFound("artifact %q of run %d is not a regular file", name, r.ID)
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = fiber.MIMEOctetStream
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// An HTML or SVG artifact must not run script in the dashboard's origin.
+	c.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
+	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+strings.ReplaceAll(path.Base(name), `"`, "")+`"`)
+	// fasthttp closes f once the body is sent.
+	return c.SendStream(f, int(st.Size()))
+}
