@@ -37,6 +37,7 @@ usage:
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080]
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
+  xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
   xraylab report ID [--var var]
   xraylab version
 
@@ -53,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport,
+		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
 		"version": func([]string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, experiments.BinaryVersion())
 			return nil
@@ -509,5 +510,57 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "experiment %q (id %d), created %s, %d runs\n\n", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs)
 	fmt.Fprint(stdout, experiments.RunsTable(runs))
+	return nil
+}
+
+func cmdPreprocess(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("preprocess", flag.ContinueOnError)
+	data := fs.String("data", "", "MURA-v1.1 folder to preprocess (required)")
+	bodyPart := fs.String("body-part", "XR_HAND", "MURA body part folder")
+	parts := fs.String("parts", "train", "comma-separated MURA folders: train, valid")
+	variant := fs.String("variant", "full", "offline steps: raw, crop or full")
+	he := fs.Bool("he", false, "histogram equalisation in the final inputs")
+	clahe := fs.Bool("clahe", false, "with --he: CLAHE instead of global equalisation")
+	size := fs.Int("size", 128, "side of the final model inputs in pixels")
+	cache := fs.String("cache", filepath.Join("var", "cache"), "offline cache folder (\"\" = none)")
+	sheet := fs.String("sheet", "contact.png", "contact sheet to write (\"\" = none)")
+	rows := fs.Int("rows", 8, "images on the contact sheet")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *data == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: xraylab preprocess --data MURA_ROOT [--variant raw|crop|full] [--he] [--size PX] [--sheet FILE]")
+		return errUsage
+	}
+	if *rows < 1 || *rows > 200 {
+		return fmt.Errorf("--rows must be between 1 and 200, got %d", *rows)
+	}
+	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
+		Variant: preprocess.Variant(*variant), HistEq: *he, CLAHE: *clahe, Size: *size, CacheDir: *cache,
+	})
+	if err != nil {
+		return err
+	}
+	defer pipe.Close()
+	ds, err := preprocess.LoadMURA(*data, preprocess.LoadOptions{BodyPart: *bodyPart, Parts: strings.Split(*parts, ",")})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	items, rep, err := pipe.Prepare(context.Background(), ds.Records, progressBar(stderr, "preprocess"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d images -> %d items in %s: %d skipped, %d carrier crops fell back, %d two-hand splits, cache %d hits / %d misses\n",
+		rep.Images, rep.Items, time.Since(start).Round(time.Millisecond), rep.Skipped, rep.FellBack, rep.TwoHandSplits, rep.CacheHits, rep.CacheMisses)
+	for _, s := range append(ds.Skipped, rep.Skips...) {
+		fmt.Fprintf(stdout, "  skipped %s: %s\n", s.Path, s.Reason)
+	}
+	if *sheet != "" && len(items) > 0 {
+		if err := preprocess.WriteContactSheet(*sheet, pipe, items[:min(*rows, len(items))], preprocess.ContactOptions{}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "contact sheet: %s\n", *sheet)
+	}
 	return nil
 }

@@ -72,6 +72,10 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"serve", "extra"}, 1, `xraylab serve: unexpected argument "extra"`},
 		{[]string{"submit", bad, "--server", "ftp://x"}, 1, `xraylab submit: --server "ftp://x" is not an http(s) URL`},
 		{[]string{"synth"}, 2, "usage: xraylab synth --out DIR"},
+		{[]string{"preprocess"}, 2, "usage: xraylab preprocess --data MURA_ROOT"},
+		{[]string{"preprocess", "--data", dir, "--variant", "odd"}, 1, `unknown Variant "odd" (want raw, crop or full)`},
+		{[]string{"preprocess", "--data", dir, "--rows", "0"}, 1, "--rows must be between 1 and 200, got 0"},
+		{[]string{"preprocess", "--data", filepath.Join(dir, "nope"), "--cache", ""}, 1, "MURA root " + filepath.Join(dir, "nope") + ": no such folder"},
 		{[]string{"report", "abc", "--var", dir}, 1, `xraylab report: experiment id must be a positive integer, got "abc"`},
 		{[]string{"report", "1", "--var", filepath.Join(dir, "empty")}, 1, "xraylab report: no database at " + filepath.Join(dir, "empty", "xraylab.db")},
 	}

@@ -66,6 +66,7 @@ func (x *LocalExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, dev
 	if err != nil {
 		return err
 	}
+	defer data.pipe.Close()
 	model, err := nets.New(spec.Model.Name, nets.Config{
 		Size: spec.ImageSize, TopK: spec.Model.TopK, Params: spec.Model.Params,
 		Rand: rand.New(rand.NewSource(spec.Seed)),
@@ -119,6 +120,12 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 		return nil, err
 	}
 	d := &runData{pipe: pipe}
+	ok := false
+	defer func() {
+		if !ok {
+			pipe.Close()
+		}
+	}()
 	summary := DataSummary{Root: root, Images: len(ds.Records), Skipped: ds.Skipped, Split: split.Summary()}
 	for _, part := range []struct {
 		name string
@@ -140,7 +147,33 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 	if err := x.store.SetDataset(ctx, run.ID, DatasetRecord{Fingerprint: ds.Fingerprint, Summary: raw}); err != nil {
 		return nil, err
 	}
+	if err := x.writeExamples(ctx, run, spec, d); err != nil {
+		return nil, err
+	}
+	ok = true
 	return d, nil
+}
+
+// writeExamples keeps a contact sheet of a few training and abnormal test
+// images as the model sees them, so a run's page shows its inputs.
+func (x *LocalExecutor) writeExamples(ctx context.Context, run *Run, spec RunSpec, d *runData) error {
+	const name = "preprocessing.png"
+	if _, err := os.Stat(filepath.Join(x.RunDir(run.ID), name)); err == nil {
+		return nil // a resumed run keeps the sheet of its first attempt
+	}
+	var items []preprocess.Item
+	items = append(items, d.train[:min(3, len(d.train))]...)
+	for _, it := range d.test {
+		if it.Record.Label == 1 && len(items) < 6 {
+			items = append(items, it)
+		}
+	}
+	err := preprocess.WriteContactSheet(filepath.Join(x.RunDir(run.ID), name), d.pipe, items,
+		preprocess.ContactOptions{Tile: 128, Augment: spec.Model.Augmentation, Seed: spec.Seed})
+	if err != nil {
+		return fmt.Errorf("draw preprocessing examples: %w", err)
+	}
+	return x.addArtifact(ctx, run.ID, name, "example")
 }
 
 // datasetRoot returns the MURA root a dataset spec points at, generating
@@ -269,8 +302,12 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 	batches := (len(d.train) + spec.BatchSize - 1) / spec.BatchSize
 	began := time.Now()
 	trained := 0 // batches trained in this process, for the ETA
+	seeder, _ := model.(nets.EpochSeeder)
 	for epoch := start; epoch <= spec.Epochs; epoch++ {
 		rng := epochRand(spec.Seed, epoch)
+		if seeder != nil {
+			seeder.SeedEpoch(rand.New(rand.NewSource(rng.Int63())))
+		}
 		order := rng.Perm(len(d.train))
 		seeds := make([]int64, len(order))
 		for i := range seeds {

@@ -164,7 +164,7 @@ func (m *alphagan) codeDisc(b *netBind, z *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return G.Reshape(h, tensor.Shape{h.Shape()[0]})
+	return Reshape(h, tensor.Shape{h.Shape()[0]})
 }
 
 func (m *alphagan) l1Loss(x, rec *G.Node) (*G.Node, error) {

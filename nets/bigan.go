@@ -149,7 +149,7 @@ func (m *bigan) discriminate(b *netBind, x, z *G.Node) (*G.Node, error) {
 	if h, err = b.forward(h, m.dJ, m.slope); err != nil {
 		return nil, err
 	}
-	return G.Reshape(h, tensor.Shape{h.Shape()[0]})
+	return Reshape(h, tensor.Shape{h.Shape()[0]})
 }
 
 // gePhase: z_e = E(x), x_gen = G(z), losses on D(x, z_e) (real) and

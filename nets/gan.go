@@ -219,7 +219,7 @@ func (b *netBind) apply(h *G.Node, l gLayer, slope float64) (*G.Node, error) {
 // flatten reshapes (N, C, 1, 1) or (N, C, H, W) to (N, C·H·W).
 func flatten(h *G.Node) (*G.Node, error) {
 	s := h.Shape()
-	return G.Reshape(h, tensor.Shape{s[0], s.TotalSize() / s[0]})
+	return Reshape(h, tensor.Shape{s[0], s.TotalSize() / s[0]})
 }
 
 // ganGraph is one compiled graph: named inputs bound to tensors the model
@@ -480,13 +480,13 @@ func imageDisc(b *netBind, x *G.Node, trunk []gLayer, head discHead, slope float
 	if h, err = b.forward(h, []gLayer{head.out}, slope); err != nil {
 		return nil, err
 	}
-	return G.Reshape(h, tensor.Shape{h.Shape()[0]})
+	return Reshape(h, tensor.Shape{h.Shape()[0]})
 }
 
 // zImage reshapes codes (N, z) to (N, z, 1, 1) for a generator.
 func zImage(z *G.Node) (*G.Node, error) {
 	s := z.Shape()
-	return G.Reshape(z, tensor.Shape{s[0], s[1], 1, 1})
+	return Reshape(z, tensor.Shape{s[0], s[1], 1, 1})
 }
 
 // normals draws n standard normal values.
@@ -656,6 +656,15 @@ func withParams(base map[string]ParamRange, more map[string]ParamRange) map[stri
 	}
 	for k, v := range more {
 		out[k] = v
+	}
+	return out
+}
+
+// allParams lists every network's parameter tensors.
+func (m *ganBase) allParams() []*tensor.Dense {
+	var out []*tensor.Dense
+	for _, n := range m.nets {
+		out = append(out, n.ps.vals...)
 	}
 	return out
 }

@@ -131,3 +131,52 @@ func leakyBackward[T float](x, dy []T, slope T, dx []T) {
 		}
 	}
 }
+
+// Reshape is a copying reshape. Gorgonia's own Reshape shares memory with
+// its input, and its gradient with the incoming gradient; when two
+// reshaped branches meet again (μ + s·ε in α-GAN) the shared gradient
+// buffer is overwritten and the gradient comes out wrong (measured here:
+// up to a few percent against central differences). Copying costs little.
+func Reshape(x *G.Node, to tensor.Shape) (*G.Node, error) {
+	if x.Shape().TotalSize() != to.TotalSize() {
+		return nil, fmt.Errorf("reshape: %v and %v differ in size", x.Shape(), to)
+	}
+	return G.ApplyOp(reshapeOp{from: x.Shape().Clone(), to: to.Clone()}, x)
+}
+
+type reshapeOp struct{ from, to tensor.Shape }
+
+func (op reshapeOp) Arity() int { return 1 }
+func (op reshapeOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(G.TensorType{Dims: op.from.Dims(), Of: a}, G.TensorType{Dims: op.to.Dims(), Of: a})
+}
+func (op reshapeOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.to.Clone(), nil }
+func (op reshapeOp) ReturnsPtr() bool                               { return false }
+func (op reshapeOp) CallsExtern() bool                              { return false }
+func (op reshapeOp) OverwritesInput() int                           { return -1 }
+func (op reshapeOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
+func (op reshapeOp) Hashcode() uint32                               { return hashOf(op) }
+func (op reshapeOp) String() string                                 { return fmt.Sprintf("CopyReshape%v→%v", op.from, op.to) }
+func (op reshapeOp) DiffWRT(int) []bool                             { return []bool{true} }
+
+func (op reshapeOp) Do(vs ...G.Value) (G.Value, error) {
+	if len(vs) != 1 {
+		return nil, fmt.Errorf("%v: want 1 input, got %d", op, len(vs))
+	}
+	x, ok := vs[0].(*tensor.Dense)
+	if !ok || x.Shape().TotalSize() != op.to.TotalSize() {
+		return nil, fmt.Errorf("%v: input %T does not fit", op, vs[0])
+	}
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(op.to...))
+	copyDense(out, x)
+	return out, nil
+}
+
+func (op reshapeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	d, err := G.ApplyOp(reshapeOp{from: op.to, to: op.from}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d}, nil
+}

@@ -29,7 +29,7 @@ func MinibatchDiscrimination(f, t *G.Node, kernels, dims int) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minibatch discrimination: f·T: %w", err)
 	}
-	if m, err = G.Reshape(m, tensor.Shape{fs[0], kernels, dims}); err != nil {
+	if m, err = Reshape(m, tensor.Shape{fs[0], kernels, dims}); err != nil {
 		return nil, fmt.Errorf("minibatch discrimination: %w", err)
 	}
 	o, err := G.ApplyOp(mbdOp{}, m)

@@ -69,6 +69,15 @@ type Model interface {
 	Load(r io.Reader) error
 }
 
+// EpochSeeder is implemented by models that draw random numbers while
+// training (sampling noise, fake batches). The runner hands them a fresh
+// stream at the start of every epoch, derived from the run's seed and the
+// epoch, so a run resumed from a checkpoint draws exactly what an
+// uninterrupted one would (a Go random source cannot be checkpointed).
+type EpochSeeder interface {
+	SeedEpoch(r *rand.Rand)
+}
+
 // Config is what every model is built from: the image geometry, the
 // model's own hyperparameters from the spec, and the seed source.
 type Config struct {

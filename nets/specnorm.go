@@ -114,7 +114,7 @@ func SpectralNorm(w, u, v *G.Node) (*G.Node, error) {
 	wm := w
 	if ws.Dims() != 2 {
 		var err error
-		if wm, err = G.Reshape(w, tensor.Shape{h, n}); err != nil {
+		if wm, err = Reshape(w, tensor.Shape{h, n}); err != nil {
 			return nil, fmt.Errorf("spectral norm: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/bits"
+	"math/rand"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -562,3 +563,7 @@ func (m *vae) restore(c *checkpoint) error {
 	m.epoch = c.Epoch
 	return nil
 }
+
+// SeedEpoch replaces the noise source at the start of an epoch, so a run
+// resumed from a checkpoint samples exactly as an uninterrupted one.
+func (m *vae) SeedEpoch(r *rand.Rand) { m.cfg.Rand = r }

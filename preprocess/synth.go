@@ -17,7 +17,7 @@ import (
 
 // SynthVersion names the generator's drawing code. Change it whenever the
 // same seed would give other pixels, so a dataset records what made it.
-const SynthVersion = "xraylab-synth/1"
+const SynthVersion = "xraylab-synth/2"
 
 // SynthOptions configures Synthesize.
 type SynthOptions struct {
@@ -164,7 +164,7 @@ func plan(o SynthOptions) synthPlan {
 			// Most views show the pathology; some miss it, but never all.
 			any := false
 			for i := range shows {
-				shows[i] = s.images == 1 || sr.Float64() < 0.8
+				shows[i] = s.images == 1 || sr.Float64() < diff.Show
 				any = any || shows[i]
 			}
 			if !any {

@@ -21,13 +21,23 @@ const (
 // AnomalyKinds lists the kinds the generator draws.
 var AnomalyKinds = []string{KindHardware, KindFracture, KindLesion, KindSwelling}
 
-// difficulty scales the size and contrast of anomalies.
-type difficulty struct{ Size, Contrast float64 }
+// difficulty sets how conspicuous anomalies are. Size and Contrast scale
+// every kind; the other fields add what makes a pathology obvious in real
+// films: more hardware, displaced fractures, and the soft-tissue swelling
+// that comes with an acute fracture or a growing lesion. The levels are
+// calibrated with the pixelgauss baseline at 64 px (see the README).
+type difficulty struct {
+	Size, Contrast float64
+	Show           float64 // chance that a view of a positive study shows its anomaly
+	Pieces         [2]int  // screws or wires in one study, fewest and most
+	Displaced      float64 // share of fractures with displaced fragments
+	Swell          float64 // swelling around fractures and lucent lesions, relative to a joint swelling; 0 none
+}
 
 var difficulties = map[string]difficulty{
-	"easy":   {Size: 1.4, Contrast: 1.6},
-	"medium": {Size: 1.0, Contrast: 1.0},
-	"hard":   {Size: 0.7, Contrast: 0.55},
+	"easy":   {Size: 2.2, Contrast: 1.8, Show: 0.95, Pieces: [2]int{2, 3}, Displaced: 0.9, Swell: 1},
+	"medium": {Size: 1.5, Contrast: 1.3, Show: 0.85, Pieces: [2]int{1, 2}, Displaced: 0.6, Swell: 0.6},
+	"hard":   {Size: 0.8, Contrast: 0.6, Show: 0.8, Pieces: [2]int{1, 1}, Displaced: 0.3},
 }
 
 // anomalySpec is a study's pathology; every view of the study that shows it
@@ -40,6 +50,7 @@ type anomalySpec struct {
 	Angle    float64 // fracture line tilt from the bone's normal, radians
 	Displace float64 // fracture displacement, in bone radii
 	Side     float64 // ±1: which side a swelling bulges to, a screw enters from
+	Pieces   int     // hardware: screws or wires (a plate brings its own screws)
 	Diff     difficulty
 }
 
@@ -69,10 +80,11 @@ func newAnomalySpec(r *rand.Rand, kind string, d difficulty) *anomalySpec {
 		}
 	case KindFracture:
 		a.Angle = (r.Float64() - 0.5) * 1.1
-		if r.Float64() < 0.4 {
+		if r.Float64() < d.Displaced {
 			a.Displace = 0.15 + 0.35*r.Float64()
 		}
 	}
+	a.Pieces = d.Pieces[0] + r.Intn(d.Pieces[1]-d.Pieces[0]+1)
 	c := siteCandidates[key]
 	a.Site = c[r.Intn(len(c))]
 	return a
@@ -155,6 +167,7 @@ type lesionMod struct {
 	R         float64
 	Contrast  float64
 	Sclerotic bool
+	Shell     float64 // lucent: density of the thin bony shell of a lesion that expands the bone
 }
 
 func (b *pxBone) at(q vec) float64 {
@@ -192,6 +205,9 @@ func (sc *synthScratch) drawBone(b pxBone, fr fracMod, le lesionMod, density flo
 	l := &sc.bone
 	pad := math.Max(b.Ra, math.Max(b.Rb, b.Rs)) + fr.Disp.len() + 1
 	bb := segBox(l, b.A, b.B, pad)
+	if le.On {
+		bb = bb.union(l.clip(le.C.X-le.R-1, le.C.Y-le.R-1, le.C.X+le.R+1, le.C.Y+le.R+1))
+	}
 	for y := bb.Y0; y < bb.Y1; y++ {
 		for x := bb.X0; x < bb.X1; x++ {
 			p := vec{float64(x) + 0.5, float64(y) + 0.5}
@@ -204,7 +220,8 @@ func (sc *synthScratch) drawBone(b pxBone, fr fracMod, le lesionMod, density flo
 				}
 			}
 			v := b.at(q)
-			if v <= 0 {
+			inLesion := le.On && q.sub(le.C).len() < le.R
+			if v <= 0 && !inLesion {
 				continue
 			}
 			i := y*l.W + x
@@ -217,16 +234,21 @@ func (sc *synthScratch) drawBone(b pxBone, fr fracMod, le lesionMod, density flo
 					sc.mark[i] = 1
 				}
 			}
-			if le.On {
-				if dq := q.sub(le.C).len(); dq < le.R {
-					prof := 1 - (dq/le.R)*(dq/le.R)
-					if le.Sclerotic {
-						v += le.Contrast * prof * 0.9
-					} else {
-						v *= 1 - le.Contrast*math.Sqrt(prof)
-					}
-					sc.mark[i] = 1
+			if inLesion {
+				dq := q.sub(le.C).len()
+				prof := 1 - (dq/le.R)*(dq/le.R)
+				if le.Sclerotic {
+					v += le.Contrast * prof * 0.9
+				} else {
+					v *= 1 - le.Contrast*math.Sqrt(prof)
+					// A lesion wider than the bone has pushed the cortex
+					// out: a thin shell, brightest where seen edge-on.
+					v = math.Max(v, le.Shell*(math.Sqrt(prof)-math.Sqrt(math.Max(0, 1-(dq/(0.8*le.R))*(dq/(0.8*le.R))))))
 				}
+				sc.mark[i] = 1
+			}
+			if v <= 0 {
+				continue
 			}
 			l.Pix[i] += float32(v * density)
 		}
@@ -487,8 +509,11 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 					}
 				case KindLesion:
 					off := dir.perp().mul(uniform(ar, -0.25, 0.25) * R)
-					le = lesionMod{On: true, C: c.add(off), R: math.Min(1.1*R, uniform(ar, 0.65, 0.95)*R*an0.Diff.Size),
-						Contrast: math.Min(0.95, 0.6*an0.Diff.Contrast), Sclerotic: an0.Sub == "sclerotic"}
+					sz := an0.Diff.Size
+					// Up to a bone's width the lesion sits inside it; larger
+					// ones expand the bone (an enchondroma, a bone cyst).
+					le = lesionMod{On: true, C: c.add(off), R: math.Min(0.55+0.55*sz, uniform(ar, 0.65, 0.95)*sz) * R,
+						Contrast: math.Min(0.95, 0.6*an0.Diff.Contrast), Sclerotic: an0.Sub == "sclerotic", Shell: 0.9}
 					if an0.Sub == "sclerotic" {
 						le.Contrast = 0.55 * an0.Diff.Contrast
 					}

@@ -53,6 +53,9 @@ type Config struct {
 	BodyLimit int
 	// Logger receives request and error logs (nil = slog.Default()).
 	Logger *slog.Logger
+	// Notes stores the experiment pages' Markdown notes (nil = no notes
+	// routes).
+	Notes NoteStore
 	// Frontend is the dashboard's static files, served at / with
 	// index.html as the fallback for client-side routes (nil = none).
 	Frontend fs.FS
@@ -160,6 +163,7 @@ func (s *Server) routes() {
 	api.Get("/runs/:id/artifacts", r(s.listArtifacts)...)
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)
 	api.Get("/events", r(s.events)...)
+	s.noteRoutes(api, r, w)
 
 	if s.cfg.Frontend != nil {
 		s.app.Get("/*", s.frontend)
