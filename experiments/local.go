@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -472,29 +471,25 @@ func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d 
 // writeScores keeps every image's scores as CSV so anyone can recompute
 // any figure with their own tools.
 func (x *LocalExecutor) writeScores(ctx context.Context, run *Run, val, test []preprocess.Item, all map[string]map[string][]float64) error {
-	path := filepath.Join(x.RunDir(run.ID), "scores.csv")
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write scores: %w", err)
-	}
-	w := csv.NewWriter(f)
-	names := sortedKeys(all["test"])
-	w.Write(append([]string{"part", "path", "patient", "study", "view", "half", "label"}, names...))
+	t := &ScoreTable{Scores: sortedKeys(all["test"])}
 	for _, p := range []struct {
 		name  string
 		items []preprocess.Item
 	}{{"val", val}, {"test", test}} {
 		for i, it := range p.items {
 			r := it.Record
-			row := []string{p.name, r.RelPath, r.Patient, r.Study, strconv.Itoa(r.View), strconv.Itoa(r.Half), strconv.Itoa(r.Label)}
-			for _, n := range names {
-				row = append(row, strconv.FormatFloat(all[p.name][n][i], 'g', -1, 64))
+			row := ScoreRow{Part: p.name, Path: r.RelPath, Patient: r.Patient, Study: r.Study, View: r.View, Half: r.Half, Label: r.Label, Scores: map[string]float64{}}
+			for _, n := range t.Scores {
+				row.Scores[n] = all[p.name][n][i]
 			}
-			w.Write(row)
+			t.Rows = append(t.Rows, row)
 		}
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
+	f, err := os.Create(filepath.Join(x.RunDir(run.ID), "scores.csv"))
+	if err != nil {
+		return fmt.Errorf("write scores: %w", err)
+	}
+	if err := t.WriteCSV(f); err != nil {
 		f.Close()
 		return fmt.Errorf("write scores: %w", err)
 	}

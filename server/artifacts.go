@@ -97,52 +97,9 @@ func (s *Server) downloadArtifact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	arts, err := s.cfg.Store.Artifacts(c.UserContext(), r.ID)
+	f, size, err := s.openArtifact(c, r.ID, name)
 	if err != nil {
 		return err
-	}
-	var art *experiments.Artifact
-	for _, a := range arts {
-		if a.Name == name {
-			art = a
-			break
-		}
-	}
-	if art == nil {
-		return notFound("run %d has no artifact %q", r.ID, name)
-	}
-	if s.cfg.ArtifactsDir == "" {
-		return errors.New("server: Config.ArtifactsDir is not set")
-	}
-	dir := filepath.Join(s.cfg.ArtifactsDir, strconv.FormatInt(r.ID, 10))
-	root, err := os.OpenRoot(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return notFound("artifact %q of run %d is recorded but its folder is missing", name, r.ID)
-	}
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	f, err := root.Open(name)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return notFound("artifact %q of run %d is recorded but its file is missing", name, r.ID)
-	case err != nil && strings.Contains(err.Error(), "escapes from parent"):
-		// os.Root's wording for a symlink (or "..") leading outside dir.
-		s.log.Warn("artifact escapes its run folder", "run", r.ID, "name", name, "err", err)
-		return &httpError{Status: fiber.StatusForbidden, Code: codeForbidden,
-			Message: "artifact \"" + name + "\" resolves outside the run's artifact folder"}
-	case err != nil:
-		return err
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		f.Close()
-		return notFound("artifact %q of run %d is not a regular file", name, r.ID)
 	}
 	ct := mime.TypeByExtension(path.Ext(name))
 	if ct == "" {
@@ -154,5 +111,59 @@ func (s *Server) downloadArtifact(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
 	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+strings.ReplaceAll(path.Base(name), `"`, "")+`"`)
 	// fasthttp closes f once the body is sent.
-	return c.SendStream(f, int(st.Size()))
+	return c.SendStream(f, int(size))
+}
+
+// openArtifact opens an artifact the store lists for the run, never
+// leaving the run's folder (os.Root stops "..", absolute paths and
+// symlinks that lead outside). The caller closes the file.
+func (s *Server) openArtifact(c *fiber.Ctx, runID int64, name string) (*os.File, int64, error) {
+	arts, err := s.cfg.Store.Artifacts(c.UserContext(), runID)
+	if err != nil {
+		return nil, 0, err
+	}
+	var art *experiments.Artifact
+	for _, a := range arts {
+		if a.Name == name {
+			art = a
+			break
+		}
+	}
+	if art == nil {
+		return nil, 0, notFound("run %d has no artifact %q", runID, name)
+	}
+	if s.cfg.ArtifactsDir == "" {
+		return nil, 0, errors.New("server: Config.ArtifactsDir is not set")
+	}
+	dir := filepath.Join(s.cfg.ArtifactsDir, strconv.FormatInt(runID, 10))
+	root, err := os.OpenRoot(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, notFound("artifact %q of run %d is recorded but its folder is missing", name, runID)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	defer root.Close()
+	f, err := root.Open(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, 0, notFound("artifact %q of run %d is recorded but its file is missing", name, runID)
+	case err != nil && strings.Contains(err.Error(), "escapes from parent"):
+		// os.Root's wording for a symlink (or "..") leading outside dir.
+		s.log.Warn("artifact escapes its run folder", "run", runID, "name", name, "err", err)
+		return nil, 0, &httpError{Status: fiber.StatusForbidden, Code: codeForbidden,
+			Message: "artifact \"" + name + "\" resolves outside the run's artifact folder"}
+	case err != nil:
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, 0, notFound("artifact %q of run %d is not a regular file", name, runID)
+	}
+	return f, st.Size(), nil
 }

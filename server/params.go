@@ -91,3 +91,20 @@ func idParam(c *fiber.Ctx, what string) (int64, error) {
 	}
 	return id, nil
 }
+
+// enumQuery reads an optional query parameter that must be one of allowed;
+// def when absent.
+func enumQuery(c *fiber.Ctx, name, def string, allowed ...string) (string, error) {
+	v := c.Query(name)
+	if v == "" {
+		return def, nil
+	}
+	for _, a := range allowed {
+		if v == a {
+			return a, nil
+		}
+	}
+	list := strings.Join(allowed, ", ")
+	return "", invalid(paramDetails{name, utils.CopyString(v), list},
+		"query parameter %s: must be one of %s, got %q", name, list, v)
+}

@@ -159,6 +159,7 @@ func (s *Server) routes() {
 	api.Get("/runs/:id", r(s.getRun)...)
 	api.Get("/runs/:id/metrics", r(s.runMetrics)...)
 	api.Get("/runs/:id/dataset", r(s.runDataset)...)
+	api.Get("/runs/:id/scores", r(s.runScores)...)
 	api.Post("/runs/:id/cancel", w(s.cancelRun)...)
 	api.Get("/runs/:id/artifacts", r(s.listArtifacts)...)
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)
