@@ -39,6 +39,8 @@ usage:
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
   xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
   xraylab report ID [--var var]
+  xraylab export ID --out DIR [--var var]
+  xraylab reproduce BUNDLE [--tolerance 1e-9] [--var DIR] [--workers 1]
   xraylab version
 
 Run 'xraylab COMMAND -h' for a command's flags.
@@ -55,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
+		"export": cmdExport, "reproduce": cmdReproduce,
 		"version": func([]string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, experiments.BinaryVersion())
 			return nil
@@ -307,38 +310,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "experiment %q (id %d): %d runs\n", e.Name, e.ID, e.Runs)
 	}
 	eng.withWorkers(*workers, ids, log)
-	events, unsubscribe := eng.hub.Subscribe()
-	defer unsubscribe()
-	workCtx, stopWork := context.WithCancel(ctx)
-	defer stopWork()
-	eng.runner.Start(workCtx)
-
-	var runs []*experiments.Run
-	for done := false; !done; {
-		select {
-		case <-ctx.Done():
-			stopWork()
-			eng.runner.Wait()
-			return errors.New("interrupted; the unfinished runs resume at the next 'xraylab serve' or can be cancelled")
-		case ev := <-events:
-			printEvent(stdout, ev)
-		case <-time.After(time.Second):
-		}
-		runs = runs[:0]
-		done = true
-		for _, id := range ids {
-			rs, _, err := eng.store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id, Limit: experiments.MaxRuns})
-			if err != nil {
-				return err
-			}
-			for _, r := range rs {
-				done = done && r.State.Terminal()
-			}
-			runs = append(runs, rs...)
-		}
+	runs, err := runToEnd(ctx, eng, ids, stdout)
+	if err != nil {
+		return err
 	}
-	stopWork()
-	eng.runner.Wait()
 	fmt.Fprint(stdout, "\n"+experiments.RunsTable(runs))
 	failed := 0
 	for _, r := range runs {
@@ -350,6 +325,43 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d of %d runs did not succeed", failed, len(runs))
 	}
 	return nil
+}
+
+// runToEnd starts the engine's workers and prints progress until every
+// run of the given experiments has finished; it returns those runs.
+func runToEnd(ctx context.Context, eng *engine, ids []int64, stdout io.Writer) ([]*experiments.Run, error) {
+	events, unsubscribe := eng.hub.Subscribe()
+	defer unsubscribe()
+	workCtx, stopWork := context.WithCancel(ctx)
+	defer func() {
+		stopWork()
+		eng.runner.Wait()
+	}()
+	eng.runner.Start(workCtx)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, errors.New("interrupted; the unfinished runs resume at the next 'xraylab serve' or can be cancelled")
+		case ev := <-events:
+			printEvent(stdout, ev)
+		case <-time.After(time.Second):
+		}
+		var runs []*experiments.Run
+		done := true
+		for _, id := range ids {
+			rs, _, err := eng.store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id})
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range rs {
+				done = done && r.State.Terminal()
+			}
+			runs = append(runs, rs...)
+		}
+		if done {
+			return runs, nil
+		}
+	}
 }
 
 func printEvent(w io.Writer, ev experiments.Event) {
@@ -490,11 +502,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	if err != nil || id <= 0 {
 		return fmt.Errorf("experiment id must be a positive integer, got %q", fs.Arg(0))
 	}
-	p := paths(*varDir)
-	if _, err := os.Stat(p.db); err != nil {
-		return fmt.Errorf("no database at %s (use --var to point at the server's var folder)", p.db)
-	}
-	store, err := registry.Open(p.db)
+	store, _, err := openVar(*varDir)
 	if err != nil {
 		return err
 	}
@@ -562,5 +570,100 @@ func cmdPreprocess(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "contact sheet: %s\n", *sheet)
 	}
+	return nil
+}
+
+// openVar opens the database of an existing var folder.
+func openVar(varDir string) (*registry.Store, varPaths, error) {
+	p := paths(varDir)
+	if _, err := os.Stat(p.db); err != nil {
+		return nil, p, fmt.Errorf("no database at %s (use --var to point at the server's var folder)", p.db)
+	}
+	store, err := registry.Open(p.db)
+	return store, p, err
+}
+
+func cmdExport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	varDir := fs.String("var", "var", "folder holding the database and artifacts")
+	out := fs.String("out", "", "bundle folder to write (must not exist or be empty)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || *out == "" {
+		fmt.Fprintln(stderr, "usage: xraylab export EXPERIMENT_ID --out DIR [--var DIR]")
+		return errUsage
+	}
+	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
+	if err != nil || id <= 0 {
+		return fmt.Errorf("experiment id must be a positive integer, got %q", fs.Arg(0))
+	}
+	store, p, err := openVar(*varDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	b, err := experiments.Export(context.Background(), store, p.artifacts, id, *out)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported experiment %q (id %d, %d runs) to %s\n", b.Experiment.Name, id, len(b.Runs), *out)
+	return nil
+}
+
+func cmdReproduce(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("reproduce", flag.ContinueOnError)
+	varDir := fs.String("var", "", "folder for the reproduction's database, data and artifacts (default: a temporary folder, removed afterwards)")
+	tolerance := fs.Float64("tolerance", 1e-9, "largest accepted |recorded − reproduced| of a figure")
+	workers := fs.Int("workers", 1, "runs trained at once")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(stderr, "usage: xraylab reproduce BUNDLE [--tolerance 1e-9] [--var DIR] [--workers N]")
+		return errUsage
+	}
+	if *tolerance < 0 || *tolerance != *tolerance {
+		return fmt.Errorf("--tolerance must be a number >= 0, got %v", *tolerance)
+	}
+	if err := checkWorkers(*workers); err != nil {
+		return err
+	}
+	b, err := experiments.LoadBundle(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	dir := *varDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "xraylab-reproduce-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng, err := newEngine(paths(dir), log)
+	if err != nil {
+		return err
+	}
+	defer eng.store.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e, _, err := eng.manager.Requeue(ctx, b)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "reproducing experiment %q: %d runs (recorded by %s, this binary %s)\n",
+		b.Experiment.Name, len(b.Runs), b.Experiment.Version, experiments.BinaryVersion())
+	eng.withWorkers(*workers, []int64{e.ID}, log)
+	runs, err := runToEnd(ctx, eng, []int64{e.ID}, stdout)
+	if err != nil {
+		return err
+	}
+	diffs, ok := experiments.Compare(b.Runs, runs, *tolerance)
+	fmt.Fprint(stdout, "\n"+experiments.DifferencesTable(diffs))
+	if !ok {
+		return fmt.Errorf("the reproduction differs from the record beyond %g (see DIFFERS above)", *tolerance)
+	}
+	fmt.Fprintf(stdout, "\nall %d figures reproduced within %g\n", len(diffs), *tolerance)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,6 +41,27 @@ experiments:
 	if code := run([]string{"report", "1", "--var", filepath.Join(dir, "var")}, &out, &errb); code != 0 || !strings.Contains(out.String(), `experiment "tiny" (id 1)`) {
 		t.Errorf("report: exit %d\n%s%s", code, out.String(), errb.String())
 	}
+	// Export the experiment and reproduce it from the bundle alone.
+	bundle := filepath.Join(dir, "bundle")
+	out.Reset()
+	if code := run([]string{"export", "1", "--out", bundle, "--var", filepath.Join(dir, "var")}, &out, &errb); code != 0 {
+		t.Fatalf("export: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := run([]string{"reproduce", bundle}, &out, &errb); code != 0 || !strings.Contains(out.String(), "figures reproduced within 1e-09") {
+		t.Fatalf("reproduce: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	// A bundle whose record was altered is caught.
+	raw, _ := os.ReadFile(filepath.Join(bundle, "bundle.json"))
+	altered := alterMetric(t, raw, "test/mean/roc_auc", 0.001)
+	os.WriteFile(filepath.Join(bundle, "bundle.json"), altered, 0o644)
+	out.Reset()
+	errb.Reset()
+	code = run([]string{"reproduce", bundle}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), "DIFFERS") || !strings.Contains(errb.String(), "the reproduction differs from the record beyond 1e-09") {
+		t.Errorf("altered bundle: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+
 	// A failing run makes the command exit non-zero.
 	out.Reset()
 	errb.Reset()
@@ -87,4 +109,22 @@ func TestCommandErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, output:\n%s\nwant exit %d and %q", c.args, code, all, c.code, c.want)
 		}
 	}
+}
+
+// alterMetric adds delta to one final metric of every run in a bundle.json.
+func alterMetric(t *testing.T, raw []byte, key string, delta float64) []byte {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range b["runs"].([]any) {
+		m := r.(map[string]any)["metrics"].(map[string]any)
+		m[key] = m[key].(float64) + delta
+	}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
