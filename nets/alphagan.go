@@ -69,18 +69,19 @@ type alphagan struct {
 }
 
 type agE struct {
-	gg         *ganGraph
-	loss, zhat *G.Node
-	l1, adv    *G.Node
+	gg       *ganGraph
+	loss     *G.Node
+	zhat, l1 *outVal
 }
 type agG struct {
-	gg               *ganGraph
-	loss, xrec, xgen *G.Node
+	gg         *ganGraph
+	loss       *G.Node
+	xrec, xgen *outVal
 }
 type agDC struct {
 	gg     *ganGraph
 	cost   *G.Node
-	ld, lc *G.Node
+	ld, lc *outVal
 }
 type agInfer struct {
 	gg            *ganGraph
@@ -215,10 +216,18 @@ func (m *alphagan) ePhase(n int) (*agE, error) {
 	if err != nil {
 		return nil, err
 	}
+	zOut, err := output(zhat)
+	if err != nil {
+		return nil, err
+	}
+	l1Out, err := output(l1)
+	if err != nil {
+		return nil, err
+	}
 	if err := gg.compile(loss, m.e); err != nil {
 		return nil, fmt.Errorf("alphagan encoder: %w", err)
 	}
-	p := &agE{gg: gg, loss: loss, zhat: zhat, l1: l1, adv: adv}
+	p := &agE{gg: gg, loss: loss, zhat: zOut, l1: l1Out}
 	m.ePhases[n] = p
 	return p, nil
 }
@@ -266,10 +275,18 @@ func (m *alphagan) gPhase(n int) (*agG, error) {
 	if err != nil {
 		return nil, err
 	}
+	recOut, err := output(rec)
+	if err != nil {
+		return nil, err
+	}
+	genOut, err := output(gen)
+	if err != nil {
+		return nil, err
+	}
 	if err := gg.compile(loss, m.g); err != nil {
 		return nil, fmt.Errorf("alphagan generator: %w", err)
 	}
-	p := &agG{gg: gg, loss: loss, xrec: rec, xgen: gen}
+	p := &agG{gg: gg, loss: loss, xrec: recOut, xgen: genOut}
 	m.gPhases[n] = p
 	return p, nil
 }
@@ -314,10 +331,18 @@ func (m *alphagan) dcPhase(n int) (*agDC, error) {
 	if err != nil {
 		return nil, err
 	}
+	ldOut, err := output(ld)
+	if err != nil {
+		return nil, err
+	}
+	lcOut, err := output(lc)
+	if err != nil {
+		return nil, err
+	}
 	if err := gg.compile(cost, m.d, m.c); err != nil {
 		return nil, fmt.Errorf("alphagan discriminators: %w", err)
 	}
-	p := &agDC{gg: gg, cost: cost, ld: ld, lc: lc}
+	p := &agDC{gg: gg, cost: cost, ld: ldOut, lc: lcOut}
 	m.dcPhases[n] = p
 	return p, nil
 }
@@ -359,7 +384,7 @@ func (m *alphagan) phases(b *Batch, z, eps []float64) (*agE, *agG, *agDC, map[st
 	}
 	losses := map[string]float64{
 		"e": ep.gg.scalar(ep.loss), "g": gp.gg.scalar(gp.loss),
-		"d": dp.gg.scalar(dp.ld), "c": dp.gg.scalar(dp.lc), "l1": ep.gg.scalar(ep.l1),
+		"d": dp.ld.scalar(), "c": dp.lc.scalar(), "l1": ep.l1.scalar(),
 	}
 	return ep, gp, dp, losses, nil
 }

@@ -64,7 +64,7 @@ type bigan struct {
 type biganGE struct {
 	gg       *ganGraph
 	loss     *G.Node
-	ze, xgen *G.Node
+	ze, xgen *outVal
 }
 type biganD struct {
 	gg   *ganGraph
@@ -142,7 +142,7 @@ func (m *bigan) discriminate(b *netBind, x, z *G.Node) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := G.Concat(1, hx, hz)
+	h, err := ConcatCols(hx, hz)
 	if err != nil {
 		return nil, fmt.Errorf("d joint: %w", err)
 	}
@@ -199,10 +199,18 @@ func (m *bigan) gePhase(n int) (*biganGE, error) {
 			return nil, err
 		}
 	}
+	zeOut, err := output(ze)
+	if err != nil {
+		return nil, err
+	}
+	xgOut, err := output(xg)
+	if err != nil {
+		return nil, err
+	}
 	if err := gg.compile(loss, m.g, m.e); err != nil {
 		return nil, fmt.Errorf("bigan generator/encoder: %w", err)
 	}
-	p := &biganGE{gg: gg, loss: loss, ze: ze, xgen: xg}
+	p := &biganGE{gg: gg, loss: loss, ze: zeOut, xgen: xgOut}
 	m.gePhases[n] = p
 	return p, nil
 }

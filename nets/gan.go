@@ -96,6 +96,12 @@ func (n *ganNet) addLayers(ls []gLayer, wi weightInit, r *rand.Rand) {
 		}
 		if l.sn {
 			s := newSNState(n.ps.dt, l.name+".w", shape, r)
+			// start from a converged estimate of σ, as PyTorch's spectral_norm
+			// parametrisation does (15 iterations), so an untrained model's
+			// normalised weights are already bounded
+			for i := 0; i < 15; i++ {
+				powerIterate(n.ps.get(l.name+".w"), s)
+			}
 			n.sn = append(n.sn, s)
 			n.snIdx[s.weight] = s
 		}
@@ -291,8 +297,8 @@ func (gg *ganGraph) set(name string, v []float64) {
 
 // setFrom copies a node's value of another graph into a named input (a
 // detached tensor: no gradient flows back to where it was computed).
-func (gg *ganGraph) setFrom(name string, n *G.Node) {
-	copyDense(gg.inputs[name], n.Value().(*tensor.Dense))
+func (gg *ganGraph) setFrom(name string, o *outVal) {
+	copyDense(gg.inputs[name], o.v.(*tensor.Dense))
 }
 
 // run loads every network's BN statistics into each forward pass and runs
@@ -668,3 +674,34 @@ func (m *ganBase) allParams() []*tensor.Dense {
 	}
 	return out
 }
+
+// outVal is a value read out of a graph run.
+type outVal struct{ v G.Value }
+
+// output makes a copy of n that only a read op consumes and returns where
+// the read lands. Gorgonia's tape machine may compute later ops in place
+// in a node's value buffer, so a value read from n itself after the run is
+// not reliable (measured here: the generator's output, read after its
+// graph ran, had been overwritten by the discriminator's ops).
+func output(n *G.Node) (*outVal, error) {
+	var c *G.Node
+	var err error
+	if n.IsScalar() {
+		c, err = G.Add(n, scalarNode(n.Dtype(), 0))
+	} else {
+		c, err = Reshape(n, n.Shape())
+	}
+	if err != nil {
+		return nil, err
+	}
+	o := &outVal{}
+	G.Read(c, &o.v)
+	return o, nil
+}
+
+func (o *outVal) scalar() float64 { return scalarOf(o.v) }
+
+// SeedEpoch replaces the source of training noise (latent samples, soft
+// labels) at the start of an epoch, so a resumed run draws exactly what an
+// uninterrupted one would.
+func (m *ganBase) SeedEpoch(r *rand.Rand) { m.rnd = r }

@@ -180,3 +180,122 @@ func (op reshapeOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, erro
 	}
 	return G.Nodes{d}, nil
 }
+
+// ConcatCols joins (N, A) and (N, B) into (N, A+B) by copying; its
+// gradient slices are copies too (Gorgonia's Concat hands views of one
+// gradient buffer to both inputs, with the same hazard as its Reshape).
+func ConcatCols(a, b *G.Node) (*G.Node, error) {
+	as, bs := a.Shape(), b.Shape()
+	if as.Dims() != 2 || bs.Dims() != 2 || as[0] != bs[0] {
+		return nil, fmt.Errorf("concat: %v and %v must be matrices with the same number of rows", as, bs)
+	}
+	return G.ApplyOp(concatOp{n: as[0], a: as[1], b: bs[1]}, a, b)
+}
+
+// concatOp joins columns; with part 1 or 2 it is instead the gradient
+// slice for that input (arity 1).
+type concatOp struct{ n, a, b, part int }
+
+func (op concatOp) Arity() int {
+	if op.part == 0 {
+		return 2
+	}
+	return 1
+}
+func (op concatOp) Type() hm.Type {
+	t := G.TensorType{Dims: 2, Of: hm.TypeVariable('a')}
+	if op.part == 0 {
+		return hm.NewFnType(t, t, t)
+	}
+	return hm.NewFnType(t, t)
+}
+func (op concatOp) shape() tensor.Shape {
+	switch op.part {
+	case 1:
+		return tensor.Shape{op.n, op.a}
+	case 2:
+		return tensor.Shape{op.n, op.b}
+	}
+	return tensor.Shape{op.n, op.a + op.b}
+}
+func (op concatOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.shape(), nil }
+func (op concatOp) ReturnsPtr() bool                               { return false }
+func (op concatOp) CallsExtern() bool                              { return false }
+func (op concatOp) OverwritesInput() int                           { return -1 }
+func (op concatOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
+func (op concatOp) Hashcode() uint32                               { return hashOf(op) }
+func (op concatOp) String() string {
+	return fmt.Sprintf("ConcatCols{%d,%d,%d,%d}", op.n, op.a, op.b, op.part)
+}
+func (op concatOp) DiffWRT(n int) []bool {
+	out := make([]bool, n)
+	for i := range out {
+		out[i] = op.part == 0
+	}
+	return out
+}
+
+func (op concatOp) Do(vs ...G.Value) (G.Value, error) {
+	if len(vs) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(vs))
+	}
+	x, ok := vs[0].(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("%v: input must be dense, got %T", op, vs[0])
+	}
+	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(op.shape()...))
+	w := op.a + op.b
+	switch op.part {
+	case 0:
+		y, ok := vs[1].(*tensor.Dense)
+		if !ok || y.Dtype() != x.Dtype() {
+			return nil, fmt.Errorf("%v: inputs must be dense of one dtype", op)
+		}
+		switch d := out.Data().(type) {
+		case []float32:
+			joinCols(d, x.Float32s(), y.Float32s(), op.n, op.a, op.b)
+		case []float64:
+			joinCols(d, x.Float64s(), y.Float64s(), op.n, op.a, op.b)
+		}
+	default:
+		from, width := 0, op.a
+		if op.part == 2 {
+			from, width = op.a, op.b
+		}
+		switch d := out.Data().(type) {
+		case []float32:
+			cutCols(d, x.Float32s(), op.n, w, from, width)
+		case []float64:
+			cutCols(d, x.Float64s(), op.n, w, from, width)
+		}
+	}
+	return out, nil
+}
+
+func (op concatOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if op.part != 0 {
+		return nil, fmt.Errorf("%v: second derivatives are not implemented", op)
+	}
+	da, err := G.ApplyOp(concatOp{n: op.n, a: op.a, b: op.b, part: 1}, grad)
+	if err != nil {
+		return nil, err
+	}
+	db, err := G.ApplyOp(concatOp{n: op.n, a: op.a, b: op.b, part: 2}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{da, db}, nil
+}
+
+func joinCols[T float](out, x, y []T, n, a, b int) {
+	for i := 0; i < n; i++ {
+		copy(out[i*(a+b):], x[i*a:(i+1)*a])
+		copy(out[i*(a+b)+a:], y[i*b:(i+1)*b])
+	}
+}
+
+func cutCols[T float](out, x []T, n, w, from, width int) {
+	for i := 0; i < n; i++ {
+		copy(out[i*width:(i+1)*width], x[i*w+from:i*w+from+width])
+	}
+}

@@ -14,9 +14,6 @@ import (
 // tinyGANParams keep every network a few hundred parameters wide.
 func tinyGANParams(name string) map[string]float64 {
 	p := map[string]float64{"width": 0.125, "z": 8}
-	if name != "dcgan" {
-		p["hinge"] = 0
-	}
 	if name != "bigan" {
 		p["mbd_kernels"], p["mbd_dims"] = 3, 2
 	}
@@ -226,9 +223,34 @@ func ganPhases(t *testing.T, m Model, b *Batch) (phaseRun, []*ganNet) {
 // minibatch discrimination, LeakyReLU, BN, transposed convolutions and the
 // adversarial losses) against central differences, in float64.
 func TestGANNumericalGradients(t *testing.T) {
-	for _, name := range ganNames {
-		t.Run(name, func(t *testing.T) {
-			m := tinyGAN(t, name, 5, tensor.Float64)
+	for _, c := range []struct {
+		name  string
+		hinge float64
+	}{{"dcgan", -1}, {"bigan", 1}, {"bigan", 0}, {"alphagan", 1}, {"alphagan", 0}} {
+		name := c.name
+		label := name + "/bce"
+		if c.hinge == 1 {
+			label = name + "/hinge"
+		}
+		t.Run(label, func(t *testing.T) {
+			p := tinyGANParams(name)
+			if c.hinge >= 0 {
+				p["hinge"] = c.hinge
+			}
+			cfg := Config{Size: 16, TopK: []int{5}, Params: p, Rand: rand.New(rand.NewSource(5))}
+			var m Model
+			var err error
+			switch name {
+			case "dcgan":
+				m, err = newDCGAN(cfg, tensor.Float64)
+			case "bigan":
+				m, err = newBiGAN(cfg, tensor.Float64)
+			default:
+				m, err = newAlphaGAN(cfg, tensor.Float64)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 			b := synthBatch(rand.New(rand.NewSource(6)), 3, 16)
 			m.(interface{ powerIterate() }).powerIterate()
 			run, nets := ganPhases(t, m, b)

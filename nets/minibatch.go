@@ -36,7 +36,7 @@ func MinibatchDiscrimination(f, t *G.Node, kernels, dims int) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("minibatch discrimination: %w", err)
 	}
-	out, err := G.Concat(1, f, o)
+	out, err := ConcatCols(f, o)
 	if err != nil {
 		return nil, fmt.Errorf("minibatch discrimination: concat: %w", err)
 	}

@@ -35,3 +35,17 @@ func TestVAESeedEpochMakesResumeExact(t *testing.T) {
 		}
 	}
 }
+
+// Every model that draws noise while training takes an epoch stream.
+func TestNoisyModelsAreEpochSeeders(t *testing.T) {
+	for _, name := range []string{"vae", "dcgan", "bigan", "alphagan"} {
+		size := 32
+		m, err := New(name, Config{Size: size, TopK: []int{5}, Params: map[string]float64{"width": 0.125}, Rand: rand.New(rand.NewSource(1))})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, ok := m.(EpochSeeder); !ok {
+			t.Errorf("%s does not implement EpochSeeder: a resumed run would draw other noise", name)
+		}
+	}
+}
