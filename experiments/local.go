@@ -32,17 +32,19 @@ type LocalOptions struct {
 	Logger       *slog.Logger
 }
 
-// LocalExecutor trains and evaluates runs in this process.
+// LocalExecutor trains and evaluates runs in this process. What a run
+// produces goes to a RunSink and its events to a Publisher: the store and
+// hub of a server, or a worker's link to a remote server.
 type LocalExecutor struct {
-	store   Store
-	hub     *Hub
+	store   RunSink
+	hub     Publisher
 	opts    LocalOptions
 	log     *slog.Logger
 	synthMu sync.Mutex // one generation of a synthetic dataset at a time
 }
 
 // NewLocalExecutor builds the in-process executor.
-func NewLocalExecutor(store Store, hub *Hub, opts LocalOptions) *LocalExecutor {
+func NewLocalExecutor(store RunSink, hub Publisher, opts LocalOptions) *LocalExecutor {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}

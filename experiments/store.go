@@ -114,6 +114,23 @@ type RunFilter struct {
 	Offset       int
 }
 
+// RunSink is what executing a run writes. It is the part of Store that an
+// executor needs, small enough that a worker on another machine can
+// implement it over the REST API.
+type RunSink interface {
+	SetDataset(ctx context.Context, runID int64, d DatasetRecord) error
+	AppendMetrics(ctx context.Context, runID int64, points []MetricPoint) error
+	DeleteMetricsAfter(ctx context.Context, runID int64, epoch int) error
+	SetFinalMetrics(ctx context.Context, runID int64, metrics map[string]float64) error
+	// AddArtifact records a file already written to the run's folder.
+	AddArtifact(ctx context.Context, a *Artifact) error
+}
+
+// Publisher receives run events (the Hub, or a worker's link to a server).
+type Publisher interface {
+	Publish(Event)
+}
+
 // Store is the persistence the experiments package needs. registry wraps
 // SQLite to implement it. Methods return *Error with CodeNotFound for
 // missing rows and CodeConflict for illegal state changes.
