@@ -7,7 +7,7 @@ BIN   := bin/xraylab
 ADDR  ?= 127.0.0.1:8080
 VAR   ?= var
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test unit e2e screenshots bench clean
 
 deps:
 	@scripts/deps.sh
@@ -18,9 +18,20 @@ build: deps
 run: build
 	./$(BIN) serve --addr $(ADDR) --var $(VAR) --submit experiments.yaml --experiment demo
 
-test: deps
+test: unit e2e
+
+unit: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
+
+# The dashboard in a real browser (Debian's chromium driven by playwright-core).
+e2e: deps
+	@scripts/deps.sh chromium
+	cd e2e && npm ci --no-audit --no-fund && npm test
+
+screenshots: deps
+	@scripts/deps.sh chromium
+	cd e2e && npm ci --no-audit --no-fund && npm run screenshots
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...

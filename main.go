@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/frontend"
 	"xraylab/preprocess"
 	"xraylab/registry"
 	"xraylab/server"
@@ -201,7 +202,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
-		Version: experiments.BinaryVersion(), Logger: log})
+		Reports: experiments.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
+		Frontend: frontend.Files(), Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -666,4 +668,42 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nall %d figures reproduced within %g\n", len(diffs), *tolerance)
 	return nil
+}
+
+// noteStore adapts the registry's notes to server.NoteStore (server may not
+// import registry).
+type noteStore struct{ s *registry.Store }
+
+func toServerNote(n *registry.Note) *server.Note {
+	return &server.Note{ID: n.ID, ExperimentID: n.ExperimentID, Body: n.Body, Created: n.Created, Updated: n.Updated}
+}
+
+func (a noteStore) AddNote(ctx context.Context, exp int64, body string) (*server.Note, error) {
+	n, err := a.s.AddNote(ctx, exp, body)
+	if err != nil {
+		return nil, err
+	}
+	return toServerNote(n), nil
+}
+
+func (a noteStore) UpdateNote(ctx context.Context, id int64, body string) (*server.Note, error) {
+	n, err := a.s.UpdateNote(ctx, id, body)
+	if err != nil {
+		return nil, err
+	}
+	return toServerNote(n), nil
+}
+
+func (a noteStore) DeleteNote(ctx context.Context, id int64) error { return a.s.DeleteNote(ctx, id) }
+
+func (a noteStore) Notes(ctx context.Context, exp int64) ([]*server.Note, error) {
+	ns, err := a.s.Notes(ctx, exp)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*server.Note, len(ns))
+	for i, n := range ns {
+		out[i] = toServerNote(n)
+	}
+	return out, nil
 }

@@ -94,6 +94,13 @@ func Export(ctx context.Context, store Store, artifactsDir string, id int64, dir
 	if err := os.WriteFile(filepath.Join(dir, "spec.yaml"), []byte(e.SpecText), 0o644); err != nil {
 		return nil, err
 	}
+	html, err := NewReports(store, artifactsDir).HTML(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("render report: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "report.html"), html, 0o644); err != nil {
+		return nil, err
+	}
 	raw, err := json.MarshalIndent(b, "", "  ")
 	if err != nil {
 		return nil, err

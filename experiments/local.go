@@ -288,7 +288,7 @@ func epochRand(seed int64, epoch int) *rand.Rand {
 	return rand.New(rand.NewSource(seed*1_000_003 + int64(epoch)))
 }
 
-func toBatch(br preprocess.BatchResult, size int, withAnomaly bool) *nets.Batch {
+func toBatch(br preprocess.BatchResult, size int) *nets.Batch {
 	n := len(br.Samples)
 	px := size * size
 	b := &nets.Batch{N: n, H: size, W: size, Images: make([]float32, n*px), Masks: make([]float32, n*px)}
@@ -322,7 +322,7 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 				return fmt.Errorf("epoch %d: load batch %d: %w", epoch, b+1, br.Err)
 			}
 			b++
-			losses, err := model.TrainStep(toBatch(br, spec.ImageSize, false))
+			losses, err := model.TrainStep(toBatch(br, spec.ImageSize))
 			if err != nil {
 				return fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
 			}
@@ -360,12 +360,12 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 		}
 		// Validation ROC-AUC per epoch gives the training curves a
 		// figure that means something for every model, losses or not.
-		valScores, err := x.score(ctx, d, d.val, spec, model)
+		val, err := x.score(ctx, d, d.val, spec, model, false)
 		if err != nil {
 			return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
 		}
-		for _, name := range sortedKeys(valScores) {
-			if auc, err := ROCAUC(valScores[name], labelsOf(d.val)); err == nil {
+		for _, name := range sortedKeys(val.scores) {
+			if auc, err := ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
 				points = append(points, MetricPoint{Key: "val/" + name + "/roc_auc", Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
 			}
 		}
@@ -381,9 +381,22 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 	return nil
 }
 
-// score scores items in order without augmentation and returns, per
-// selected score name, one value per item.
-func (x *LocalExecutor) score(ctx context.Context, d *runData, items []preprocess.Item, spec RunSpec, model nets.Model) (map[string][]float64, error) {
+// scored is what scoring a part of the data gives: every selected score
+// per image and, for models with anomaly maps, the pixels needed for
+// pixel-level metrics and heatmaps of the first images (up to a budget).
+type scored struct {
+	scores map[string][]float64
+	// Per kept image i (items[i] for i < len(maps)): input, map, loss
+	// mask and true anomaly mask (nil when the data has none).
+	images, maps, masks, truth [][]float32
+}
+
+// pixelBudget bounds the pixels kept for pixel metrics and heatmaps, so
+// scoring 512 px test sets does not hold gigabytes of maps.
+const pixelBudget = 1 << 23
+
+// score scores items in order without augmentation.
+func (x *LocalExecutor) score(ctx context.Context, d *runData, items []preprocess.Item, spec RunSpec, model nets.Model, keepMaps bool) (*scored, error) {
 	wanted := map[string]bool{}
 	for _, s := range nets.ExpandScores(spec.Model.Scores, spec.Model.TopK) {
 		wanted[s] = true
@@ -392,25 +405,38 @@ func (x *LocalExecutor) score(ctx context.Context, d *runData, items []preproces
 	for i := range order {
 		order[i] = i
 	}
-	out := map[string][]float64{}
+	out := &scored{scores: map[string][]float64{}}
+	px := spec.ImageSize * spec.ImageSize
 	for br := range d.pipe.Batches(ctx, items, order, make([]int64, len(items)), spec.BatchSize, "none") {
 		if br.Err != nil {
 			return nil, br.Err
 		}
-		sc, err := model.Score(toBatch(br, spec.ImageSize, true))
+		sc, err := model.Score(toBatch(br, spec.ImageSize))
 		if err != nil {
 			return nil, err
 		}
 		for name, v := range sc.Scores {
 			if wanted[name] {
-				out[name] = append(out[name], v...)
+				out.scores[name] = append(out.scores[name], v...)
 			}
+		}
+		if !keepMaps || sc.Maps == nil {
+			continue
+		}
+		for i, smp := range br.Samples {
+			if (len(out.maps)+1)*px > pixelBudget || len(out.maps) != br.Indices[i] {
+				break
+			}
+			out.images = append(out.images, smp.Image)
+			out.maps = append(out.maps, sc.Maps[i*px:(i+1)*px])
+			out.masks = append(out.masks, smp.Mask)
+			out.truth = append(out.truth, smp.AnomalyMask)
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	for name, v := range out {
+	for name, v := range out.scores {
 		if len(v) != len(items) {
 			return nil, fmt.Errorf("score %s: got %d values for %d images", name, len(v), len(items))
 		}
@@ -443,31 +469,73 @@ func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d 
 		items []preprocess.Item
 	}{{"val", d.val}, {"test", d.test}}
 	all := map[string]map[string][]float64{}
+	var test *scored
 	for _, p := range parts {
-		scores, err := x.score(ctx, d, p.items, spec, model)
+		sc, err := x.score(ctx, d, p.items, spec, model, p.name == "test")
 		if err != nil {
 			return fmt.Errorf("score %s images: %w", p.name, err)
 		}
-		all[p.name] = scores
-		labels := labelsOf(p.items)
-		for _, name := range sortedKeys(scores) {
-			auc, err := ROCAUC(scores[name], labels)
-			if err != nil {
-				return fmt.Errorf("%s ROC-AUC of %s: %w", p.name, name, err)
-			}
-			ap, err := AveragePrecision(scores[name], labels)
-			if err != nil {
-				return fmt.Errorf("%s average precision of %s: %w", p.name, name, err)
-			}
-			final[p.name+"/"+name+"/roc_auc"] = auc
-			final[p.name+"/"+name+"/ap"] = ap
+		all[p.name] = sc.scores
+		test = sc
+		if err := partMetrics(final, p.name, p.items, sc); err != nil {
+			return err
 		}
-		final[p.name+"/images"] = float64(len(p.items))
 	}
-	if err := x.writeScores(ctx, run, parts[0].items, parts[1].items, all); err != nil {
+	if err := x.drawRunFigures(ctx, run, spec, d.test, test); err != nil {
+		return fmt.Errorf("draw figures: %w", err)
+	}
+	if err := x.writeScores(ctx, run, d.val, d.test, all); err != nil {
 		return err
 	}
 	return x.store.SetFinalMetrics(ctx, run.ID, final)
+}
+
+// partMetrics adds one part's figures to final: image-level ROC-AUC and AP
+// and the scores' spread per score, study-level ROC-AUC (mean and max of a
+// study's image scores), and pixel-level ROC-AUC and AUPRO where the data
+// has true anomaly masks.
+func partMetrics(final map[string]float64, part string, items []preprocess.Item, sc *scored) error {
+	labels := labelsOf(items)
+	studies := make([]string, len(items))
+	for i, it := range items {
+		studies[i] = it.Record.Study
+	}
+	for _, name := range sortedKeys(sc.scores) {
+		v := sc.scores[name]
+		auc, err := ROCAUC(v, labels)
+		if err != nil {
+			return fmt.Errorf("%s ROC-AUC of %s: %w", part, name, err)
+		}
+		ap, err := AveragePrecision(v, labels)
+		if err != nil {
+			return fmt.Errorf("%s average precision of %s: %w", part, name, err)
+		}
+		final[MetricKey(part, name, AggImage, MetricROCAUC)] = auc
+		final[MetricKey(part, name, AggImage, MetricAP)] = ap
+		// A score that no longer varies (a collapsed GAN) shows as std 0.
+		final[part+"/"+name+"/std"] = Summarize(v).Std
+		for _, agg := range []struct{ key, how string }{{AggStudyMean, StudyMean}, {AggStudyMax, StudyMax}} {
+			sauc, err := StudyROCAUC(studies, v, labels, agg.how)
+			if err != nil {
+				return fmt.Errorf("%s study-level ROC-AUC of %s: %w", part, name, err)
+			}
+			final[MetricKey(part, name, agg.key, MetricROCAUC)] = sauc
+		}
+	}
+	final[part+"/images"] = float64(len(items))
+	if len(sc.maps) == 0 || sc.truth[0] == nil {
+		return nil
+	}
+	pauc, err := PixelROCAUC(sc.maps, sc.truth, sc.masks)
+	if err == nil {
+		final[PixelMetricKey(part, MetricPixelROCAUC)] = pauc
+		side := int(math.Sqrt(float64(len(sc.maps[0]))))
+		if pro, err := AUPRO(sc.maps, sc.truth, sc.masks, side, side, 0.3); err == nil {
+			final[PixelMetricKey(part, MetricPixelAUPRO)] = pro
+		}
+		final[part+"/pixel_images"] = float64(len(sc.maps))
+	}
+	return nil
 }
 
 // writeScores keeps every image's scores as CSV so anyone can recompute

@@ -17,8 +17,9 @@ import (
 // MaxPixels is the most in-mask pixels PixelROCAUC and AUPRO rank exactly
 // (100 images of 256×256 fit). Above it they rank a deterministic
 // pseudo-random subsample of about MaxPixels pixels (a hash of image and
-// pixel index decides), bounding memory at about 8 bytes per ranked pixel
-// for PixelROCAUC and 16 for AUPRO.
+// pixel index decides; see sampler: anomalous pixels are kept whole unless
+// they alone exceed half of it), bounding memory at about 8 bytes per
+// ranked pixel for PixelROCAUC and 16 for AUPRO.
 const MaxPixels = 1 << 23
 
 // PixelROCAUC is the ROC-AUC of anomaly-map values as a classifier of
@@ -32,7 +33,7 @@ func pixelROCAUC(maps, truth, masks [][]float32, limit int) (float64, error) {
 	if err := checkPixels(maps, truth, masks, 0, 0); err != nil {
 		return 0, err
 	}
-	keep, err := newSampler(maps, masks, limit)
+	keep, err := newSampler(maps, truth, masks, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -115,7 +116,7 @@ func aupro(maps, truth, masks [][]float32, w, h int, fprLimit float64, limit int
 	if err := checkPixels(maps, truth, masks, w, h); err != nil {
 		return 0, err
 	}
-	keep, err := newSampler(maps, masks, limit)
+	keep, err := newSampler(maps, truth, masks, limit)
 	if err != nil {
 		return 0, err
 	}
@@ -264,7 +265,10 @@ func checkPixels(maps, truth, masks [][]float32, w, h int) error {
 		}
 		for j, v := range m {
 			if v != v {
-				return Errorf(CodeInvalid, "anomaly map %d is NaN at pixel %d (x=%d, y=%d)", i, j, j%max(w, 1), j/max(w, 1))
+				if w > 0 {
+					return Errorf(CodeInvalid, "anomaly map %d is NaN at pixel %d (x=%d, y=%d)", i, j, j%w, j/w)
+				}
+				return Errorf(CodeInvalid, "anomaly map %d is NaN at pixel %d", i, j)
 			}
 		}
 	}
@@ -279,40 +283,62 @@ func maskOf(masks [][]float32, i int) []float32 {
 }
 
 // sampler decides which pixels are ranked: every in-mask pixel, or above
-// the limit a fixed pseudo-random subset of them.
+// the limit a fixed pseudo-random subset. Classes are thinned separately:
+// the smaller class (usually the anomalous pixels) is kept whole when it
+// fits in half the budget, so small regions keep every pixel and only the
+// abundant normal pixels, which merely estimate a rate, are thinned.
 type sampler struct {
-	masks  [][]float32
-	thresh uint64 // keep when hash < thresh; 0 = keep all
+	masks, truth [][]float32
+	all          [2]bool   // keep every pixel of class (normal, anomalous)
+	thresh       [2]uint64 // otherwise keep when hash < thresh
 }
 
-func newSampler(maps, masks [][]float32, limit int) (sampler, error) {
-	s := sampler{masks: masks}
-	total := 0
+func newSampler(maps, truth, masks [][]float32, limit int) (sampler, error) {
+	s := sampler{masks: masks, truth: truth, all: [2]bool{true, true}}
+	var n [2]int
 	for i, m := range maps {
-		if masks == nil {
-			total += len(m)
-			continue
-		}
 		for j := range m {
-			if masks[i][j] >= 0.5 {
-				total++
+			if masks == nil || masks[i][j] >= 0.5 {
+				n[class(truth[i][j])]++
 			}
 		}
 	}
-	if total == 0 {
+	if n[0]+n[1] == 0 {
 		return s, Errorf(CodeInvalid, "no pixel lies inside the loss masks")
 	}
-	if total > limit {
-		s.thresh = uint64(float64(limit) / float64(total) * (1 << 63) * 2)
+	if n[0]+n[1] <= limit {
+		return s, nil
+	}
+	small := 0
+	if n[1] < n[0] {
+		small = 1
+	}
+	budget := [2]int{limit / 2, limit - limit/2}
+	if n[small] <= limit/2 {
+		budget[small], budget[1-small] = n[small], limit-n[small]
+	}
+	for c := range n {
+		if n[c] > budget[c] {
+			s.all[c] = false
+			s.thresh[c] = uint64(float64(budget[c]) / float64(n[c]) * (1 << 63) * 2)
+		}
 	}
 	return s, nil
+}
+
+func class(truth float32) int {
+	if truth >= 0.5 {
+		return 1
+	}
+	return 0
 }
 
 func (s sampler) ok(i, j int) bool {
 	if s.masks != nil && s.masks[i][j] < 0.5 {
 		return false
 	}
-	return s.thresh == 0 || splitmix64(uint64(i)<<32|uint64(j)) < s.thresh
+	c := class(s.truth[i][j])
+	return s.all[c] || splitmix64(uint64(i)<<32|uint64(j)) < s.thresh[c]
 }
 
 // splitmix64 is a fixed, well-mixed hash (Steele et al.'s SplitMix64 finaliser).

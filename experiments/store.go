@@ -124,6 +124,8 @@ type RunSink interface {
 	SetFinalMetrics(ctx context.Context, runID int64, metrics map[string]float64) error
 	// AddArtifact records a file already written to the run's folder.
 	AddArtifact(ctx context.Context, a *Artifact) error
+	// Metrics reads the run's series back (for its training-curve plot).
+	Metrics(ctx context.Context, runID int64, key string) ([]MetricPoint, error)
 }
 
 // Publisher receives run events (the Hub, or a worker's link to a server).

@@ -14,7 +14,8 @@ func RunsTable(runs []*Run) string {
 	for _, r := range runs {
 		for k := range r.Metrics {
 			if s, ok := strings.CutPrefix(k, "test/"); ok {
-				if name, ok := strings.CutSuffix(s, "/roc_auc"); ok {
+				// Image-level figures only: test/<score>/roc_auc.
+				if name, ok := strings.CutSuffix(s, "/roc_auc"); ok && !strings.Contains(name, "/") {
 					scoreSet[name] = true
 				}
 			}

@@ -393,15 +393,6 @@ func scoresInMetrics(metrics map[string]float64, aggregate string) []string {
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // JSON is the table as served by GET /api/experiments/:id/table.
 func (t *Table) JSON() ([]byte, error) {
 	return json.Marshal(t)
@@ -431,13 +422,12 @@ func summaryText(s *Summary) string {
 }
 
 // selectionText describes one model's validation-based choice.
-func (s Selection) text(pm string) string {
+func (s Selection) text() string {
 	if s.Validation == nil {
 		return "no succeeded run with a validation ROC-AUC"
 	}
 	c := Column{s.Preprocessing, s.HistEq}
-	return fmt.Sprintf("%s, score %s: test %s (validation ROC-AUC %s)", c.Label(), s.Score,
-		strings.ReplaceAll(summaryText(s.Test), "±", pm), strings.ReplaceAll(summaryText(s.Validation), "±", pm))
+	return fmt.Sprintf("%s, score %s: test %s (validation ROC-AUC %s)", c.Label(), s.Score, summaryText(s.Test), summaryText(s.Validation))
 }
 
 // CSV is the table in tidy form, one line per cell: split, metric,
@@ -473,7 +463,7 @@ func (t *Table) CSV() ([]byte, error) {
 
 // Markdown is the table as a GitHub-flavoured Markdown table followed by
 // the validation-based selection.
-func (t *Table) Markdown() []byte {
+func (t *Table) Markdown() ([]byte, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s.\n\n| Model | Score |", t.Title())
 	for _, c := range t.Columns {
@@ -497,9 +487,9 @@ func (t *Table) Markdown() []byte {
 	}
 	b.WriteString("\nSelected on mean validation ROC-AUC (as in the paper):\n\n")
 	for _, s := range t.Selection {
-		fmt.Fprintf(&b, "- %s: %s\n", mdEscape(s.Model), mdEscape(s.text("±")))
+		fmt.Fprintf(&b, "- %s: %s\n", mdEscape(s.Model), mdEscape(s.text()))
 	}
-	return []byte(b.String())
+	return []byte(b.String()), nil
 }
 
 func mdEscape(s string) string {
@@ -509,7 +499,7 @@ func mdEscape(s string) string {
 // LaTeX is the table as a booktabs tabular (two header lines:
 // preprocessing, then without/with HE), best cells in \textbf, followed by
 // a tabular of the validation-based selection.
-func (t *Table) LaTeX() []byte {
+func (t *Table) LaTeX() ([]byte, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%% %s\n", latexEscape(t.Title()))
 	fmt.Fprintf(&b, "\\begin{tabular}{ll%s}\n\\toprule\n", strings.Repeat("c", len(t.Columns)))
@@ -570,7 +560,7 @@ func (t *Table) LaTeX() []byte {
 			latexEscape(Column{s.Preprocessing, s.HistEq}.Label()), tex(s.Validation), tex(s.Test))
 	}
 	b.WriteString("\\bottomrule\n\\end{tabular}\n")
-	return []byte(b.String())
+	return []byte(b.String()), nil
 }
 
 // latexEscape escapes LaTeX's special characters.

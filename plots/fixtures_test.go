@@ -70,7 +70,8 @@ func sampleCurves(seed int64) []Curve {
 }
 
 // handImage is a small synthetic "X-ray": dark background, a brighter
-// elliptic palm with a radial texture, a bright round anomaly at (ax, ay).
+// elliptic palm with a radial texture, a bright round anomaly of radius ar
+// at (ax, ay) unless ar is 0.
 // It returns the image, a loss mask (the palm), the true anomaly mask and an
 // anomaly map peaked at the anomaly with weak noise over the palm.
 func handImage(w, h, ax, ay, ar int, seed int64) (img, mask, truth, amap []float32) {
@@ -88,13 +89,16 @@ func handImage(w, h, ax, ay, ar int, seed int64) (img, mask, truth, amap []float
 				img[i] = float32(0.45 + 0.25*math.Cos(6*math.Atan2(dy, dx))*(1-r) + 0.05*rng.Float64())
 				amap[i] = float32(0.02 * rng.Float64())
 			}
+			if ar == 0 {
+				continue // a normal hand: no anomaly, no peak in the map
+			}
 			ex, ey := float64(x-ax), float64(y-ay)
 			d2 := ex*ex + ey*ey
 			if d2 <= float64(ar*ar) {
 				truth[i] = 1
 				img[i] = 0.95
 			}
-			amap[i] += float32(0.3 * math.Exp(-d2/(2*float64(ar*ar))))
+			amap[i] += float32(0.3 * math.Exp(-d2/(4.5*float64(ar*ar))))
 		}
 	}
 	return img, mask, truth, amap

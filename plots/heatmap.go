@@ -1,6 +1,7 @@
 package plots
 
 import (
+	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
@@ -46,7 +47,7 @@ const (
 	defaultOverlaySize = 256
 	// overlayAlpha is the opacity of the map at full strength; below 1 so
 	// the anatomy under a hot spot stays visible.
-	overlayAlpha = 0.75
+	overlayAlpha = 0.85
 )
 
 var (
@@ -288,5 +289,61 @@ func Gallery(tiles []Tile, cols int) (*image.RGBA, error) {
 		y0 := galleryPad + (i/cols)*(ch+capH+galleryPad) + (ch-b.Dy())/2
 		draw.Draw(out, image.Rect(x0, y0, x0+b.Dx(), y0+b.Dy()), t.Image, b.Min, draw.Src)
 	}
+	return out, nil
+}
+
+// HeatmapKey draws the colour scale of overlays normalised by max as a
+// width-pixel strip: the map colours over mid-grey from 0 to max, labelled,
+// and swatches naming the two outlines. Put it beside a gallery (or in it as
+// a Tile) so readers can decode the colours.
+func HeatmapKey(max float64, width int) (*image.RGBA, error) {
+	if math.IsNaN(max) || math.IsInf(max, 0) || max <= 0 {
+		return nil, invalidf("heatmap key max = %v must be a finite value > 0", max)
+	}
+	if width < 160 {
+		return nil, invalidf("heatmap key width = %d must be ≥ 160 pixels", width)
+	}
+	const (
+		pad  = 6
+		barH = 14
+	)
+	sty := text.Style{
+		Color:   color.Black,
+		Font:    font.From(sansFont, captionFontSize-2),
+		YAlign:  vgdraw.YTop,
+		Handler: plot.DefaultTextHandler,
+	}
+	lineH := int(math.Ceil(sty.Height("Mg").Points()))
+	H := pad + barH + 2 + lineH + pad/2 + lineH + pad
+	c := vgimg.NewWith(vgimg.UseWH(vg.Length(width), vg.Length(H)), vgimg.UseDPI(72), vgimg.UseBackgroundColor(color.White))
+	dc := vgdraw.New(c)
+	label := func(s string, x, top int, align text.XAlignment) {
+		st := sty
+		st.XAlign = align
+		dc.FillText(st, vg.Point{X: vg.Length(x), Y: vg.Length(H - top)}, s)
+	}
+	y1 := pad + barH + 2
+	label("0", pad, y1, vgdraw.XLeft)
+	label(fmt.Sprintf("%.3g", max/2), width/2, y1, vgdraw.XCenter)
+	label(fmt.Sprintf("≥ %.3g", max), width-pad, y1, vgdraw.XRight)
+	y2 := y1 + lineH + pad/2
+	sw := lineH - 4 // swatch side
+	label("loss mask", pad+sw+4, y2, vgdraw.XLeft)
+	label("true anomaly", width/2+sw+4, y2, vgdraw.XLeft)
+
+	out := image.NewRGBA(image.Rect(0, 0, width, H))
+	draw.Draw(out, out.Bounds(), c.Image(), c.Image().Bounds().Min, draw.Src)
+	// The bar is blended exactly as HeatmapOverlay blends, over grey 0.5.
+	for x := pad; x < width-pad; x++ {
+		v := float64(x-pad) / float64(width-2*pad-1)
+		lc := hotLUT[int(math.Round(v*255))]
+		a := overlayAlpha * v
+		px := color.RGBA{blend(127.5, lc.R, a), blend(127.5, lc.G, a), blend(127.5, lc.B, a), 0xFF}
+		for y := pad; y < pad+barH; y++ {
+			out.SetRGBA(x, y, px)
+		}
+	}
+	draw.Draw(out, image.Rect(pad, y2+2, pad+sw, y2+2+sw), image.NewUniform(maskOutline), image.Point{}, draw.Src)
+	draw.Draw(out, image.Rect(width/2, y2+2, width/2+sw, y2+2+sw), image.NewUniform(truthOutline), image.Point{}, draw.Src)
 	return out, nil
 }

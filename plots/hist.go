@@ -38,6 +38,45 @@ func ScoreHistogram(title, xLabel string, normal, abnormal []float64, opt HistOp
 	if err := checkFinite("abnormal", abnormal); err != nil {
 		return nil, err
 	}
+	nb, ab := histBins(normal, abnormal, opt)
+	yLabel := "images"
+	if opt.Density {
+		yLabel = "density"
+	}
+	p := newPlot(title, xLabel, yLabel)
+	groups := []struct {
+		name string
+		n    int
+		bins []plotter.HistogramBin
+		c    color.NRGBA
+	}{{"normal", len(normal), nb, palette[0]}, {"abnormal", len(abnormal), ab, palette[1]}}
+	leg := newLegend()
+	var bars []xy
+	for _, g := range groups {
+		h := &plotter.Histogram{Bins: g.bins, Width: g.bins[0].Max - g.bins[0].Min}
+		fill := g.c
+		fill.A = 0x73 // ≈45 %: where the groups overlap both stay visible
+		h.FillColor = fill
+		h.LineStyle.Color = g.c
+		h.LineStyle.Width = vg.Points(0.6)
+		p.Add(h)
+		// Each bar as a segment lets the legend find the corner it hides least.
+		for _, b := range h.Bins {
+			c := (b.Min + b.Max) / 2
+			bars = append(bars, xy{[]float64{c, c}, []float64{0, b.Weight}})
+		}
+		leg.Add(fmt.Sprintf("%s (n=%d)", g.name, g.n), h)
+	}
+	addLegend(p, leg, len(groups), bars, topRight, topLeft)
+	p.Y.Min = 0
+	// Headroom above the tallest bar keeps the legend off the bars.
+	p.Y.Max *= 1.28
+	return p, nil
+}
+
+// histBins bins both groups over the same opt.Bins equal-width bins spanning
+// all scores, scaled to unit area when opt.Density.
+func histBins(normal, abnormal []float64, opt HistOptions) (nb, ab []plotter.HistogramBin) {
 	n := opt.Bins
 	if n == 0 {
 		n = defaultBins
@@ -52,35 +91,21 @@ func ScoreHistogram(title, xLabel string, normal, abnormal []float64, opt HistOp
 		// Constant scores (a collapsed model) still get a visible bar.
 		lo, hi = lo-0.5, hi+0.5
 	}
-	yLabel := "images"
+	nb, ab = binCounts(normal, lo, hi, n), binCounts(abnormal, lo, hi, n)
 	if opt.Density {
-		yLabel = "density"
-	}
-	p := newPlot(title, xLabel, yLabel)
-	groups := []struct {
-		name string
-		vs   []float64
-		c    color.NRGBA
-	}{{"normal", normal, palette[0]}, {"abnormal", abnormal, palette[1]}}
-	for _, g := range groups {
-		h := &plotter.Histogram{Bins: binCounts(g.vs, lo, hi, n), Width: (hi - lo) / float64(n)}
-		if opt.Density && len(g.vs) > 0 {
-			for i := range h.Bins {
-				h.Bins[i].Weight /= float64(len(g.vs)) * h.Width
+		w := (hi - lo) / float64(n)
+		for _, g := range []struct {
+			bins []plotter.HistogramBin
+			n    int
+		}{{nb, len(normal)}, {ab, len(abnormal)}} {
+			for i := range g.bins {
+				if g.n > 0 {
+					g.bins[i].Weight /= float64(g.n) * w
+				}
 			}
 		}
-		fill := g.c
-		fill.A = 0x73 // ≈45 %: where the groups overlap both stay visible
-		h.FillColor = fill
-		h.LineStyle.Color = g.c
-		h.LineStyle.Width = vg.Points(0.6)
-		p.Add(h)
-		p.Legend.Add(fmt.Sprintf("%s (n=%d)", g.name, len(g.vs)), h)
 	}
-	p.Legend.Top = true
-	p.Add(legendBox{})
-	p.Y.Min = 0
-	return p, nil
+	return nb, ab
 }
 
 // binCounts counts vs into n equal bins over [lo, hi]; hi falls in the last

@@ -61,7 +61,8 @@ func Lines(title, xLabel, yLabel string, series []Series, opt LinesOptions) (*pl
 		p.Y.Scale = plot.LogScale{}
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
-	labelled := false
+	leg := newLegend()
+	labelled := 0
 	for i, s := range series {
 		l, err := plotter.NewLine(xy{s.X, s.Y})
 		if err != nil {
@@ -82,14 +83,15 @@ func Lines(title, xLabel, yLabel string, series []Series, opt LinesOptions) (*pl
 			thumbs = append(thumbs, sc)
 		}
 		if s.Label != "" {
-			p.Legend.Add(s.Label, thumbs...)
-			labelled = true
+			leg.Add(s.Label, thumbs...)
+			labelled++
 		}
 	}
-	p.Legend.Top = true
-	if labelled {
-		p.Add(legendBox{})
+	data := make([]xy, len(series))
+	for i, s := range series {
+		data[i] = xy{s.X, s.Y}
 	}
+	addLegend(p, leg, labelled, data, topRight, bottomRight, topLeft, bottomLeft)
 	return p, nil
 }
 
@@ -99,14 +101,14 @@ func Lines(title, xLabel, yLabel string, series []Series, opt LinesOptions) (*pl
 func Training(title, xLabel string, losses, validation []Series, w, h vg.Length, format string) ([]byte, error) {
 	lp, err := Lines(title, xLabel, "loss", losses, LinesOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("losses: %w", err)
+		return nil, fmt.Errorf("%w (losses panel)", err)
 	}
 	if len(validation) == 0 {
 		return Render(lp, w, h, format)
 	}
 	vp, err := Lines("", "epoch", "validation ROC-AUC", validation, LinesOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("validation: %w", err)
+		return nil, fmt.Errorf("%w (validation panel)", err)
 	}
 	return RenderColumn([]*plot.Plot{lp, vp}, w, h, format)
 }

@@ -6,6 +6,12 @@
 // returns *plot.Plot values, images or encoded bytes, so it knows nothing of
 // runs, stores or HTTP. Text is set in the Liberation fonts that gonum/plot
 // embeds, so PNGs render identically on machines without system fonts.
+//
+// Plots (ROC, Lines, ScoreHistogram) come back as *plot.Plot for Render or
+// RenderColumn to encode as PNG or SVG; Training, RenderTable and the
+// heatmap functions (HeatmapOverlay, Gallery, HeatmapKey, with EncodePNG)
+// produce their output directly. Bad input yields an error wrapping
+// ErrInvalid that names the offending field and index.
 package plots
 
 import (
@@ -13,6 +19,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -76,12 +83,10 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 		a.Label.TextStyle.Font = font.From(sansFont, 11)
 		a.Tick.Label.Font = font.From(sansFont, 9)
 		a.Padding = vg.Points(2)
+		a.Tick.Marker = niceTicks{}
 	}
 	p.X.Label.Text = xLabel
 	p.Y.Label.Text = yLabel
-	p.Legend.TextStyle.Font = font.From(sansFont, 9)
-	p.Legend.ThumbnailWidth = vg.Points(22)
-	p.Legend.Padding = vg.Points(1)
 	g := plotter.NewGrid()
 	g.Vertical.Color = gridColor
 	g.Horizontal.Color = gridColor
@@ -105,38 +110,192 @@ type xy struct{ x, y []float64 }
 func (s xy) Len() int                    { return len(s.x) }
 func (s xy) XY(i int) (float64, float64) { return s.x[i], s.y[i] }
 
-// legendBox paints a white, slightly translucent panel under the legend so
-// entries stay legible where curves run beneath them (ROC curves of models
-// worse than chance do, in the legend's corner). It must be added last.
-type legendBox struct{}
+// newLegend returns an empty legend in the house style. It is drawn by a
+// legendPanel plotter rather than as the plot's own Legend, because the plot
+// places its Legend relative to the whole figure (past the data area where
+// tick labels overhang), while a plotter gets the data area itself.
+func newLegend() plot.Legend {
+	l := plot.NewLegend()
+	l.TextStyle.Font = font.From(sansFont, 9)
+	l.ThumbnailWidth = vg.Points(22)
+	l.Padding = vg.Points(1)
+	return l
+}
 
-func (legendBox) Plot(c draw.Canvas, p *plot.Plot) {
+// corner is a legend position inside the data area.
+type corner struct{ top, left bool }
+
+var (
+	topRight    = corner{top: true}
+	bottomRight = corner{}
+	topLeft     = corner{top: true, left: true}
+	bottomLeft  = corner{left: true}
+)
+
+// legendPanel draws a legend inside a corner of the data area on a white,
+// slightly translucent panel. Of its corners, in order of preference, it
+// takes the first that covers the fewest data points, so the legend hides
+// as little as possible: decreasing losses leave the top right free, rising
+// ROC-AUC the bottom right. Add it after every other plotter.
+type legendPanel struct {
+	plot.Legend
+	corners []corner
+	data    []xy
+}
+
+// addLegend adds l as a panel over the data of series, unless it has no
+// entries.
+func addLegend(p *plot.Plot, l plot.Legend, entries int, data []xy, corners ...corner) {
+	if entries == 0 {
+		return
+	}
+	p.Add(legendPanel{Legend: l, corners: corners, data: data})
+}
+
+const legendInset = 7 // points between the legend panel and the axes
+
+// rect is where the legend's panel lies in corner k of c.
+func (l legendPanel) rect(c draw.Canvas, k corner) (vg.Rectangle, plot.Legend) {
+	leg := l.Legend
+	leg.Top, leg.Left = k.top, k.left
+	inset := vg.Points(legendInset)
+	leg.XOffs, leg.YOffs = -inset, inset
+	if k.left {
+		leg.XOffs = inset
+	}
+	if k.top {
+		leg.YOffs = -inset
+	}
 	// Legend.Rectangle mirrors the horizontal placement of Legend.Draw, so
-	// only its size is used and the position is taken from Draw's rules.
-	size := p.Legend.Rectangle(c).Size()
+	// only its size is used and the position follows Draw's rules.
+	size := leg.Rectangle(c).Size()
 	var r vg.Rectangle
-	if p.Legend.Left {
+	if k.left {
 		r.Min.X = c.Min.X
 	} else {
 		r.Min.X = c.Max.X - size.X
 	}
-	if p.Legend.Top {
+	if k.top {
 		r.Min.Y = c.Max.Y - size.Y
 	} else {
 		r.Min.Y = c.Min.Y
 	}
-	r.Min.X += p.Legend.XOffs
-	r.Min.Y += p.Legend.YOffs
+	r.Min.X += leg.XOffs
+	r.Min.Y += leg.YOffs
 	r.Max = r.Min.Add(size)
 	pad := vg.Points(3)
 	r.Min.X -= pad
 	r.Max.X += pad
 	r.Min.Y -= pad
 	r.Max.Y += pad
+	return r, leg
+}
+
+// choose returns the index of the corner whose panel covers the fewest
+// data segments (an isolated point counts as a segment), the first on ties.
+func (l legendPanel) choose(c draw.Canvas, p *plot.Plot) int {
+	trX, trY := p.Transforms(&c)
+	best, bestN := 0, -1
+	for i, k := range l.corners {
+		r, _ := l.rect(c, k)
+		n := 0
+		for _, d := range l.data {
+			for j := range d.x {
+				a := vg.Point{X: trX(d.x[j]), Y: trY(d.y[j])}
+				b := a
+				if j > 0 {
+					b = vg.Point{X: trX(d.x[j-1]), Y: trY(d.y[j-1])}
+				}
+				if segmentHits(a, b, r) {
+					n++
+				}
+			}
+		}
+		if bestN < 0 || n < bestN {
+			best, bestN = i, n
+		}
+	}
+	return best
+}
+
+func (l legendPanel) Plot(c draw.Canvas, p *plot.Plot) {
+	best := l.choose(c, p)
+	r, leg := l.rect(c, l.corners[best])
 	c.SetColor(color.NRGBA{0xFF, 0xFF, 0xFF, 0xE6})
 	c.Fill(r.Path())
 	c.SetLineWidth(vg.Points(0.5))
 	c.SetLineDash(nil, 0)
 	c.SetColor(color.NRGBA{0xB0, 0xB0, 0xB0, 0xFF})
 	c.Stroke(r.Path())
+	leg.Draw(c)
+}
+
+// segmentHits reports whether the segment a–b meets rectangle r
+// (Liang–Barsky clipping).
+func segmentHits(a, b vg.Point, r vg.Rectangle) bool {
+	t0, t1 := 0.0, 1.0
+	dx, dy := float64(b.X-a.X), float64(b.Y-a.Y)
+	for _, e := range [4][2]float64{
+		{-dx, float64(a.X - r.Min.X)},
+		{dx, float64(r.Max.X - a.X)},
+		{-dy, float64(a.Y - r.Min.Y)},
+		{dy, float64(r.Max.Y - a.Y)},
+	} {
+		p, q := e[0], e[1]
+		if p == 0 {
+			if q < 0 {
+				return false
+			}
+			continue
+		}
+		t := q / p
+		if p < 0 {
+			t0 = math.Max(t0, t)
+		} else {
+			t1 = math.Min(t1, t)
+		}
+		if t0 > t1 {
+			return false
+		}
+	}
+	return true
+}
+
+var _ plot.Ticker = niceTicks{}
+
+// niceTicks puts major ticks at multiples of 1, 2 or 5 × 10^k (about six
+// of them) labelled with just the decimals the step needs, and four minor
+// ticks between; gonum's default prints "50.00" for counts.
+type niceTicks struct{}
+
+func (niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) {
+		return []plot.Tick{{Value: lo, Label: strconv.FormatFloat(lo, 'g', 4, 64)}}
+	}
+	raw := (hi - lo) / 6
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := 10 * mag
+	for _, m := range []float64{1, 2, 5} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	decimals := max(0, -int(math.Floor(math.Log10(step)+1e-9)))
+	var ts []plot.Tick
+	minor := step / 5
+	for i := math.Ceil(lo / minor); i*minor <= hi+minor*1e-9; i++ {
+		v := i * minor
+		t := plot.Tick{Value: v}
+		if k := math.Round(v / step); math.Abs(v-k*step) < minor*1e-6 {
+			v = k * step
+			t.Value = v
+			if v == 0 {
+				v = 0 // no "-0"
+			}
+			t.Label = strconv.FormatFloat(v, 'f', decimals, 64)
+		}
+		ts = append(ts, t)
+	}
+	return ts
 }

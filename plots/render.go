@@ -75,7 +75,19 @@ func render(w, h vg.Length, format string, drawFn func(draw.Canvas)) ([]byte, er
 	if _, err := c.WriteTo(&buf); err != nil {
 		return nil, fmt.Errorf("plots: encoding %s: %w", format, err)
 	}
+	if format == "svg" {
+		return svgFontFallbacks(buf.Bytes()), nil
+	}
 	return buf.Bytes(), nil
+}
+
+// svgFontFallbacks lets SVG viewers without the Liberation fonts use their
+// metric-compatible originals (Arial, Times New Roman) and then any generic
+// face, instead of the browser default; embedding the fonts would add
+// hundreds of kilobytes to every figure.
+func svgFontFallbacks(b []byte) []byte {
+	b = bytes.ReplaceAll(b, []byte("font-family:Liberation Sans;"), []byte("font-family:'Liberation Sans',Arial,Helvetica,sans-serif;"))
+	return bytes.ReplaceAll(b, []byte("font-family:Liberation Serif;"), []byte("font-family:'Liberation Serif','Times New Roman',Times,serif;"))
 }
 
 // EncodePNG encodes an image (an overlay or a gallery) as PNG.

@@ -79,6 +79,7 @@ func ROC(title string, curves []Curve) (*plot.Plot, error) {
 	diag.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 	p.Add(diag)
 
+	leg := newLegend()
 	for i, c := range curves {
 		l, err := plotter.NewLine(xy{c.FPR, c.TPR})
 		if err != nil {
@@ -88,9 +89,13 @@ func ROC(title string, curves []Curve) (*plot.Plot, error) {
 		l.Dashes = seriesDashes(i)
 		l.Width = vg.Points(1.6)
 		p.Add(l)
-		p.Legend.Add(c.legendLabel(), l)
+		leg.Add(c.legendLabel(), l)
 	}
-	p.Add(legendBox{})
+	data := make([]xy, len(curves))
+	for i, c := range curves {
+		data[i] = xy{c.FPR, c.TPR}
+	}
+	addLegend(p, leg, len(curves), data, bottomRight, topLeft)
 	// Plotters enlarge the axes to their data range; the square stays 0..1.
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	return p, nil

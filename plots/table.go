@@ -6,12 +6,12 @@ import (
 	"math"
 	"strings"
 
+	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	xfont "golang.org/x/image/font"
 )
 
 // Cell is one figure of the comparison table. The zero Cell is a missing
@@ -171,7 +171,7 @@ func (t *Table) layout() tableLayout {
 		return reg.Width(s)
 	}
 	em := reg.Width("M")
-	padX := em            // space between columns
+	padX := em // space between columns
 	rowH := vg.Points(tableFontSize * 1.55)
 	margin := vg.Points(8)
 	indent := em
@@ -276,7 +276,8 @@ func (t *Table) layout() tableLayout {
 	}
 	y += vg.Points(2)
 	L.rules = append(L.rules, tableRule{left, right, y, vg.Points(0.9)})
-	L.w, L.h = tableW, y+margin
+	// Whole points give whole pixels at DPI, so nothing is cut by rounding.
+	L.w, L.h = vg.Length(math.Ceil(float64(tableW))), vg.Length(math.Ceil(float64(y+margin)))
 	return L
 }
 

@@ -3,6 +3,7 @@ package preprocess
 import (
 	"math"
 	"math/rand"
+	"strings"
 )
 
 // Rendering one synthetic radiograph. Grey levels follow the real hands in
@@ -32,11 +33,12 @@ type difficulty struct {
 	Pieces         [2]int  // screws or wires in one study, fewest and most
 	Displaced      float64 // share of fractures with displaced fragments
 	Swell          float64 // swelling around fractures and lucent lesions, relative to a joint swelling; 0 none
+	Support        float64 // share of fracture and hardware studies filmed in a cast or splint
 }
 
 var difficulties = map[string]difficulty{
-	"easy":   {Size: 2.2, Contrast: 1.8, Show: 0.95, Pieces: [2]int{2, 3}, Displaced: 0.9, Swell: 1},
-	"medium": {Size: 1.5, Contrast: 1.3, Show: 0.85, Pieces: [2]int{1, 2}, Displaced: 0.6, Swell: 0.6},
+	"easy":   {Size: 2.2, Contrast: 1.6, Show: 0.95, Pieces: [2]int{2, 3}, Displaced: 0.9, Swell: 1, Support: 1},
+	"medium": {Size: 1.5, Contrast: 1.3, Show: 0.85, Pieces: [2]int{1, 2}, Displaced: 0.6, Swell: 0.5, Support: 0.4},
 	"hard":   {Size: 0.8, Contrast: 0.6, Show: 0.8, Pieces: [2]int{1, 1}, Displaced: 0.3},
 }
 
@@ -51,6 +53,7 @@ type anomalySpec struct {
 	Displace float64 // fracture displacement, in bone radii
 	Side     float64 // ±1: which side a swelling bulges to, a screw enters from
 	Pieces   int     // hardware: screws or wires (a plate brings its own screws)
+	Support  bool    // fracture, hardware: filmed in a cast (a splint for a finger)
 	Diff     difficulty
 }
 
@@ -85,6 +88,7 @@ func newAnomalySpec(r *rand.Rand, kind string, d difficulty) *anomalySpec {
 		}
 	}
 	a.Pieces = d.Pieces[0] + r.Intn(d.Pieces[1]-d.Pieces[0]+1)
+	a.Support = (kind == KindFracture || kind == KindHardware) && r.Float64() < d.Support
 	c := siteCandidates[key]
 	a.Site = c[r.Intn(len(c))]
 	return a
@@ -111,6 +115,9 @@ type anomalyTruth struct {
 	Site   string `json:"site"`
 	BBox   [4]int `json:"bbox"`
 	Pixels int    `json:"pixels"`
+	// Support is "cast" or "splint" when the view shows the limb
+	// immobilised. It is treatment, not pathology: not in the mask.
+	Support string `json:"support,omitempty"`
 }
 
 type distractorTruth struct {
@@ -482,7 +489,13 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 		}
 	}
 
-	// Bones, with a fracture or lesion on the target.
+	// Bones, with a fracture or lesion on the target; site is where it
+	// went, for the swelling around it.
+	var site struct {
+		On   bool
+		C, U vec
+		R    float64
+	}
 	for hi, h := range hands {
 		xf := h.xf
 		ref := xf.r(0.019)
@@ -499,6 +512,7 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 				t := boneT(bd, an0.T)
 				c := b.A.lerp(b.B, t)
 				R := b.Rs
+				site.On, site.C, site.U, site.R = true, c, dir, R
 				switch an0.Kind {
 				case KindFracture:
 					fr = fracMod{On: true, C: c, N: rot(dir, an0.Angle+uniform(ar, -0.1, 0.1)),
@@ -673,25 +687,16 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 		case KindSwelling:
 			jd, _ := h.model.joint(an0.Site)
 			R := xf.r(jd.R)
-			dir := rot(jd.Dir, 0)
-			u := xf.pt(jd.P.add(dir)).sub(xf.pt(jd.P)).unit()
+			u := xf.pt(jd.P.add(jd.Dir)).sub(xf.pt(jd.P)).unit()
 			c := xf.pt(jd.P).add(u.perp().mul(an0.Side * xf.Mirror * uniform(ar, 0.25, 0.5) * R))
-			ax := uniform(ar, 1.3, 1.9) * R * an0.Diff.Size
-			ay := uniform(ar, 1.05, 1.35) * R * an0.Diff.Size
-			k := 0.5 * ay
-			extra := 0.35 * an0.Diff.Contrast
-			bb := sc.sdf.clip(c.X-ax-k, c.Y-ax-k, c.X+ax+k, c.Y+ax+k)
-			for y := bb.Y0; y < bb.Y1; y++ {
-				for x := bb.X0; x < bb.X1; x++ {
-					p := vec{float64(x) + 0.5, float64(y) + 0.5}
-					d := ellipseSDF(p, c, u, ax, ay)
-					i := y*W + x
-					sc.sdf.Pix[i] = smin(sc.sdf.Pix[i], float32(d), float32(k))
-					if d < 0 {
-						sc.ext.Pix[i] += float32(extra * clamp01(-d/(0.5*ay)))
-						sc.mark[i] = 1
-					}
-				}
+			sc.swell(ar, c, u, R, an0.Diff.Size, an0.Diff.Contrast)
+		case KindFracture, KindLesion:
+			// An acute fracture or a growing lesion swells the soft
+			// tissue around it (about twice the bone's radius deep).
+			if site.On && an0.Diff.Swell > 0 && !(an0.Kind == KindLesion && an0.Sub == "sclerotic") {
+				sw := an0.Diff.Swell
+				c := site.C.add(site.U.perp().mul(an0.Side * xf.Mirror * uniform(ar, 0.3, 0.6) * site.R))
+				sc.swell(ar, c, site.U, 2.2*site.R, sw*an0.Diff.Size, sw*an0.Diff.Contrast)
 			}
 		case KindHardware:
 			bd, _ := h.model.bone(an0.Site)
@@ -705,43 +710,77 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 			sz := an0.Diff.Size
 			switch an0.Sub {
 			case "pin":
-				// A K-wire along the bone, often across a joint.
-				t0, t1 := boneT(bd, uniform(ar, 0, 0.3)), boneT(bd, uniform(ar, 0.85, 1.25))
-				off := dir.perp().mul(uniform(ar, -0.3, 0.3) * R)
-				p0, p1 := A.lerp(B, t0).add(off), A.lerp(B, t1).sub(off)
-				rp := math.Max(0.8, 0.18*R*sz)
-				sc.drawMetal(segBox(&sc.ovV, p0, p1, rp+1), level, alpha, func(p vec) float64 {
-					ab := p1.sub(p0)
-					tt := segParam(p, p0, ab, 1/ab.dot(ab))
-					return p.sub(p0.add(ab.mul(tt))).len() - rp
-				})
-			case "screw":
-				u := rot(dir, an0.Side*(math.Pi/2-uniform(ar, 0, 0.5)))
-				if bd.Name == "scaphoid" {
-					u = dir
+				// A K-wire along the bone, often across a joint; further
+				// wires cross it diagonally, leaving the bone on both sides.
+				rp := math.Max(0.8, math.Min(0.18*sz, 0.3)*R)
+				for k := 0; k < max(an0.Pieces, 1); k++ {
+					t0, t1 := boneT(bd, uniform(ar, 0, 0.3)), boneT(bd, uniform(ar, 0.85, 1.25))
+					off := dir.perp().mul(uniform(ar, -0.3, 0.3) * R)
+					if k > 0 {
+						t0, t1 = boneT(bd, uniform(ar, 0.05, 0.35)), boneT(bd, uniform(ar, 0.65, 1))
+						off = dir.perp().mul(float64(1-2*(k%2)) * uniform(ar, 1.2, 1.6) * R)
+					}
+					p0, p1 := A.lerp(B, t0).add(off), A.lerp(B, t1).sub(off)
+					sc.drawMetal(segBox(&sc.ovV, p0, p1, rp+1), level, alpha, func(p vec) float64 {
+						ab := p1.sub(p0)
+						tt := segParam(p, p0, ab, 1/ab.dot(ab))
+						return p.sub(p0.add(ab.mul(tt))).len() - rp
+					})
 				}
+			case "screw":
+				// Lag screws across the bone, side by side along it; the
+				// scaphoid takes one screw along its axis.
 				hl := 1.2 * math.Max(R, xf.r(bd.Ra))
-				rs := math.Max(1, 0.28*R*sz)
+				rs := math.Max(1, math.Min(0.28*sz, 0.45)*R)
 				pitch := math.Max(2.2, 1.1*rs)
-				sc.drawScrew(c, u, hl, rs, pitch, level, alpha)
+				n := max(an0.Pieces, 1)
+				if bd.Name == "scaphoid" {
+					n = 1
+				}
+				gap := math.Max(3.2*rs, 0.12*B.sub(A).len())
+				for k := 0; k < n; k++ {
+					u := rot(dir, an0.Side*(math.Pi/2-uniform(ar, 0, 0.5)))
+					if bd.Name == "scaphoid" {
+						u = dir
+					}
+					sc.drawScrew(c.add(dir.mul((float64(k)-float64(n-1)/2)*gap)), u, hl, rs, pitch, level, alpha)
+				}
 			case "plate":
 				ln := B.sub(A).len()
 				hl := math.Min(0.3*ln*sz, 0.45*ln)
+				hw := 0.75 * R * math.Min(sz, 1.2)
+				n := 2 + an0.Pieces + ar.Intn(2)
 				if bd.Name == "radius" {
+					// A volar plate: a shaft up the radius and a T-shaped
+					// head across its distal end, with screws in both.
 					hl = math.Min(hl, 5*R)
 					c = B.sub(dir.mul(hl + R))
+					hc := c.add(dir.mul(hl - 0.2*hw))
+					hh := 1.5 * xf.r(bd.Rb) * math.Min(sz, 1.2)
+					u := dir.perp()
+					sc.drawMetal(segBox(&sc.ovV, hc.sub(u.mul(hh)), hc.add(u.mul(hh)), hw+2), level-12, alpha, func(p vec) float64 {
+						return rectSDF(p, hc, u, hh, 0.8*hw) - 0.3*hw
+					})
+					for s := -1; s <= 1; s++ {
+						sc.drawScrew(hc.add(u.mul(float64(s)*0.65*hh)), dir.perp(), 1.1*hw, math.Max(1, 0.25*hw), math.Max(2.2, 0.3*hw), 255, alpha)
+					}
 				}
-				hw := 0.75 * R * math.Min(sz, 1.2)
 				sc.drawMetal(segBox(&sc.ovV, c.sub(dir.mul(hl)), c.add(dir.mul(hl)), hw+2), level-12, alpha, func(p vec) float64 {
 					return rectSDF(p, c, dir, hl, hw) - 0.3*hw
 				})
-				n := 3 + ar.Intn(2)
 				for s := 0; s < n; s++ {
 					sp := c.add(dir.mul((float64(s)/float64(n-1)*2 - 1) * hl * 0.8))
 					sc.drawScrew(sp, dir.perp(), 1.25*hw, math.Max(1, 0.25*hw), math.Max(2.2, 0.3*hw), 255, alpha)
 				}
 			}
 		}
+	}
+
+	// An immobilised study is filmed in its cast or splint, which lies
+	// over the hand and beyond it.
+	support := ""
+	if an0 != nil && an0.Support {
+		support = sc.drawSupport(ar, hands[0], an0.Site)
 	}
 
 	// Compose: carrier background, soft tissue from the distance field,
@@ -811,7 +850,7 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 			}
 		}
 		if n > 0 {
-			truth.Anomalies = append(truth.Anomalies, anomalyTruth{Kind: an0.Kind, Detail: an0.Sub, Site: an0.Site, BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}, Pixels: n})
+			truth.Anomalies = append(truth.Anomalies, anomalyTruth{Kind: an0.Kind, Detail: an0.Sub, Site: an0.Site, BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}, Pixels: n, Support: support})
 		}
 	}
 	if truth.Anomalies == nil {
@@ -822,6 +861,104 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 	}
 	out.Truth = truth
 	return out
+}
+
+// swell bulges the soft tissue at c with an ellipse along u: half axes
+// about 1.3–1.9 and 1.05–1.35 times the tissue radius R, times size, and
+// denser by 0.35 × contrast of the soft-tissue range at its core.
+func (sc *synthScratch) swell(ar *rand.Rand, c, u vec, R, size, contrast float64) {
+	W := sc.sdf.W
+	ax := uniform(ar, 1.3, 1.9) * R * size
+	ay := uniform(ar, 1.05, 1.35) * R * size
+	k := 0.5 * ay
+	// Denser than this and a swelling glows brighter than the palm.
+	extra := math.Min(0.35*contrast, 0.5)
+	bb := sc.sdf.clip(c.X-ax-k, c.Y-ax-k, c.X+ax+k, c.Y+ax+k)
+	for y := bb.Y0; y < bb.Y1; y++ {
+		for x := bb.X0; x < bb.X1; x++ {
+			p := vec{float64(x) + 0.5, float64(y) + 0.5}
+			d := ellipseSDF(p, c, u, ax, ay)
+			i := y*W + x
+			sc.sdf.Pix[i] = smin(sc.sdf.Pix[i], float32(d), float32(k))
+			if d < 0 {
+				sc.ext.Pix[i] += float32(extra * clamp01(-d/(0.5*ay)))
+				sc.mark[i] = 1
+			}
+		}
+	}
+}
+
+// drawSupport draws what immobilises the study's site into the soft-tissue
+// layer and returns its name: an aluminium splint along a finger for a
+// phalanx, otherwise a short arm cast from below the image to the
+// knuckles. Plaster is a hollow shell around the limb, so its walls, seen
+// edge-on, are brighter than its middle; fibreglass adds a fine mesh.
+func (sc *synthScratch) drawSupport(ar *rand.Rand, h placedHand, site string) string {
+	xf := h.xf
+	W := sc.ext.W
+	finger := ""
+	for _, f := range []string{"thumb", "index", "middle", "ring", "little"} {
+		if strings.HasPrefix(site, f+"-") && !strings.HasSuffix(site, "-metacarpal") {
+			finger = f
+		}
+	}
+	if finger != "" {
+		first, _ := h.model.bone(finger + "-proximal")
+		last, _ := h.model.bone(finger + "-distal")
+		a, b := xf.pt(first.A), xf.pt(last.B)
+		u := b.sub(a).unit()
+		a, b = a.sub(u.mul(xf.r(0.04))), b.add(u.mul(xf.r(0.03)))
+		hw := xf.r(h.model.FingerR) * uniform(ar, 0.9, 1.1)
+		density := uniform(ar, 0.6, 0.8)
+		ab := b.sub(a)
+		inv := 1 / ab.dot(ab)
+		bb := segBox(&sc.ext, a, b, hw+1)
+		for y := bb.Y0; y < bb.Y1; y++ {
+			for x := bb.X0; x < bb.X1; x++ {
+				p := vec{float64(x) + 0.5, float64(y) + 0.5}
+				d := p.sub(a.add(ab.mul(segParam(p, a, ab, inv)))).len() - hw
+				if d < 0.5 {
+					sc.ext.Pix[y*W+x] += float32(density * clamp01(0.5-d))
+				}
+			}
+		}
+		return "splint"
+	}
+	// The cast's frame in hand coordinates: centred on the forearm, up to
+	// y1 (the knuckles are near 0.49); half width hw, wall thickness t.
+	cx, y1 := uniform(ar, -0.02, 0.01), uniform(ar, 0.36, 0.44)
+	hw, t := uniform(ar, 0.22, 0.26), uniform(ar, 0.03, 0.045)
+	// Plaster is about twice as dense as fibreglass.
+	density, mesh := uniform(ar, 2.2, 2.8), 0.0
+	if ar.Float64() < 0.4 {
+		density, mesh = uniform(ar, 1.2, 1.6), 0.15
+	}
+	sx := xf.Scale * xf.Squeeze // pixels per hand unit across the cast
+	Ro, Ri := hw*sx, (hw-t)*sx
+	peak := 2 * math.Sqrt(Ro*Ro-Ri*Ri)
+	cs, sn := math.Cos(-xf.Angle), math.Sin(-xf.Angle)
+	for y := 0; y < sc.ext.H; y++ {
+		for x := 0; x < W; x++ {
+			p := vec{float64(x) + 0.5, float64(y) + 0.5}.sub(xf.Origin)
+			q := vec{cs*p.X - sn*p.Y, sn*p.X + cs*p.Y}.mul(1 / xf.Scale)
+			hx, hy := q.X/(xf.Mirror*xf.Squeeze), -q.Y
+			rho := math.Abs(hx-cx) * sx
+			end := clamp01((y1-hy)*xf.Scale + 0.5)
+			if rho >= Ro+0.5 || end == 0 {
+				continue
+			}
+			path := 2 * math.Sqrt(math.Max(0, Ro*Ro-rho*rho))
+			if rho < Ri {
+				path -= 2 * math.Sqrt(Ri*Ri-rho*rho)
+			}
+			v := density * path / peak * end * clamp01(Ro+0.5-rho)
+			if mesh > 0 {
+				v *= 1 + mesh*math.Sin(2*math.Pi*(hx+hy)/0.014)*math.Sin(2*math.Pi*(hx-hy)/0.014)
+			}
+			sc.ext.Pix[y*W+x] += float32(v)
+		}
+	}
+	return "cast"
 }
 
 func (sc *synthScratch) drawScrew(c, u vec, hl, rs, pitch, level, alpha float64) {

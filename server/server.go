@@ -56,6 +56,9 @@ type Config struct {
 	// Notes stores the experiment pages' Markdown notes (nil = no notes
 	// routes).
 	Notes NoteStore
+	// Reports draws tables, figures and reports of experiments (nil =
+	// those endpoints answer 404).
+	Reports Reports
 	// Frontend is the dashboard's static files, served at / with
 	// index.html as the fallback for client-side routes (nil = none).
 	Frontend fs.FS
@@ -155,6 +158,9 @@ func (s *Server) routes() {
 	api.Post("/experiments", w(s.submit)...)
 	api.Get("/experiments", r(s.listExperiments)...)
 	api.Get("/experiments/:id", r(s.getExperiment)...)
+	api.Get("/experiments/:id/table", r(s.experimentTable)...)
+	api.Get("/experiments/:id/roc.:ext<regex(png|svg)>", r(s.experimentROC)...)
+	api.Get("/experiments/:id/report", r(s.experimentReport)...)
 	api.Get("/runs", r(s.listRuns)...)
 	api.Get("/runs/:id", r(s.getRun)...)
 	api.Get("/runs/:id/metrics", r(s.runMetrics)...)

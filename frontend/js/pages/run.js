@@ -1,0 +1,126 @@
+// The run page: what the run is (params, seed), how it went (state,
+// attempts, error, metrics, curves) and what it wrote (artifacts), with a
+// cancel button while it can still be cancelled.
+
+import { api } from '../api.js';
+import { h, clear, fmtTime, fmtNum, errorBox, emptyNote, stateBadge } from '../dom.js';
+import { on } from '../live.js';
+import { runLabel, flatten, metricCharts, runProgress, artifactsTable, image } from './common.js';
+
+export async function runPage(id) {
+  const main = document.getElementById('main');
+  const head = h('div', { class: 'page-head' });
+  const status = h('section', { class: 'cell', 'aria-labelledby': 'h-status' });
+  const params = h('section', { class: 'cell', 'aria-labelledby': 'h-params' });
+  const metrics = h('section', { class: 'cell', 'aria-labelledby': 'h-metrics' });
+  const charts = h('section', { class: 'cell', 'aria-labelledby': 'h-charts' });
+  const plots = h('section', { class: 'cell', 'aria-labelledby': 'h-plots' });
+  const files = h('section', { class: 'cell', 'aria-labelledby': 'h-files' });
+  main.append(head, status, params, metrics, charts, plots, files);
+  let run;
+  let exp = null;
+
+  async function load() {
+    try {
+      run = await api(`/api/runs/${id}`);
+    } catch (err) {
+      clear(head, errorBox(err, `Run ${id}`));
+      return;
+    }
+    if (!exp || exp.id !== run.experiment_id) exp = await api(`/api/experiments/${run.experiment_id}`).catch(() => null);
+    document.title = `run ${id} · xraylab`;
+    renderHead();
+    renderStatus();
+    clear(params, h('h2', { id: 'h-params' }, 'Parameters'), kvTable(flatten(run.params)));
+    const keys = Object.keys(run.metrics || {}).sort();
+    clear(metrics, h('h2', { id: 'h-metrics' }, 'Metrics'), keys.length
+      ? h('div', { class: 'table-wrap' }, h('table', { class: 'kv' }, h('tbody', {}, keys.map((k) =>
+        h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', { class: 'num' }, fmtNum(run.metrics[k], 4)))))))
+      : emptyNote('Final metrics appear when the run has been evaluated.'));
+    await Promise.all([loadCharts(), loadFiles()]);
+  }
+
+  function renderHead() {
+    const cancellable = run.state === 'queued' || run.state === 'running';
+    const msg = h('span', { 'aria-live': 'polite' });
+    clear(head,
+      h('div', {}, h('h1', {}, runLabel(run)), h('div', { class: 'muted small meta' },
+        'Experiment ', exp ? h('a', { href: `#/experiments/${exp.id}` }, exp.name) : `#${run.experiment_id}`, ` · run ${run.index + 1} of its grid`)),
+      h('div', { class: 'actions' },
+        h('a', { class: 'button', href: `#/compare?runs=${run.id}` }, 'Compare…'),
+        cancellable ? h('button', { type: 'button', class: 'danger', id: 'cancel', onclick: async (e) => {
+          if (!confirm(`Cancel run ${run.id}?`)) return;
+          e.target.disabled = true;
+          try {
+            run = await api(`/api/runs/${run.id}/cancel`, { method: 'POST' });
+            load();
+          } catch (err) {
+            e.target.disabled = false;
+            clear(msg, errorBox(err, 'Cancel failed'));
+          }
+        } }, 'Cancel run') : null, msg));
+  }
+
+  function renderStatus() {
+    clear(status, h('h2', { id: 'h-status' }, 'Status'),
+      h('div', { class: 'table-wrap' }, h('table', { class: 'kv' }, h('tbody', {},
+        row('State', stateBadge(run.state)),
+        row('Progress', h('div', { class: 'run-progress', style: 'max-width:24rem' }, runProgress(run))),
+        row('Seed', String(run.seed)),
+        row('Attempts', String(run.attempts)),
+        row('Worker', run.worker || '—'),
+        row('Created', fmtTime(run.created)),
+        row('Started', fmtTime(run.started)),
+        row('Finished', fmtTime(run.finished)),
+        row('Data fingerprint', run.dataset_fingerprint ? h('code', {}, run.dataset_fingerprint) : '—')))),
+      run.error ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, `Run ${run.state}: `), run.error) : null);
+  }
+
+  async function loadCharts() {
+    try {
+      const m = await api(`/api/runs/${id}/metrics`);
+      clear(charts, h('h2', { id: 'h-charts' }, 'Metric charts'), metricCharts([{ name: runLabel(run), series: m.series }]));
+    } catch (err) {
+      clear(charts, h('h2', { id: 'h-charts' }, 'Metric charts'), errorBox(err, 'Could not load metrics'));
+    }
+  }
+
+  async function loadFiles() {
+    try {
+      const a = await api(`/api/runs/${id}/artifacts`);
+      const pngs = a.items.filter((x) => x.name.endsWith('.png'));
+      clear(plots, h('h2', { id: 'h-plots' }, 'Plots'), pngs.length
+        ? h('div', { class: 'images' }, pngs.map((x) => image(x.url, x.name, x.name)))
+        : emptyNote('No plots yet.'));
+      clear(files, h('h2', { id: 'h-files' }, 'Artifacts'), artifactsTable(a.items));
+    } catch (err) {
+      clear(files, h('h2', { id: 'h-files' }, 'Artifacts'), errorBox(err, 'Could not list artifacts'));
+    }
+  }
+
+  await load();
+  let timer = null;
+  const off = on((ev) => {
+    if (ev.run_id !== id || !run) return;
+    if (ev.type === 'progress') {
+      if (run.state === 'queued') run.state = 'running';
+      const el = status.querySelector('.run-progress');
+      if (el) clear(el, runProgress(run));
+      if (!timer) timer = setTimeout(() => { timer = null; loadCharts(); }, 1500);
+      return;
+    }
+    load();
+  });
+  const again = () => load();
+  document.addEventListener('xraylab:reconnected', again);
+  return () => { off(); clearTimeout(timer); document.removeEventListener('xraylab:reconnected', again); };
+}
+
+function row(k, v) {
+  return h('tr', {}, h('th', { scope: 'row' }, k), h('td', {}, v));
+}
+
+export function kvTable(obj) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'kv' }, h('tbody', {},
+    Object.entries(obj).map(([k, v]) => h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', {}, v === null || v === undefined || v === '' ? '—' : String(v)))))));
+}

@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+
+	"xraylab/experiments"
+)
+
+// Reports draws an experiment's comparison table, figures and report
+// (experiments.Reports implements it; results are cached there).
+type Reports interface {
+	Table(ctx context.Context, id int64, opts experiments.TableOptions) (*experiments.Table, error)
+	TableImage(ctx context.Context, id int64, opts experiments.TableOptions, format string) ([]byte, error)
+	ROCImage(ctx context.Context, id int64, score, format string) ([]byte, error)
+	HTML(ctx context.Context, id int64) ([]byte, error)
+}
+
+func (s *Server) reports() (Reports, error) {
+	if s.cfg.Reports == nil {
+		return nil, notFound("this server has no report service")
+	}
+	return s.cfg.Reports, nil
+}
+
+// experimentTable serves GET /api/experiments/:id/table in the paper's
+// Table 1 layout: ?format=json|csv|markdown|latex|png|svg,
+// ?split=test|val, ?metric=roc_auc|ap, ?aggregate=image|study_mean|study_max.
+func (s *Server) experimentTable(c *fiber.Ctx) error {
+	rep, err := s.reports()
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "experiment")
+	if err != nil {
+		return err
+	}
+	format, err := enumQuery(c, "format", "json", "json", "csv", "markdown", "latex", "png", "svg")
+	if err != nil {
+		return err
+	}
+	var opts experiments.TableOptions
+	if opts.Split, err = enumQuery(c, "split", "test", "test", "val"); err != nil {
+		return err
+	}
+	if opts.Metric, err = enumQuery(c, "metric", experiments.MetricROCAUC, experiments.MetricROCAUC, experiments.MetricAP); err != nil {
+		return err
+	}
+	if opts.Aggregate, err = enumQuery(c, "aggregate", experiments.AggImage, experiments.AggImage, experiments.AggStudyMean, experiments.AggStudyMax); err != nil {
+		return err
+	}
+	if format == "png" || format == "svg" {
+		b, err := rep.TableImage(c.UserContext(), id, opts, format)
+		if err != nil {
+			return err
+		}
+		return sendFigure(c, format, b)
+	}
+	t, err := rep.Table(c.UserContext(), id, opts)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	ct := fiber.MIMEApplicationJSON
+	switch format {
+	case "json":
+		body, err = t.JSON()
+	case "csv":
+		body, err = t.CSV()
+		ct = "text/csv; charset=utf-8"
+	case "markdown":
+		body, err = t.Markdown()
+		ct = "text/markdown; charset=utf-8"
+	case "latex":
+		body, err = t.LaTeX()
+		ct = "application/x-latex; charset=utf-8"
+	}
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	return c.Send(body)
+}
+
+// experimentROC serves GET /api/experiments/:id/roc.png?score=NAME (and
+// roc.svg): one score's test ROC curves across the experiment's runs.
+func (s *Server) experimentROC(c *fiber.Ctx) error {
+	rep, err := s.reports()
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "experiment")
+	if err != nil {
+		return err
+	}
+	score := c.Query("score")
+	if score == "" {
+		return invalid(paramDetails{"score", "", "a score name, e.g. mse"}, "query parameter score is required")
+	}
+	format := "png"
+	if c.Params("ext") == "svg" {
+		format = "svg"
+	}
+	b, err := rep.ROCImage(c.UserContext(), id, score, format)
+	if err != nil {
+		return err
+	}
+	return sendFigure(c, format, b)
+}
+
+// experimentReport serves the self-contained HTML report.
+func (s *Server) experimentReport(c *fiber.Ctx) error {
+	rep, err := s.reports()
+	if err != nil {
+		return err
+	}
+	id, err := idParam(c, "experiment")
+	if err != nil {
+		return err
+	}
+	b, err := rep.HTML(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	if c.Query("download") != "" {
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="experiment-`+c.Params("id")+`-report.html"`)
+	}
+	return c.Send(b)
+}
+
+func sendFigure(c *fiber.Ctx, format string, b []byte) error {
+	ct := "image/png"
+	if format == "svg" {
+		ct = "image/svg+xml"
+		// An SVG must not run script in the dashboard's origin.
+		c.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	return c.Send(b)
+}
