@@ -257,7 +257,7 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     }
     // ROC: an image from /api/experiments/:id/roc.png.
     await page.locator('#cell-roc img').waitFor();
-    assert.ok(await decoded(page.locator('#cell-roc img')), 'ROC image decoded');
+    await waitFor('the ROC image to decode', () => decoded(page.locator('#cell-roc img')));
     // Table 1: a row per model and score, the best in bold, export links.
     const table = (await apiJSON(`/api/experiments/${expId}/table?format=json`)).body;
     await page.locator('#cell-table table.table1').waitFor();
@@ -271,7 +271,7 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     // Heatmaps: one decoded gallery image per run.
     await page.locator('#cell-heat img').first().waitFor();
     assert.equal(await page.locator('#cell-heat img').count(), 2);
-    assert.ok(await decoded(page.locator('#cell-heat img').first()));
+    await waitFor('a heatmap gallery to decode', () => decoded(page.locator('#cell-heat img').first()));
   });
 
   await t.test('a note is rendered safely and survives a reload', async () => {

@@ -39,7 +39,7 @@ export function image(path, alt, caption, missing) {
   const fig = h('figure', {}, h('p', { class: 'muted small' }, 'Loading…'));
   objectURL(path).then((url) => {
     if (!url) { clear(fig, emptyNote(missing || `Not available: ${alt}.`)); return; }
-    clear(fig, h('img', { src: url, alt, loading: 'lazy' }), caption ? h('figcaption', {}, caption) : null);
+    clear(fig, h('img', { src: url, alt }), caption ? h('figcaption', {}, caption) : null);
   }).catch((err) => clear(fig, errorBox(err, `Could not load ${alt}`)));
   return fig;
 }

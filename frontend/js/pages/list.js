@@ -77,7 +77,7 @@ export function listPage(query) {
       h('td', {}, fmtTime(e.created)),
       h('td', {}, counts(e.counts)),
       h('td', {}, e.best
-        ? [h('a', { href: `#/runs/${e.best.run_id}`, class: 'figure' }, fmtNum(e.best.value)), h('div', { class: 'muted small' }, e.best.key)]
+        ? [h('a', { href: `#/runs/${e.best.run_id}`, class: 'figure' }, Number.isFinite(e.best.value) ? e.best.value.toFixed(3) : '—'), h('div', { class: 'muted small' }, e.best.key)]
         : h('span', { class: 'muted' }, '—')),
       h('td', { class: 'progress-cell' }, progress(expProgress(e), `${Math.round(expProgress(e) * 100)}%`))));
     const last = Math.min(page.offset + page.items.length, page.total);
