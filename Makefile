@@ -12,8 +12,18 @@ VAR   ?= var
 deps:
 	@scripts/deps.sh
 
+# The server is built against OpenBLAS (about 4x faster training than the
+# pure-Go BLAS here); BLAS=gonum builds without it.
+BLAS ?= openblas
+ifeq ($(BLAS),openblas)
+BLAS_TAGS := -tags openblas
+BLAS_ENV  := CGO_LDFLAGS=-lopenblas
+BLAS_PKG  := libopenblas-dev
+endif
+
 build: deps
-	$(GO) build -o $(BIN) .
+	@scripts/deps.sh $(BLAS_PKG)
+	$(BLAS_ENV) $(GO) build $(BLAS_TAGS) -o $(BIN) .
 
 run: build
 	./$(BIN) serve --addr $(ADDR) --var $(VAR) --submit experiments.yaml --experiment demo
@@ -33,8 +43,12 @@ screenshots: deps
 	@scripts/deps.sh chromium
 	cd e2e && npm ci --no-audit --no-fund && npm run screenshots
 
+# `make bench`: CAE train step + scoring, xraylab vs PyTorch (Debian's
+# python3-torch); prints the table and writes bench/results.md.
+# BLAS=gonum measures the pure-Go build; BENCH_ARGS passes flags (e.g. -sizes 64 -iters 3).
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+	@scripts/deps.sh $(BLAS_PKG) python3-torch
+	$(BLAS_ENV) $(GO) run $(BLAS_TAGS) bench/caebench.go $(BENCH_ARGS)
 
 clean:
 	rm -rf bin

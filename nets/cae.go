@@ -153,7 +153,7 @@ func (m *cae) forward(gn *graphNet, x *G.Node) (*G.Node, error) {
 		if l.transpose {
 			h, err = ConvTranspose2d(h, w, l.s, l.p)
 		} else {
-			h, err = G.Conv2d(h, w, tensor.Shape{l.k, l.k}, []int{l.p, l.p}, []int{l.s, l.s}, []int{1, 1})
+			h, err = Conv2d(h, w, l.s, l.p)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("cae %s: %w", l.name, err)

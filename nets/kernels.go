@@ -1,9 +1,6 @@
 package nets
 
-import (
-	"gonum.org/v1/gonum/blas"
-	gblas "gonum.org/v1/gonum/blas/gonum"
-)
+import "gonum.org/v1/gonum/blas"
 
 // float is the element type the raw kernels work on.
 type float interface{ ~float32 | ~float64 }
@@ -15,11 +12,19 @@ type float interface{ ~float32 | ~float64 }
 func im2col[T float](im []T, c, h, w, k, stride, pad int, col []T) {
 	oh := (h+2*pad-k)/stride + 1
 	ow := (w+2*pad-k)/stride + 1
+	im2colLD(im, c, h, w, k, stride, pad, col, oh*ow)
+}
+
+// im2colLD is im2col into a matrix whose rows are ld apart, so the columns
+// of several images can sit side by side in one matrix (ld ≥ oh·ow).
+func im2colLD[T float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
+	oh := (h+2*pad-k)/stride + 1
+	ow := (w+2*pad-k)/stride + 1
 	for ci := 0; ci < c; ci++ {
 		src := im[ci*h*w : (ci+1)*h*w]
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
-				row := col[((ci*k+ki)*k+kj)*oh*ow:][:oh*ow]
+				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
 				for y := 0; y < oh; y++ {
 					iy := y*stride - pad + ki
 					dst := row[y*ow : (y+1)*ow]
@@ -28,6 +33,18 @@ func im2col[T float](im []T, c, h, w, k, stride, pad int, col []T) {
 						continue
 					}
 					line := src[iy*w : (iy+1)*w]
+					if stride == 1 {
+						// a contiguous run: zeros, a copy, zeros
+						lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
+						if lo >= hi {
+							clear(dst)
+							continue
+						}
+						clear(dst[:lo])
+						copy(dst[lo:hi], line[lo-pad+kj:hi-pad+kj])
+						clear(dst[hi:])
+						continue
+					}
 					for x := range dst {
 						ix := x*stride - pad + kj
 						if ix < 0 || ix >= w {
@@ -47,12 +64,19 @@ func im2col[T float](im []T, c, h, w, k, stride, pad int, col []T) {
 func col2im[T float](col []T, c, h, w, k, stride, pad int, im []T) {
 	oh := (h+2*pad-k)/stride + 1
 	ow := (w+2*pad-k)/stride + 1
+	col2imLD(col, c, h, w, k, stride, pad, im, oh*ow)
+}
+
+// col2imLD is col2im from a matrix whose rows are ld apart.
+func col2imLD[T float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
+	oh := (h+2*pad-k)/stride + 1
+	ow := (w+2*pad-k)/stride + 1
 	clear(im[:c*h*w])
 	for ci := 0; ci < c; ci++ {
 		dstIm := im[ci*h*w : (ci+1)*h*w]
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
-				row := col[((ci*k+ki)*k+kj)*oh*ow:][:oh*ow]
+				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
 				for y := 0; y < oh; y++ {
 					iy := y*stride - pad + ki
 					if iy < 0 || iy >= h {
@@ -60,6 +84,17 @@ func col2im[T float](col []T, c, h, w, k, stride, pad int, im []T) {
 					}
 					line := dstIm[iy*w : (iy+1)*w]
 					src := row[y*ow : (y+1)*ow]
+					if stride == 1 {
+						lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
+						if lo >= hi {
+							continue
+						}
+						dl := line[lo-pad+kj : hi-pad+kj]
+						for x, v := range src[lo:hi] {
+							dl[x] += v
+						}
+						continue
+					}
 					for x, v := range src {
 						ix := x*stride - pad + kj
 						if ix >= 0 && ix < w {
@@ -73,7 +108,7 @@ func col2im[T float](col []T, c, h, w, k, stride, pad int, im []T) {
 }
 
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices with
-// gonum's native BLAS; op(a) is m×k and op(b) is k×n.
+// the package's BLAS (blas.go); op(a) is m×k and op(b) is k×n.
 func gemm[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if ta {
@@ -84,8 +119,8 @@ func gemm[T float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 	switch av := any(a).(type) {
 	case []float32:
-		gblas.Implementation{}.Sgemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+		blasImpl.Sgemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		gblas.Implementation{}.Dgemm(tA, tB, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+		blasImpl.Dgemm(tA, tB, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
 }

@@ -26,15 +26,19 @@ func ConvTranspose2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
 	if ws[2] != ws[3] {
 		return nil, fmt.Errorf("conv transpose: kernel %v must be square", ws)
 	}
-	op := convTOp{k: ws[2], stride: stride, pad: pad}
+	op := convTOp{k: ws[2], stride: stride, pad: pad, bufs: &opBufs{}}
 	if _, err := op.outShape(xs, ws); err != nil {
 		return nil, err
 	}
 	return G.ApplyOp(op, x, w)
 }
 
-// convTOp is the forward transposed convolution.
-type convTOp struct{ k, stride, pad int }
+// convTOp is the forward transposed convolution. bufs (nil: allocate per
+// call) keeps its output and scratch between runs, as convOp's do.
+type convTOp struct {
+	k, stride, pad int
+	bufs           *opBufs
+}
 
 func (op convTOp) outShape(xs, ws tensor.Shape) (tensor.Shape, error) {
 	if op.stride <= 0 || op.pad < 0 || op.k <= 0 {
@@ -91,7 +95,7 @@ func (op convTOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(os...))
+	out := op.bufs.output(x.Dtype(), os)
 	switch xd := x.Data().(type) {
 	case []float32:
 		convTForward(op, x.Shape(), xd, w.Data().([]float32), os, out.Data().([]float32))
@@ -111,11 +115,13 @@ func (op convTOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 		return nil, fmt.Errorf("conv transpose: want 2 inputs, got %d", len(inputs))
 	}
 	x, w := inputs[0], inputs[1]
-	dx, err := G.ApplyOp(convTGradOp{convTOp: op, wrtInput: true, shape: x.Shape().Clone()}, w, grad)
+	dx, err := G.ApplyOp(convTGradOp{convTOp: convTOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
+		wrtInput: true, shape: x.Shape().Clone()}, w, grad)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := G.ApplyOp(convTGradOp{convTOp: op, wrtInput: false, shape: w.Shape().Clone()}, x, grad)
+	dw, err := G.ApplyOp(convTGradOp{convTOp: convTOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
+		wrtInput: false, shape: w.Shape().Clone()}, x, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +159,7 @@ func (op convTGradOp) Do(vs ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := tensor.New(tensor.Of(a.Dtype()), tensor.WithShape(op.shape...))
+	out := op.bufs.output(a.Dtype(), op.shape)
 	var xs, ws tensor.Shape
 	if op.wrtInput {
 		xs, ws = op.shape, a.Shape()
@@ -199,35 +205,82 @@ func hashOf(op fmt.Stringer) uint32 {
 	return h.Sum32()
 }
 
-// convTForward: per image, cols (Cout·k·k × H·W) = Wᵀ · Xₙ, then col2im
-// scatters the columns onto the (Ho, Wo) output grid.
+// convTForward: per chunk of images (convChunk), cols (Cout·k·k × nc·H·W)
+// = Wᵀ · X, then col2im scatters each image's columns onto its (Ho, Wo)
+// output grid.
 func convTForward[T float](op convTOp, xs tensor.Shape, x, w []T, os tensor.Shape, y []T) {
 	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
 	cout, ho, wo := os[1], os[2], os[3]
 	kk := op.k * op.k
 	hw := h * wd
-	cols := make([]T, cout*kk*hw)
-	for i := 0; i < n; i++ {
-		gemm(true, false, cout*kk, hw, cin, 1, w, cout*kk, x[i*cin*hw:(i+1)*cin*hw], hw, 0, cols, hw)
-		col2im(cols, cout, ho, wo, op.k, op.stride, op.pad, y[i*cout*ho*wo:(i+1)*cout*ho*wo])
+	chunk := convChunk(n, hw)
+	cp := borrow[T](cout * kk * chunk * hw)
+	defer giveBack(cp)
+	cols := *cp
+	var tmp []T
+	if chunk > 1 {
+		tp := borrow[T](cin * chunk * hw)
+		defer giveBack(tp)
+		tmp = *tp
+	}
+	for n0 := 0; n0 < n; n0 += chunk {
+		nc := min(chunk, n-n0)
+		ld := nc * hw
+		xm := x[n0*cin*hw : (n0+1)*cin*hw]
+		if nc > 1 {
+			gatherChunk(x, cin, hw, n0, nc, tmp)
+			xm = tmp
+		}
+		gemm(true, false, cout*kk, ld, cin, 1, w, cout*kk, xm, ld, 0, cols, ld)
+		for j := 0; j < nc; j++ {
+			col2imLD(cols[j*hw:], cout, ho, wo, op.k, op.stride, op.pad, y[(n0+j)*cout*ho*wo:(n0+j+1)*cout*ho*wo], ld)
+		}
 	}
 }
 
-// convTBackward computes dX (op.wrtInput, a = W) or dW (a = X) from dY.
+// convTBackward computes dX (op.wrtInput, a = W) or dW (a = X) from dY,
+// a chunk of images at a time.
 func convTBackward[T float](op convTGradOp, xs, os tensor.Shape, a, dy, out []T) {
 	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
 	cout, ho, wo := os[1], os[2], os[3]
 	kk := op.k * op.k
 	hw := h * wd
-	cols := make([]T, cout*kk*hw)
-	for i := 0; i < n; i++ {
-		im2col(dy[i*cout*ho*wo:(i+1)*cout*ho*wo], cout, ho, wo, op.k, op.stride, op.pad, cols)
-		if op.wrtInput {
-			// dXₙ (Cin × HW) = W (Cin × Cout·k·k) · cols
-			gemm(false, false, cin, hw, cout*kk, 1, a, cout*kk, cols, hw, 0, out[i*cin*hw:(i+1)*cin*hw], hw)
-		} else {
-			// dW (Cin × Cout·k·k) += Xₙ (Cin × HW) · colsᵀ
-			gemm(false, true, cin, cout*kk, hw, 1, a[i*cin*hw:(i+1)*cin*hw], hw, cols, hw, 1, out, cout*kk)
+	chunk := convChunk(n, hw)
+	cp := borrow[T](cout * kk * chunk * hw)
+	defer giveBack(cp)
+	cols := *cp
+	var tmp []T
+	if chunk > 1 {
+		tp := borrow[T](cin * chunk * hw)
+		defer giveBack(tp)
+		tmp = *tp
+	}
+	for n0 := 0; n0 < n; n0 += chunk {
+		nc := min(chunk, n-n0)
+		ld := nc * hw
+		for j := 0; j < nc; j++ {
+			im2colLD(dy[(n0+j)*cout*ho*wo:(n0+j+1)*cout*ho*wo], cout, ho, wo, op.k, op.stride, op.pad, cols[j*hw:], ld)
 		}
+		if op.wrtInput {
+			// dX (Cin × nc·HW) = W (Cin × Cout·k·k) · cols
+			if nc == 1 {
+				gemm(false, false, cin, hw, cout*kk, 1, a, cout*kk, cols, hw, 0, out[n0*cin*hw:(n0+1)*cin*hw], hw)
+				continue
+			}
+			gemm(false, false, cin, ld, cout*kk, 1, a, cout*kk, cols, ld, 0, tmp, ld)
+			scatterChunk(tmp, cin, hw, n0, nc, out)
+			continue
+		}
+		// dW (Cin × Cout·k·k) += X (Cin × nc·HW) · colsᵀ
+		xm := a[n0*cin*hw : (n0+1)*cin*hw]
+		if nc > 1 {
+			gatherChunk(a, cin, hw, n0, nc, tmp)
+			xm = tmp
+		}
+		beta := T(1)
+		if n0 == 0 {
+			beta = 0
+		}
+		gemm(false, true, cin, cout*kk, ld, 1, xm, ld, cols, ld, beta, out, cout*kk)
 	}
 }

@@ -80,6 +80,8 @@ func TestConvTransposeMatchesNaive(t *testing.T) {
 		{"k3s1p1", 2, 2, 3, 4, 3, 3, 1, 1},
 		{"k2s2p0", 1, 2, 2, 2, 3, 2, 2, 0},
 		{"k3s2p0", 2, 1, 2, 3, 2, 3, 2, 0},
+		// more than convChunkCols input pixels: one image per product
+		{"oneImageAtATime", 2, 2, 1, 46, 46, 3, 1, 1},
 	}
 	r := rand.New(rand.NewSource(1))
 	for _, c := range cases {
@@ -155,6 +157,7 @@ func TestConvTransposeNumericalGradient(t *testing.T) {
 		{"k4s2p1", 2, 2, 3, 3, 3, 4, 2, 1},
 		{"k3s1p1", 1, 3, 2, 4, 3, 3, 1, 1},
 		{"k3s2p0", 2, 2, 1, 2, 3, 3, 2, 0},
+		{"oneImageAtATime", 2, 1, 1, 46, 46, 3, 1, 1},
 	}
 	r := rand.New(rand.NewSource(3))
 	for _, c := range cases {

@@ -1,0 +1,345 @@
+package nets
+
+import (
+	"fmt"
+	"hash"
+	"sync"
+
+	"github.com/chewxy/hm"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// opBufs keeps an op's output tensor from one run of a machine to the
+// next. Gorgonia's tape machine drops every value on Reset and allocates it
+// again on the next run, which for a CNN is hundreds of MB of garbage per
+// step; an op that owns its output spares the allocator and the collector
+// that work. Safe because an op instance belongs to one graph, whose machine
+// runs its instructions one at a time, and every kernel overwrites the
+// whole output. A nil *opBufs allocates afresh on each call.
+type opBufs struct {
+	out *tensor.Dense
+}
+
+// output returns a tensor of the given dtype and shape, the kept one when it
+// fits. Its contents are stale: callers overwrite all of it.
+func (b *opBufs) output(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
+	if b == nil {
+		return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
+	if b.out == nil || b.out.Dtype() != dt || !b.out.Shape().Eq(shape) {
+		b.out = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
+	return b.out
+}
+
+// Scratch (im2col columns, regrouped images) is only needed during one
+// kernel call, so it is borrowed from a pool shared by every op instead of
+// being kept per op: a network then holds a couple of scratch matrices, not
+// one per layer and direction.
+var scratchPools = [2]sync.Pool{} // float32, float64
+
+// borrow returns a scratch slice of n elements (contents stale); giveBack
+// returns it to the pool.
+func borrow[T float](n int) *[]T {
+	var z T
+	pool := &scratchPools[0]
+	if _, ok := any(z).(float64); ok {
+		pool = &scratchPools[1]
+	}
+	if p, ok := pool.Get().(*[]T); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]T, n)
+	return &s
+}
+
+func giveBack[T float](p *[]T) {
+	var z T
+	if _, ok := any(z).(float64); ok {
+		scratchPools[1].Put(p)
+		return
+	}
+	scratchPools[0].Put(p)
+}
+
+// convChunkCols is about how many output columns one matrix product covers:
+// at small feature maps (2×2 at a 64 px CAE's bottleneck) the images of a
+// batch are unrolled side by side so BLAS gets a useful matrix, while at
+// large maps one image at a time keeps the im2col scratch small.
+const convChunkCols = 2048
+
+// Conv2d is a 2D convolution without bias or dilation, square kernel,
+// PyTorch's Conv2d semantics (cross-correlation):
+//
+//	x: (N, Cin, H, W), w: (Cout, Cin, k, k) → (N, Cout, (H + 2·pad − k)/stride + 1, …)
+//
+// It computes what gorgonia.Conv2d does, but in NCHW throughout (no
+// transposes) with im2col + one BLAS product per chunk of images, and it
+// keeps its output and scratch buffers between runs (opBufs).
+func Conv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if xs.Dims() != 4 || ws.Dims() != 4 {
+		return nil, fmt.Errorf("conv: input %v and kernel %v must both be 4-D", xs, ws)
+	}
+	if ws[2] != ws[3] {
+		return nil, fmt.Errorf("conv: kernel %v must be square", ws)
+	}
+	op := convOp{k: ws[2], stride: stride, pad: pad, bufs: &opBufs{}}
+	if _, err := op.outShape(xs, ws); err != nil {
+		return nil, err
+	}
+	return G.ApplyOp(op, x, w)
+}
+
+// convOp is the forward convolution.
+type convOp struct {
+	k, stride, pad int
+	bufs           *opBufs
+}
+
+func (op convOp) outShape(xs, ws tensor.Shape) (tensor.Shape, error) {
+	if op.stride <= 0 || op.pad < 0 || op.k <= 0 {
+		return nil, fmt.Errorf("conv: kernel %d, stride %d, pad %d: kernel and stride must be positive, pad non-negative", op.k, op.stride, op.pad)
+	}
+	if xs.Dims() != 4 || ws.Dims() != 4 {
+		return nil, fmt.Errorf("conv: input %v and kernel %v must both be 4-D", xs, ws)
+	}
+	if xs[1] != ws[1] {
+		return nil, fmt.Errorf("conv: input has %d channels, kernel %v expects %d", xs[1], ws, ws[1])
+	}
+	if ws[2] != op.k || ws[3] != op.k {
+		return nil, fmt.Errorf("conv: kernel %v is not %dx%d", ws, op.k, op.k)
+	}
+	ph, pw := xs[2]+2*op.pad-op.k, xs[3]+2*op.pad-op.k
+	if ph < 0 || pw < 0 {
+		return nil, fmt.Errorf("conv: input %v with kernel %d and pad %d gives an empty output", xs, op.k, op.pad)
+	}
+	return tensor.Shape{xs[0], ws[0], ph/op.stride + 1, pw/op.stride + 1}, nil
+}
+
+func (op convOp) Arity() int { return 2 }
+func (op convOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t, t, t)
+}
+func (op convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	if len(ds) != 2 {
+		return nil, fmt.Errorf("conv: want 2 inputs, got %d", len(ds))
+	}
+	xs, ok1 := ds[0].(tensor.Shape)
+	ws, ok2 := ds[1].(tensor.Shape)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("conv: inputs must have tensor shapes, got %T and %T", ds[0], ds[1])
+	}
+	return op.outShape(xs, ws)
+}
+func (op convOp) ReturnsPtr() bool      { return false }
+func (op convOp) CallsExtern() bool     { return false }
+func (op convOp) OverwritesInput() int  { return -1 }
+func (op convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op convOp) Hashcode() uint32      { return hashOf(op) }
+func (op convOp) String() string {
+	return fmt.Sprintf("Conv2d{k=%d,s=%d,p=%d}", op.k, op.stride, op.pad)
+}
+
+func (op convOp) Do(vs ...G.Value) (G.Value, error) {
+	x, w, err := twoDense(vs, "conv")
+	if err != nil {
+		return nil, err
+	}
+	os, err := op.outShape(x.Shape(), w.Shape())
+	if err != nil {
+		return nil, err
+	}
+	out := op.bufs.output(x.Dtype(), os)
+	switch xd := x.Data().(type) {
+	case []float32:
+		convForward(op, x.Shape(), xd, w.Data().([]float32), os, out.Data().([]float32))
+	case []float64:
+		convForward(op, x.Shape(), xd, w.Data().([]float64), os, out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("conv: unsupported dtype %v", x.Dtype())
+	}
+	return out, nil
+}
+
+func (op convOp) DiffWRT(int) []bool { return []bool{true, true} }
+
+// SymDiff: with cols = im2col(X), Y = W·cols, so dW = dY·colsᵀ and
+// dX = col2im(Wᵀ·dY).
+func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if len(inputs) != 2 {
+		return nil, fmt.Errorf("conv: want 2 inputs, got %d", len(inputs))
+	}
+	x, w := inputs[0], inputs[1]
+	dx, err := G.ApplyOp(convGradOp{convOp: convOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
+		wrtInput: true, shape: x.Shape().Clone()}, w, grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := G.ApplyOp(convGradOp{convOp: convOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
+		wrtInput: false, shape: w.Shape().Clone()}, x, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, dw}, nil
+}
+
+// convGradOp computes one gradient of convOp: with wrtInput, dX from
+// (W, dY); otherwise dW from (X, dY). shape is the gradient's shape.
+type convGradOp struct {
+	convOp
+	wrtInput bool
+	shape    tensor.Shape
+}
+
+func (op convGradOp) Arity() int { return 2 }
+func (op convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
+	return op.shape.Clone(), nil
+}
+func (op convGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op convGradOp) Hashcode() uint32      { return hashOf(op) }
+func (op convGradOp) String() string {
+	which := "W"
+	if op.wrtInput {
+		which = "X"
+	}
+	return fmt.Sprintf("Conv2dGrad%s{k=%d,s=%d,p=%d,%v}", which, op.k, op.stride, op.pad, op.shape)
+}
+func (op convGradOp) DiffWRT(int) []bool { return []bool{false, false} }
+func (op convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("%v: second derivatives are not implemented", op)
+}
+
+func (op convGradOp) Do(vs ...G.Value) (G.Value, error) {
+	a, dy, err := twoDense(vs, op.String())
+	if err != nil {
+		return nil, err
+	}
+	var xs, ws tensor.Shape
+	if op.wrtInput {
+		xs, ws = op.shape, a.Shape()
+	} else {
+		xs, ws = a.Shape(), op.shape
+	}
+	os, err := op.outShape(xs, ws)
+	if err != nil {
+		return nil, err
+	}
+	if !os.Eq(dy.Shape()) {
+		return nil, fmt.Errorf("%v: output gradient has shape %v, want %v", op, dy.Shape(), os)
+	}
+	out := op.bufs.output(a.Dtype(), op.shape)
+	switch ad := a.Data().(type) {
+	case []float32:
+		convBackward(op, xs, ws[0], os, ad, dy.Data().([]float32), out.Data().([]float32))
+	case []float64:
+		convBackward(op, xs, ws[0], os, ad, dy.Data().([]float64), out.Data().([]float64))
+	default:
+		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a.Dtype())
+	}
+	return out, nil
+}
+
+// convChunk is how many images one product covers for p output pixels each.
+func convChunk(n, p int) int {
+	return max(1, min(n, (convChunkCols+p-1)/p))
+}
+
+// gatherChunk copies images [n0, n0+nc) of t (N, C, P) into m (C × nc·P);
+// scatterChunk is its inverse.
+func gatherChunk[T float](t []T, c, p, n0, nc int, m []T) {
+	ld := nc * p
+	for j := 0; j < nc; j++ {
+		img := t[(n0+j)*c*p:]
+		for ci := 0; ci < c; ci++ {
+			copy(m[ci*ld+j*p:][:p], img[ci*p:][:p])
+		}
+	}
+}
+
+func scatterChunk[T float](m []T, c, p, n0, nc int, t []T) {
+	ld := nc * p
+	for j := 0; j < nc; j++ {
+		img := t[(n0+j)*c*p:]
+		for ci := 0; ci < c; ci++ {
+			copy(img[ci*p:][:p], m[ci*ld+j*p:][:p])
+		}
+	}
+}
+
+// convForward: per chunk of images, cols (Cin·k·k × nc·P) = im2col, then
+// Y (Cout × nc·P) = W · cols, written straight into y for a single image.
+func convForward[T float](op convOp, xs tensor.Shape, x, w []T, os tensor.Shape, y []T) {
+	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
+	cout, p := os[1], os[2]*os[3]
+	kdim, chw := cin*op.k*op.k, cin*h*wd
+	chunk := convChunk(n, p)
+	cp := borrow[T](kdim * chunk * p)
+	defer giveBack(cp)
+	cols := *cp
+	var tmp []T
+	if chunk > 1 {
+		tp := borrow[T](cout * chunk * p)
+		defer giveBack(tp)
+		tmp = *tp
+	}
+	for n0 := 0; n0 < n; n0 += chunk {
+		nc := min(chunk, n-n0)
+		ld := nc * p
+		for j := 0; j < nc; j++ {
+			im2colLD(x[(n0+j)*chw:(n0+j+1)*chw], cin, h, wd, op.k, op.stride, op.pad, cols[j*p:], ld)
+		}
+		if nc == 1 {
+			gemm(false, false, cout, p, kdim, 1, w, kdim, cols, p, 0, y[n0*cout*p:(n0+1)*cout*p], p)
+			continue
+		}
+		gemm(false, false, cout, ld, kdim, 1, w, kdim, cols, ld, 0, tmp, ld)
+		scatterChunk(tmp, cout, p, n0, nc, y)
+	}
+}
+
+// convBackward computes dX (op.wrtInput, a = W) or dW (a = X) from dY.
+func convBackward[T float](op convGradOp, xs tensor.Shape, cout int, os tensor.Shape, a, dy, out []T) {
+	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
+	p := os[2] * os[3]
+	kdim, chw := cin*op.k*op.k, cin*h*wd
+	chunk := convChunk(n, p)
+	cp := borrow[T](kdim * chunk * p)
+	defer giveBack(cp)
+	cols := *cp
+	var tmp []T
+	if chunk > 1 {
+		tp := borrow[T](cout * chunk * p)
+		defer giveBack(tp)
+		tmp = *tp
+	}
+	for n0 := 0; n0 < n; n0 += chunk {
+		nc := min(chunk, n-n0)
+		ld := nc * p
+		g := dy[n0*cout*p : (n0+1)*cout*p] // (Cout × P) for one image
+		if nc > 1 {
+			gatherChunk(dy, cout, p, n0, nc, tmp)
+			g = tmp
+		}
+		if op.wrtInput {
+			// dcols (Cin·k·k × nc·P) = Wᵀ · dY, folded back onto each image
+			gemm(true, false, kdim, ld, cout, 1, a, kdim, g, ld, 0, cols, ld)
+			for j := 0; j < nc; j++ {
+				col2imLD(cols[j*p:], cin, h, wd, op.k, op.stride, op.pad, out[(n0+j)*chw:(n0+j+1)*chw], ld)
+			}
+			continue
+		}
+		// dW (Cout × Cin·k·k) += dY · colsᵀ
+		for j := 0; j < nc; j++ {
+			im2colLD(a[(n0+j)*chw:(n0+j+1)*chw], cin, h, wd, op.k, op.stride, op.pad, cols[j*p:], ld)
+		}
+		beta := T(1)
+		if n0 == 0 {
+			beta = 0
+		}
+		gemm(false, true, cout, kdim, ld, 1, g, ld, cols, ld, beta, out, kdim)
+	}
+}
