@@ -42,6 +42,7 @@ usage:
   xraylab report ID [--var var]
   xraylab export ID --out DIR [--var var]
   xraylab reproduce BUNDLE [--tolerance 1e-9] [--var DIR] [--workers 1]
+  xraylab worker --run ID --server URL --token-file FILE [--var DIR]
   xraylab version
 
 Run 'xraylab COMMAND -h' for a command's flags.
@@ -58,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
-		"export": cmdExport, "reproduce": cmdReproduce,
+		"export": cmdExport, "reproduce": cmdReproduce, "worker": cmdWorker,
 		"version": func([]string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, experiments.BinaryVersion())
 			return nil
@@ -136,7 +137,7 @@ func checkWorkers(n int) error {
 type engine struct {
 	store   *registry.Store
 	hub     *experiments.Hub
-	exec    *experiments.LocalExecutor
+	exec    experiments.Executor
 	runner  *experiments.Runner
 	manager *experiments.Manager
 }
@@ -171,6 +172,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 1, "runs trained at once (one CPU slot each)")
 	submitFile := fs.String("submit", "", "spec file whose experiments are queued at start-up unless already queued")
 	only := fs.String("experiment", "", "with --submit: queue only this experiment of the file")
+	sf := slurmFlagSet(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -190,9 +192,24 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer eng.store.Close()
+	slurm, err := sf.executor(eng, *addr, log)
+	if err != nil {
+		return err
+	}
+	var workerAPI server.WorkerService
+	if slurm != nil {
+		eng.exec, workerAPI = slurm, slurm
+	}
 	eng.withWorkers(*workers, nil, log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if slurm != nil {
+		// Jobs a previous server left behind are cancelled before their
+		// runs are requeued; the runs resume from their checkpoints.
+		if err := slurm.Recover(ctx); err != nil {
+			return err
+		}
+	}
 	if err := eng.runner.Recover(ctx); err != nil {
 		return err
 	}
@@ -203,7 +220,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: experiments.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
-		Frontend: frontend.Files(), Version: experiments.BinaryVersion(), Logger: log})
+		Frontend: frontend.Files(), Workers: workerAPI, Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -706,4 +723,90 @@ func (a noteStore) Notes(ctx context.Context, exp int64) ([]*server.Note, error)
 		out[i] = toServerNote(n)
 	}
 	return out, nil
+}
+
+// slurmFlags are serve's backend flags.
+type slurmFlags struct {
+	backend, serverURL, binary, nodeVar, logDir *string
+	retries                                     *int
+	res                                         experiments.SlurmResources
+}
+
+func slurmFlagSet(fs *flag.FlagSet) *slurmFlags {
+	f := &slurmFlags{
+		backend:   fs.String("backend", "local", "where runs execute: local (in this process) or slurm (one Slurm job per run)"),
+		serverURL: fs.String("server-url", "", "with --backend slurm: the URL at which nodes reach this server (default http://<this host>:<port of --addr>)"),
+		binary:    fs.String("slurm-binary", "", "with --backend slurm: path of xraylab on the nodes (default: this binary's path)"),
+		nodeVar:   fs.String("slurm-var", "", "with --backend slurm: the workers' --var folder on the nodes (default $TMPDIR/xraylab-worker-<uid>)"),
+		logDir:    fs.String("slurm-logs", "", "with --backend slurm: folder on the nodes for the jobs' output files (default /tmp)"),
+		retries:   fs.Int("slurm-retries", 2, "with --backend slurm: times a run whose job died (node failure, time limit, out of memory, preemption) is requeued before it fails"),
+	}
+	fs.StringVar(&f.res.Partition, "slurm-partition", "", "with --backend slurm: sbatch --partition")
+	fs.StringVar(&f.res.Account, "slurm-account", "", "with --backend slurm: sbatch --account")
+	fs.StringVar(&f.res.Time, "slurm-time", "", "with --backend slurm: sbatch --time, a run's time limit (1:00:00)")
+	fs.IntVar(&f.res.CPUs, "slurm-cpus", 0, "with --backend slurm: sbatch --cpus-per-task")
+	fs.StringVar(&f.res.Mem, "slurm-mem", "", "with --backend slurm: sbatch --mem (16G)")
+	fs.StringVar(&f.res.Gres, "slurm-gres", "", "with --backend slurm: sbatch --gres (gpu:1)")
+	fs.Func("slurm-opt", "with --backend slurm: an extra sbatch option, repeatable (--slurm-opt=--qos=high)", func(v string) error {
+		f.res.Options = append(f.res.Options, v)
+		return nil
+	})
+	return f
+}
+
+// executor returns the slurm executor when --backend slurm, else nil.
+func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*experiments.SlurmExecutor, error) {
+	switch *f.backend {
+	case experiments.BackendLocal:
+		return nil, nil
+	case experiments.BackendSlurm:
+	default:
+		return nil, fmt.Errorf("--backend %q: want local or slurm", *f.backend)
+	}
+	if err := f.res.Validate(func(field string) string {
+		if field == "options" {
+			return "--slurm-opt"
+		}
+		return "--slurm-" + field
+	}); err != nil {
+		return nil, err
+	}
+	serverURL := *f.serverURL
+	if serverURL == "" {
+		host, port, _ := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			if host, _ = os.Hostname(); host == "" {
+				return nil, errors.New("--server-url is required: this host has no name the nodes could use")
+			}
+		}
+		serverURL = "http://" + net.JoinHostPort(host, port)
+	}
+	return experiments.NewSlurmExecutor(eng.store, eng.store, eng.hub, experiments.SlurmOptions{
+		Resources: f.res, ServerURL: serverURL, Binary: *f.binary, NodeVar: *f.nodeVar, LogDir: *f.logDir,
+		Retries: *f.retries, Logger: log,
+	})
+}
+
+func cmdWorker(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	runID := fs.Int64("run", 0, "id of the run to execute (required)")
+	serverURL := fs.String("server", "", "URL of the xraylab server that owns the run (required)")
+	tokenFile := fs.String("token-file", "", "file holding the run's token, readable by its owner only (required)")
+	varDir := fs.String("var", "var", "node-local folder for data, caches and artifacts before upload")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if *runID < 1 || *serverURL == "" || *tokenFile == "" || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: xraylab worker --run ID --server URL --token-file FILE [--var DIR]")
+		return errUsage
+	}
+	token, err := server.ReadToken(*tokenFile)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return experiments.RunWorker(ctx, experiments.WorkerOptions{Server: *serverURL, RunID: *runID, Token: token,
+		VarDir: *varDir, Logger: log})
 }

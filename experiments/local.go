@@ -300,7 +300,14 @@ func toBatch(br preprocess.BatchResult, size int) *nets.Batch {
 }
 
 func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *runData, model nets.Model, start int) error {
-	batches := (len(d.train) + spec.BatchSize - 1) / spec.BatchSize
+	// A last batch of one image is dropped (a different image each epoch,
+	// since the order is reshuffled): BatchNorm cannot normalise a single
+	// value per channel.
+	perEpoch := len(d.train)
+	if perEpoch%spec.BatchSize == 1 && perEpoch > 1 {
+		perEpoch--
+	}
+	batches := (perEpoch + spec.BatchSize - 1) / spec.BatchSize
 	began := time.Now()
 	trained := 0 // batches trained in this process, for the ETA
 	seeder, _ := model.(nets.EpochSeeder)
@@ -309,7 +316,7 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 		if seeder != nil {
 			seeder.SeedEpoch(rand.New(rand.NewSource(rng.Int63())))
 		}
-		order := rng.Perm(len(d.train))
+		order := rng.Perm(len(d.train))[:perEpoch]
 		seeds := make([]int64, len(order))
 		for i := range seeds {
 			seeds[i] = rng.Int63()

@@ -172,6 +172,13 @@ func (r *Runner) execute(ctx context.Context, run *Run, device string) {
 	state, msg := StateSucceeded, ""
 	switch {
 	case err == nil:
+	case errors.Is(err, ErrRequeued):
+		// The executor put the run back in the queue (its cluster job
+		// died); recording an outcome here would clobber the next attempt.
+		r.log.Warn("run requeued", "run", run.ID, "err", err)
+		r.hub.Publish(Event{Type: "state", RunID: run.ID, ExperimentID: run.ExperimentID, State: StateQueued, Message: err.Error()})
+		r.Wake()
+		return
 	case userCancelled:
 		state, msg = StateCancelled, "cancelled by user"
 	case ctx.Err() != nil:

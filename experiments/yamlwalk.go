@@ -36,6 +36,9 @@ type walker struct {
 const maxSpecNodes = 200_000
 
 func (w *walker) addf(n *yaml.Node, path, format string, args ...any) {
+	if path == "" {
+		path = "(file)" // e.g. an empty key at the top level
+	}
 	p := Problem{Path: path, Message: fmt.Sprintf(format, args...)}
 	if n != nil {
 		p.Line, p.Column = n.Line, n.Column

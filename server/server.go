@@ -59,6 +59,9 @@ type Config struct {
 	// Reports draws tables, figures and reports of experiments (nil =
 	// those endpoints answer 404).
 	Reports Reports
+	// Workers serves the worker API of a cluster backend and GET
+	// /api/runs/:id/job (nil = neither).
+	Workers WorkerService
 	// Frontend is the dashboard's static files, served at / with
 	// index.html as the fallback for client-side routes (nil = none).
 	Frontend fs.FS
@@ -171,6 +174,9 @@ func (s *Server) routes() {
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)
 	api.Get("/events", r(s.events)...)
 	s.noteRoutes(api, r, w)
+	if s.cfg.Workers != nil {
+		s.workerRoutes(api, r, s.cfg.Workers)
+	}
 
 	if s.cfg.Frontend != nil {
 		s.app.Get("/*", s.frontend)
