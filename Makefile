@@ -7,7 +7,7 @@ BIN   := bin/xraylab
 ADDR  ?= 127.0.0.1:8080
 VAR   ?= var
 
-.PHONY: deps build run test unit e2e screenshots bench clean
+.PHONY: deps build run test unit e2e screenshots bench soak fuzz load clean
 
 deps:
 	@scripts/deps.sh
@@ -30,9 +30,10 @@ run: build
 
 test: unit e2e
 
+# The crash harness (crash_test.go) kills the real server 20 times here.
 unit: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 30m ./...
+	XRAYLAB_KILLS=20 $(GO) test -count=1 -timeout 30m ./...
 
 # The dashboard in a real browser (Debian's chromium driven by playwright-core).
 e2e: deps
@@ -49,6 +50,22 @@ screenshots: deps
 bench: deps
 	@scripts/deps.sh $(BLAS_PKG) python3-torch
 	$(BLAS_ENV) $(GO) run $(BLAS_TAGS) bench/caebench.go $(BENCH_ARGS)
+
+# Longer runs of the crash harness, the fuzzers and the load test.
+KILLS ?= 60
+FUZZTIME ?= 60s
+soak: deps
+	XRAYLAB_KILLS=$(KILLS) $(GO) test -count=1 -timeout 60m -run '^TestCrashSafety$$' -v .
+
+fuzz: deps
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSpec$$' -fuzztime $(FUZZTIME) ./experiments/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadMURACSV$$' -fuzztime $(FUZZTIME) ./preprocess/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadMURAPaths$$' -fuzztime $(FUZZTIME) ./preprocess/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime $(FUZZTIME) ./preprocess/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadModel$$' -fuzztime $(FUZZTIME) ./nets/
+
+load: deps
+	XRAYLAB_LOAD=1 $(GO) test -count=1 -timeout 20m -run '^TestLoad$$' -v .
 
 clean:
 	rm -rf bin

@@ -35,8 +35,9 @@ const usage = `xraylab: unsupervised anomaly detection experiments on hand X-ray
 
 usage:
   xraylab serve  [--addr 127.0.0.1:8080] [--var var] [--workers 1] [--submit FILE [--experiment NAME]]
+                 [--token-file var/token] [--public-read] [--data-root DIR]... [--backend local|slurm ...]
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
-  xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080]
+  xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
   xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
   xraylab report ID [--var var]
@@ -172,6 +173,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 1, "runs trained at once (one CPU slot each)")
 	submitFile := fs.String("submit", "", "spec file whose experiments are queued at start-up unless already queued")
 	only := fs.String("experiment", "", "with --submit: queue only this experiment of the file")
+	tokenFile := fs.String("token-file", "", "access token file (default <var>/token; created with mode 0600 on first start)")
+	publicRead := fs.Bool("public-read", false, "let anyone who can reach --addr read without the token")
+	var dataRoots []string
+	fs.Func("data-root", "folder that MURA dataset paths in specs must lie under (repeatable; none given = any path)", func(v string) error {
+		dataRoots = append(dataRoots, v)
+		return nil
+	})
 	sf := slurmFlagSet(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -201,6 +209,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		eng.exec, workerAPI = slurm, slurm
 	}
 	eng.withWorkers(*workers, nil, log)
+	eng.manager.SetDataRoots(dataRoots)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if slurm != nil {
@@ -218,9 +227,24 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	tokenPath := *tokenFile
+	if tokenPath == "" {
+		tokenPath = filepath.Join(*varDir, "token")
+	}
+	token, created, err := server.LoadOrCreateToken(tokenPath)
+	if err != nil {
+		return err
+	}
+	if created {
+		fmt.Fprintf(stdout, "xraylab: created the access token %s (mode 0600); xraylab submit and the dashboard ask for it\n", tokenPath)
+	} else {
+		fmt.Fprintf(stdout, "xraylab: access token in %s\n", tokenPath)
+	}
+	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead})
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: experiments.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
-		Frontend: frontend.Files(), Workers: workerAPI, Version: experiments.BinaryVersion(), Logger: log})
+		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
+		Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -406,11 +430,12 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("submit", flag.ContinueOnError)
 	serverURL := fs.String("server", "http://127.0.0.1:8080", "xraylab server URL")
 	only := fs.String("experiment", "", "submit only this experiment of the file")
+	tokenFile := fs.String("token-file", filepath.Join("var", "token"), "the server's access token file (XRAYLAB_TOKEN overrides it)")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: xraylab submit FILE [--experiment NAME] [--server URL]")
+		fmt.Fprintln(stderr, "usage: xraylab submit FILE [--experiment NAME] [--server URL] [--token-file FILE]")
 		return errUsage
 	}
 	u, err := url.Parse(*serverURL)
@@ -421,12 +446,21 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read spec: %w", err)
 	}
+	token := os.Getenv("XRAYLAB_TOKEN")
+	if token != "" {
+		if err := server.CheckToken(token); err != nil {
+			return fmt.Errorf("XRAYLAB_TOKEN: %w", err)
+		}
+	} else if token, err = server.ReadToken(*tokenFile); err != nil {
+		return fmt.Errorf("%w (start xraylab serve once to create it, or set XRAYLAB_TOKEN)", err)
+	}
 	endpoint := u.JoinPath("api", "experiments")
 	if *only != "" {
 		endpoint.RawQuery = url.Values{"experiment": {*only}}.Encode()
 	}
 	req, _ := http.NewRequest(http.MethodPost, endpoint.String(), bytes.NewReader(text))
 	req.Header.Set("Content-Type", "application/yaml")
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
 	if err != nil {
 		return fmt.Errorf("submit to %s: %w", *serverURL, err)

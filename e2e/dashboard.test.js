@@ -60,6 +60,8 @@ const BLOCKER = `experiments:
 let bin;
 let port;
 let varDir;
+let token; // the server's access token, from <var>/token
+let prompts = 0; // times the dashboard asked for the token
 let server;
 let serverLog = '';
 let context;
@@ -90,6 +92,7 @@ async function startServer() {
   server.stdout.on('data', (d) => { serverLog += d; });
   server.stderr.on('data', (d) => { serverLog += d; });
   await waitFor('the server to answer', async () => (await fetch(`${base}/api/health`)).ok);
+  token = fs.readFileSync(path.join(varDir, 'token'), 'utf8').trim();
 }
 
 async function stopServer() {
@@ -100,7 +103,7 @@ async function stopServer() {
 }
 
 async function apiJSON(p, opts = {}) {
-  const res = await fetch(base + p, opts);
+  const res = await fetch(base + p, { ...opts, headers: { ...(opts.headers || {}), Authorization: `Bearer ${token}` } });
   const body = await res.json();
   return { status: res.status, body };
 }
@@ -143,7 +146,15 @@ after(async () => {
 function watch(page) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('dialog', (d) => d.accept());
+  // The dashboard asks for the token (a prompt) the first time a request
+  // needs it; other dialogs (confirmations) are accepted.
+  page.on('dialog', (d) => {
+    if (d.type() === 'prompt') {
+      prompts++;
+      return d.accept(token);
+    }
+    return d.accept();
+  });
   return errors;
 }
 
@@ -368,5 +379,7 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     await page.locator('.conn.open').waitFor();
   });
 
+  // Writes need the token: the dashboard asked for it once and kept it.
+  assert.equal(prompts, 1, 'the dashboard asks for the access token exactly once');
   assert.deepEqual(errors, [], 'no uncaught errors in the page');
 });

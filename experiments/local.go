@@ -229,6 +229,11 @@ const checkpointFormat = "xraylab-run-checkpoint/1"
 // first epoch still to train. Metric points past the checkpoint are
 // dropped so that re-training them neither loses nor doubles any.
 func (x *LocalExecutor) resume(ctx context.Context, run *Run, model nets.Model) (int, error) {
+	// A process killed while writing a checkpoint leaves its temporary file.
+	stale, _ := filepath.Glob(filepath.Join(x.RunDir(run.ID), ".checkpoint-*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 	path := filepath.Join(x.RunDir(run.ID), "checkpoint.bin")
 	f, err := os.Open(path)
 	if os.IsNotExist(err) {

@@ -11,11 +11,16 @@ import (
 // experiments, cancels runs, and hands out event subscriptions. The server
 // and the CLI use it; the runner does the work.
 type Manager struct {
-	store   Store
-	hub     *Hub
-	runner  *Runner
-	version string
+	store     Store
+	hub       *Hub
+	runner    *Runner
+	version   string
+	dataRoots []string
 }
+
+// SetDataRoots limits the MURA folders specs may name to these roots (none
+// = any path).
+func (m *Manager) SetDataRoots(roots []string) { m.dataRoots = roots }
 
 // NewManager wires a manager. runner may be nil for a process that only
 // queues work (runs are then executed by whichever process runs workers).
@@ -28,6 +33,9 @@ func NewManager(store Store, hub *Hub, runner *Runner, version string) *Manager 
 func (m *Manager) Submit(ctx context.Context, spec []byte, only string) ([]*Experiment, [][]*Run, error) {
 	parsed, err := ParseSpec(spec)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckDataRoots(parsed, m.dataRoots); err != nil {
 		return nil, nil, err
 	}
 	selected := parsed.Experiments

@@ -17,7 +17,8 @@ import (
 
 // Limits that keep a spec from asking for more than a server should accept.
 const (
-	MaxSpecBytes = 1 << 20 // 1 MiB of YAML
+	MaxSpecBytes = 256 << 10 // 256 KiB of YAML: far above any real grid, cheap to parse
+	maxProblems  = 100       // problems listed; the rest are counted
 	MaxRuns      = 10_000  // grid points per submission
 	maxDepth     = 32      // nesting levels
 )
@@ -205,6 +206,9 @@ func ParseSpec(text []byte) (*Spec, error) {
 			a, b := w.problems[i], w.problems[j]
 			return a.Line < b.Line || (a.Line == b.Line && a.Column < b.Column)
 		})
+		if n := len(w.problems); n > maxProblems {
+			w.problems = append(w.problems[:maxProblems], Problem{Path: "(file)", Message: fmt.Sprintf("%d more problems not listed", n-maxProblems)})
+		}
 		return nil, invalidSpec(w.problems)
 	}
 	return spec, nil

@@ -227,6 +227,16 @@ func TestParseSpecLimits(t *testing.T) {
 	if err == nil || CodeOf(err) != CodeInvalid || !strings.Contains(err.Error(), "experiments.e.seeds[0]: must be an integer, got a list") {
 		t.Fatalf("alias bomb: %v", err)
 	}
+	// A file of thousands of unknown keys lists the first 100 problems.
+	var many strings.Builder
+	many.WriteString("experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [{name: pixelgauss}]\n")
+	for i := 0; i < 500; i++ {
+		fmt.Fprintf(&many, "    k%d: 1\n", i)
+	}
+	ps := SpecProblems(func() error { _, err := ParseSpec([]byte(many.String())); return err }())
+	if len(ps) != 101 || ps[100].Message != "400 more problems not listed" {
+		t.Errorf("%d problems listed, last %+v", len(ps), ps[len(ps)-1])
+	}
 	deep := "experiments: " + strings.Repeat("[", 100) + strings.Repeat("]", 100)
 	if _, err := ParseSpec([]byte(deep)); err == nil || !strings.Contains(err.Error(), "nesting deeper than 32 levels") {
 		t.Errorf("deep nesting: %v", err)

@@ -66,6 +66,9 @@ var (
 // catches truncated downloads without decoding the pixels.
 var pngTrailer = []byte{0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82}
 
+// maxView bounds the M of imageM.png; MURA studies hold a handful of views.
+const maxView = 1000
+
 // LoadMURA reads root (the MURA-v1.1 folder, holding train/ and valid/) as
 // MURA ships it: <part>/<BodyPart>/patientNNNNN/studyK_{positive,negative}/imageM.png,
 // checked against <part>_image_paths.csv and <part>_labeled_studies.csv when
@@ -215,7 +218,11 @@ func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
 					skips = append(skips, Skip{Path: iPath, Reason: "not named imageM.png"})
 					continue
 				}
-				view, _ := strconv.Atoi(im[1])
+				view, err := strconv.Atoi(im[1])
+				if err != nil || view > maxView {
+					skips = append(skips, Skip{Path: iPath, Reason: fmt.Sprintf("view number %s is out of range (1 to %d)", im[1], maxView)})
+					continue
+				}
 				size, reason := checkPNG(iPath)
 				if reason != "" {
 					skips = append(skips, Skip{Path: iPath, Reason: reason})
@@ -442,7 +449,14 @@ func ReadGray(p string) (*image.Gray, error) {
 }
 
 func decodeGray(r io.Reader, name string) (*image.Gray, error) {
-	src, err := png.Decode(bufio.NewReader(r))
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkDeclaredSize(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	src, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

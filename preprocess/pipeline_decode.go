@@ -1,10 +1,29 @@
 package preprocess
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	_ "image/jpeg" // DecodeConfig reads JPEG headers too
+	_ "image/png"
 
 	"gocv.io/x/gocv"
 )
+
+// MaxImagePixels bounds the size an image file may declare (10,000 ×
+// 10,000). Decoders allocate what the header says, so a 33-byte PNG could
+// otherwise ask for gigabytes.
+const MaxImagePixels = 100_000_000
+
+// checkDeclaredSize refuses an image whose header declares more than
+// MaxImagePixels, before anything decodes it.
+func checkDeclaredSize(data []byte) error {
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	if err == nil && int64(cfg.Width)*int64(cfg.Height) > MaxImagePixels {
+		return fmt.Errorf("image declares %d×%d pixels; at most %d are allowed", cfg.Width, cfg.Height, MaxImagePixels)
+	}
+	return nil
+}
 
 // blankRange is the smallest grey-level span an image must have: below it
 // there is no hand to see (blank, all-white or all-black exposure).
@@ -17,6 +36,9 @@ const blankRange = 8
 func decodeGrey(data []byte, minSide int) (gocv.Mat, error) {
 	if len(data) == 0 {
 		return gocv.NewMat(), fmt.Errorf("empty file")
+	}
+	if err := checkDeclaredSize(data); err != nil {
+		return gocv.NewMat(), err
 	}
 	m, err := gocv.IMDecode(data, gocv.IMReadUnchanged)
 	if err != nil || m.Empty() {
@@ -84,6 +106,9 @@ func decodeGrey(data []byte, minSide int) (gocv.Mat, error) {
 func decodeMask(data []byte, w, h int) (gocv.Mat, error) {
 	if len(data) == 0 {
 		return gocv.NewMat(), fmt.Errorf("empty file")
+	}
+	if err := checkDeclaredSize(data); err != nil {
+		return gocv.NewMat(), err
 	}
 	m, err := gocv.IMDecode(data, gocv.IMReadGrayScale)
 	if err != nil || m.Empty() {

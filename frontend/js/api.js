@@ -47,6 +47,10 @@ export async function api(path, opts = {}) {
     if (err && err.name === 'AbortError') throw err;
     throw new ApiError(0, 'offline', 'cannot reach the server', null);
   }
+  if (res.status === 401 && !opts.retried && askToken()) {
+    // The server wants its token: ask once, keep it, and try again.
+    return api(path, { ...opts, retried: true });
+  }
   if (!res.ok) {
     let code = 'http_' + res.status;
     let message = `${res.status} ${res.statusText}`;
@@ -89,8 +93,19 @@ export async function download(path, name) {
 }
 
 // eventsURL is the SSE stream. EventSource cannot send headers, so a token
-// travels as ?access_token= (the server's read guard must accept it there).
+// travels as ?token= (the server accepts it there and nowhere else).
 export function eventsURL() {
   const t = token();
-  return t ? `/api/events?access_token=${encodeURIComponent(t)}` : '/api/events';
+  return t ? `/api/events?token=${encodeURIComponent(t)}` : '/api/events';
+}
+
+// askToken asks for the server's access token (xraylab serve prints where
+// it is kept) and stores it in this browser; false when none is given.
+function askToken() {
+  if (typeof window === 'undefined' || !window.prompt) return false;
+  const t = window.prompt('This xraylab server needs its access token for that.\n'
+    + 'It is in the token file that "xraylab serve" printed (var/token by default).');
+  if (!t || !t.trim()) return false;
+  setToken(t.trim());
+  return true;
 }
