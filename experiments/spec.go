@@ -19,8 +19,8 @@ import (
 const (
 	MaxSpecBytes = 256 << 10 // 256 KiB of YAML: far above any real grid, cheap to parse
 	maxProblems  = 100       // problems listed; the rest are counted
-	MaxRuns      = 10_000  // grid points per submission
-	maxDepth     = 32      // nesting levels
+	MaxRuns      = 10_000    // grid points per submission
+	maxDepth     = 32        // nesting levels
 )
 
 // PaperSeeds are the four seeds the paper trains every model with.
