@@ -41,6 +41,35 @@ experiments:
 	if code := run([]string{"report", "1", "--var", filepath.Join(dir, "var")}, &out, &errb); code != 0 || !strings.Contains(out.String(), `experiment "tiny" (id 1)`) {
 		t.Errorf("report: exit %d\n%s%s", code, out.String(), errb.String())
 	}
+	// Score new images with a run's checkpoint: one CSV row per image and
+	// a heatmap for models with anomaly maps; a bad file is reported.
+	junk := filepath.Join(dir, "junk.png")
+	os.WriteFile(junk, []byte("not a png"), 0o644)
+	imgs, _ := filepath.Glob(filepath.Join(dir, "var", "data", "*", "MURA-v1.1", "valid", "XR_HAND", "*", "*", "image1.png"))
+	if len(imgs) < 2 {
+		t.Fatalf("found %d generated images to score", len(imgs))
+	}
+	out.Reset()
+	errb.Reset()
+	heat := filepath.Join(dir, "heat")
+	code = run(append([]string{"score", "--checkpoint", filepath.Join(dir, "var", "artifacts", "1", "checkpoint.bin"), "--out", heat, junk}, imgs[:2]...), &out, &errb)
+	if code != 0 {
+		t.Fatalf("score: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || lines[0] != "path,half,mean,mean_top20,skipped" || !strings.HasPrefix(lines[1], junk+",0,,,") {
+		t.Errorf("score CSV:\n%s", out.String())
+	}
+	if pngs, _ := filepath.Glob(filepath.Join(heat, "*-heatmap.png")); len(pngs) != 2 {
+		t.Errorf("%d heatmaps written, want 2", len(pngs))
+	}
+	os.WriteFile(filepath.Join(dir, "cut.bin"), []byte(`{"format":"xraylab-run-checkpoint/2","sha256":"00"}`+"\nXRLPG"), 0o644)
+	errb.Reset()
+	if code := run([]string{"score", "--checkpoint", filepath.Join(dir, "cut.bin"), junk}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "cut.bin is corrupt or truncated: its model state does not match the checksum in its header") {
+		t.Errorf("corrupt checkpoint: exit %d %s", code, errb.String())
+	}
+
 	// Export the experiment and reproduce it from the bundle alone.
 	bundle := filepath.Join(dir, "bundle")
 	out.Reset()

@@ -1,7 +1,7 @@
 package experiments
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -215,16 +215,6 @@ func (x *LocalExecutor) datasetRoot(ctx context.Context, d DatasetSpec) (string,
 	return root, opts, nil
 }
 
-// checkpointHeader precedes the model state in a run checkpoint.
-type checkpointHeader struct {
-	Format string `json:"format"`
-	RunID  int64  `json:"run_id"`
-	Model  string `json:"model"`
-	Epoch  int    `json:"epoch"`
-}
-
-const checkpointFormat = "xraylab-run-checkpoint/1"
-
 // resume loads the run's last checkpoint if it has one and returns the
 // first epoch still to train. Metric points past the checkpoint are
 // dropped so that re-training them neither loses nor doubles any.
@@ -235,53 +225,27 @@ func (x *LocalExecutor) resume(ctx context.Context, run *Run, model nets.Model) 
 		os.Remove(f)
 	}
 	path := filepath.Join(x.RunDir(run.ID), "checkpoint.bin")
-	f, err := os.Open(path)
-	if os.IsNotExist(err) {
+	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
+	}
+	h, payload, err := ReadCheckpoint(path)
+	if err == nil && h.Model != model.Name() {
+		err = fmt.Errorf("it holds a %s model, the run trains %s", h.Model, model.Name())
+	}
+	if err == nil {
+		err = model.Load(bytes.NewReader(payload))
 	}
 	if err != nil {
-		return 0, fmt.Errorf("open checkpoint: %w", err)
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	line, err := br.ReadBytes('\n')
-	var h checkpointHeader
-	if err != nil || json.Unmarshal(line, &h) != nil || h.Format != checkpointFormat || h.Model != model.Name() {
-		x.log.Warn("ignoring unreadable checkpoint; training from scratch", "run", run.ID, "path", path)
-		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
-	}
-	if err := model.Load(br); err != nil {
-		x.log.Warn("ignoring checkpoint the model cannot load; training from scratch", "run", run.ID, "err", err)
+		x.log.Warn("ignoring a checkpoint that cannot be loaded; training from scratch", "run", run.ID, "err", err)
 		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
 	}
 	x.log.Info("resuming from checkpoint", "run", run.ID, "epoch", h.Epoch)
 	return h.Epoch + 1, x.store.DeleteMetricsAfter(ctx, run.ID, h.Epoch)
 }
 
-func (x *LocalExecutor) saveCheckpoint(ctx context.Context, run *Run, model nets.Model, epoch int) error {
-	dir := x.RunDir(run.ID)
-	tmp, err := os.CreateTemp(dir, ".checkpoint-*")
-	if err != nil {
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	h, _ := json.Marshal(checkpointHeader{Format: checkpointFormat, RunID: run.ID, Model: model.Name(), Epoch: epoch})
-	bw := bufio.NewWriter(tmp)
-	bw.Write(append(h, '\n'))
-	if err := model.Save(bw); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	if err := bw.Flush(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write checkpoint: %w", err)
-	}
-	tmp.Close()
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, "checkpoint.bin")); err != nil {
+func (x *LocalExecutor) saveCheckpoint(ctx context.Context, run *Run, spec RunSpec, model nets.Model, epoch int) error {
+	h := CheckpointHeader{RunID: run.ID, Model: model.Name(), Epoch: epoch, Spec: spec}
+	if err := WriteCheckpoint(filepath.Join(x.RunDir(run.ID), "checkpoint.bin"), h, model); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
 	return x.addArtifact(ctx, run.ID, "checkpoint.bin", "checkpoint")
@@ -385,7 +349,7 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 			return fmt.Errorf("epoch %d: store metrics: %w", epoch, err)
 		}
 		if epoch%spec.CheckpointEvery == 0 || epoch == spec.Epochs {
-			if err := x.saveCheckpoint(ctx, run, model, epoch); err != nil {
+			if err := x.saveCheckpoint(ctx, run, spec, model, epoch); err != nil {
 				return fmt.Errorf("epoch %d: %w", epoch, err)
 			}
 		}

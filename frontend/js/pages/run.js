@@ -19,6 +19,7 @@ export async function runPage(id) {
   main.append(head, status, params, metrics, charts, plots, files);
   let run;
   let exp = null;
+  let job = null;
 
   async function load() {
     try {
@@ -28,6 +29,9 @@ export async function runPage(id) {
       return;
     }
     if (!exp || exp.id !== run.experiment_id) exp = await api(`/api/experiments/${run.experiment_id}`).catch(() => null);
+    // A server with a cluster backend tells where the run's job is; a local
+    // server has no such endpoint (404) and the rows stay out.
+    job = await api(`/api/runs/${id}/job`).catch(() => null);
     document.title = `run ${id} · xraylab`;
     renderHead();
     renderStatus();
@@ -69,6 +73,13 @@ export async function runPage(id) {
         row('Seed', String(run.seed)),
         row('Attempts', String(run.attempts)),
         row('Worker', run.worker || '—'),
+        ...(job && job.backend && job.backend !== 'local' ? [
+          row('Backend', job.backend),
+          row('Job', job.job_id ? h('code', {}, job.job_id) : '—'),
+          row('Node', job.node || '—'),
+          row('Cluster state', job.slurm_state ? h('span', { class: `slurm slurm-${job.slurm_state.toLowerCase()}` }, job.slurm_state) : '—'),
+          row('Last heartbeat', fmtTime(job.heartbeat)),
+        ] : []),
         row('Created', fmtTime(run.created)),
         row('Started', fmtTime(run.started)),
         row('Finished', fmtTime(run.finished)),
