@@ -165,8 +165,9 @@ func scanExperiment(sc scanner) (*experiments.Experiment, error) {
 
 const countsSQL = `SELECT state, count(*) FROM runs WHERE experiment_id = ? GROUP BY state`
 
-// bestSQL finds the highest test ROC-AUC of a succeeded run: a final metric
-// whose key starts with "test/" and ends with "/roc_auc". The key range
+// bestSQL finds the highest image-level test ROC-AUC of a succeeded run: a
+// final metric "test/<score>/roc_auc" (no further "/" in <score>: study-
+// and pixel-level keys have more segments). The key range
 // 'test/' <= key < 'test0' ('0' follows '/') lets the primary key narrow
 // the scan; NaN values are stored as NULL and never win; ties go to the
 // lowest run id, then the first key.
@@ -176,6 +177,7 @@ const bestSQL = `
 	WHERE r.experiment_id = ? AND r.state = 'succeeded'
 	  AND f.key >= 'test/' AND f.key < 'test0'
 	  AND substr(f.key, -8) = '/roc_auc'
+	  AND instr(substr(f.key, 6, length(f.key) - 13), '/') = 0
 	  AND f.value IS NOT NULL
 	ORDER BY f.value DESC, f.run_id, f.key
 	LIMIT 1`
