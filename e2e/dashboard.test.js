@@ -257,7 +257,7 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     const decoded = (loc) => loc.evaluate((img) => img.complete && img.naturalWidth > 0);
     // Fail fast, naming the missing piece, before waiting on the page.
     const runs = (await apiJSON(`/api/runs?experiment=${expId}`)).body.items;
-    const score = Object.keys(runs[0].metrics).map((k) => /^test\/(.+)\/roc_auc$/.exec(k)?.[1]).filter(Boolean).sort()[0];
+    const score = Object.keys(runs[0].metrics).map((k) => /^test\/([^/]+)\/roc_auc$/.exec(k)?.[1]).filter(Boolean).sort()[0];
     for (const p of [`/api/experiments/${expId}/roc.png?score=${score}`, `/api/experiments/${expId}/table?format=json`]) {
       const res = await fetch(base + p);
       assert.equal(res.status, 200, `GET ${p}: ${res.status} ${await res.text()}`);

@@ -99,7 +99,7 @@ export function scoreNames(runs) {
   const names = new Set();
   for (const r of runs) {
     for (const k of Object.keys(r.metrics || {})) {
-      const m = /^test\/(.+)\/roc_auc$/.exec(k);
+      const m = /^test\/([^/]+)\/roc_auc$/.exec(k); // image level: study-level keys have more segments
       if (m) names.add(m[1]);
     }
   }
