@@ -364,6 +364,10 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     await shot(page, 'compare');
     await page.goto(`${base}/#/runs/${runs[0].id}`);
     await page.locator('#h-files ~ .table-wrap a', { hasText: 'scores.csv' }).waitFor();
+    // The run's log, as the run wrote it.
+    await page.locator('pre.log').waitFor();
+    const log = await page.locator('pre.log').textContent();
+    assert.ok(log.includes('attempt 1 of ') && log.includes('test ROC-AUC: ') && log.trim().endsWith('finished'), log);
     await shot(page, 'run');
   });
 

@@ -40,7 +40,7 @@ type LocalExecutor struct {
 	hub     Publisher
 	opts    LocalOptions
 	log     *slog.Logger
-	synthMu sync.Mutex // one generation of a synthetic dataset at a time
+	synthMu *sync.Mutex // one generation of a synthetic dataset at a time (shared by per-run copies)
 }
 
 // NewLocalExecutor builds the in-process executor.
@@ -48,7 +48,7 @@ func NewLocalExecutor(store RunSink, hub Publisher, opts LocalOptions) *LocalExe
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &LocalExecutor{store: store, hub: hub, opts: opts, log: opts.Logger}
+	return &LocalExecutor{store: store, hub: hub, opts: opts, log: opts.Logger, synthMu: &sync.Mutex{}}
 }
 
 // RunDir is where a run's artifacts live.
@@ -58,10 +58,32 @@ func (x *LocalExecutor) RunDir(runID int64) string {
 
 // Execute runs the whole life of one run: data, preprocessing, training
 // with checkpoints, scoring and metrics.
-func (x *LocalExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, device string) error {
+func (x *LocalExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, device string) (err error) {
 	dir := x.RunDir(run.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create artifact folder: %w", err)
+	}
+	// The run's log: what it did, stage by stage, kept as an artifact.
+	logf, lerr := os.OpenFile(filepath.Join(dir, "run.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if lerr == nil {
+		rl := &runLog{next: x.hub, w: logf}
+		rl.printf("attempt %d of %s on %s (binary %s)", run.Attempts, spec.Label(), device, BinaryVersion())
+		defer func() {
+			switch {
+			case err == nil:
+				rl.printf("finished")
+			case ctx.Err() != nil:
+				rl.printf("stopped: %v", err)
+			default:
+				rl.printf("failed: %v", err)
+			}
+			logf.Close()
+			// Best effort: the folder may be gone, which the run's error says.
+			x.addArtifact(context.WithoutCancel(ctx), run.ID, "run.log", "log")
+		}()
+		rx := *x
+		rx.hub = rl
+		x = &rx
 	}
 	data, err := x.prepareData(ctx, run, spec)
 	if err != nil {
@@ -113,6 +135,10 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 	if err != nil {
 		return nil, fmt.Errorf("split dataset %s: %w", root, err)
 	}
+	sum := split.Summary()
+	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
+		"data %s: %d images (%d unreadable files skipped), fingerprint %.12s; split by seed %d: train %d, validation %d, test %d images",
+		root, len(ds.Records), len(ds.Skipped), ds.Fingerprint, spec.SplitSeed, sum.Train.Images, sum.Val.Images, sum.Test.Images)})
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
 		Variant: preprocess.Variant(spec.Preprocessing), HistEq: spec.HistEq,
 		Size: spec.ImageSize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers,
@@ -143,6 +169,9 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 		}
 		*part.dst = items
 		summary.Preprocess = append(summary.Preprocess, rep)
+		x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
+			"%s: %d images -> %d items (%d skipped, %d carrier crops fell back, %d two-hand splits, cache %d hits / %d misses)",
+			part.name, rep.Images, rep.Items, rep.Skipped, rep.FellBack, rep.TwoHandSplits, rep.CacheHits, rep.CacheMisses)})
 	}
 	raw, _ := json.Marshal(summary)
 	if err := x.store.SetDataset(ctx, run.ID, DatasetRecord{Fingerprint: ds.Fingerprint, Summary: raw}); err != nil {
@@ -240,6 +269,7 @@ func (x *LocalExecutor) resume(ctx context.Context, run *Run, model nets.Model) 
 		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
 	}
 	x.log.Info("resuming from checkpoint", "run", run.ID, "epoch", h.Epoch)
+	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf("resuming from the checkpoint of epoch %d", h.Epoch)})
 	return h.Epoch + 1, x.store.DeleteMetricsAfter(ctx, run.ID, h.Epoch)
 }
 
@@ -463,6 +493,11 @@ func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d 
 	if err := x.writeScores(ctx, run, d.val, d.test, all); err != nil {
 		return err
 	}
+	var head []string
+	for _, name := range sortedKeys(all["test"]) {
+		head = append(head, fmt.Sprintf("%s %.3f", name, final[MetricKey("test", name, AggImage, MetricROCAUC)]))
+	}
+	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "test ROC-AUC: " + strings.Join(head, ", ")})
 	return x.store.SetFinalMetrics(ctx, run.ID, final)
 }
 
@@ -558,4 +593,32 @@ func (x *LocalExecutor) addArtifact(ctx context.Context, runID int64, name, kind
 		return fmt.Errorf("record artifact %s: %w", name, err)
 	}
 	return x.store.AddArtifact(ctx, &Artifact{RunID: runID, Name: name, Kind: kind, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+}
+
+// runLog writes the stage messages and epoch ends of one run to its log
+// file and passes every event on.
+type runLog struct {
+	next Publisher
+	w    io.Writer
+	mu   sync.Mutex
+}
+
+func (l *runLog) printf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%s %s\n", time.Now().UTC().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func (l *runLog) Publish(e Event) {
+	switch {
+	case e.Message != "":
+		l.printf("%s", e.Message)
+	case e.Type == "progress" && e.Batches > 0 && e.Batch == e.Batches:
+		loss := ""
+		if e.Loss != nil {
+			loss = fmt.Sprintf(", loss %.6g", *e.Loss)
+		}
+		l.printf("epoch %d/%d done (%d batches%s)", e.Epoch, e.Epochs, e.Batches, loss)
+	}
+	l.next.Publish(e)
 }

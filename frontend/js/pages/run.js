@@ -16,7 +16,8 @@ export async function runPage(id) {
   const charts = h('section', { class: 'cell', 'aria-labelledby': 'h-charts' });
   const plots = h('section', { class: 'cell', 'aria-labelledby': 'h-plots' });
   const files = h('section', { class: 'cell', 'aria-labelledby': 'h-files' });
-  main.append(head, status, params, metrics, charts, plots, files);
+  const logs = h('section', { class: 'cell', 'aria-labelledby': 'h-logs' });
+  main.append(head, status, params, metrics, charts, plots, files, logs);
   let run;
   let exp = null;
   let job = null;
@@ -104,6 +105,10 @@ export async function runPage(id) {
         ? h('div', { class: 'images' }, pngs.map((x) => image(x.url, x.name, x.name)))
         : emptyNote('No plots yet.'));
       clear(files, h('h2', { id: 'h-files' }, 'Artifacts'), artifactsTable(a.items));
+      const logArt = a.items.find((x) => x.name === 'run.log');
+      clear(logs, h('h2', { id: 'h-logs' }, 'Log'), logArt
+        ? h('pre', { class: 'log', tabindex: '0' }, await api(logArt.url, { as: 'text' }))
+        : emptyNote('The run writes its log when an attempt ends.'));
     } catch (err) {
       clear(files, h('h2', { id: 'h-files' }, 'Artifacts'), errorBox(err, 'Could not list artifacts'));
     }
