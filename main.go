@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,7 +43,7 @@ usage:
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
   xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
-  xraylab report ID [--var var]
+  xraylab report ID [--format text|json|csv|markdown|latex|png|svg|html] [--out FILE] [--var var]
   xraylab score  --checkpoint FILE [--out DIR] IMAGE...
   xraylab export ID --out DIR [--var var]
   xraylab reproduce BUNDLE [--tolerance 1e-9] [--var DIR] [--workers 1]
@@ -546,35 +547,74 @@ func progressBar(w io.Writer, label string) func(done, total int) {
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	varDir := fs.String("var", "var", "folder holding the database")
+	varDir := fs.String("var", "var", "folder holding the database and artifacts")
+	format := fs.String("format", "text", "text (runs table), json, csv, markdown, latex, png, svg (the comparison table) or html (the report)")
+	out := fs.String("out", "", "write to this file instead of standard output (required for png, svg)")
+	split := fs.String("split", "test", "table figures from the test or val split")
+	metric := fs.String("metric", experiments.MetricROCAUC, "table metric: roc_auc or ap")
+	aggregate := fs.String("aggregate", experiments.AggImage, "table level: image, study_mean or study_max")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: xraylab report EXPERIMENT_ID [--var DIR]")
+		fmt.Fprintln(stderr, "usage: xraylab report EXPERIMENT_ID [--format text|json|csv|markdown|latex|png|svg|html] [--out FILE] [--var DIR]")
 		return errUsage
 	}
 	id, err := strconv.ParseInt(fs.Arg(0), 10, 64)
 	if err != nil || id <= 0 {
 		return fmt.Errorf("experiment id must be a positive integer, got %q", fs.Arg(0))
 	}
-	store, _, err := openVar(*varDir)
+	choices := map[string][]string{
+		"format": {"text", "json", "csv", "markdown", "latex", "png", "svg", "html"}, "split": {"test", "val"},
+		"metric": {experiments.MetricROCAUC, experiments.MetricAP}, "aggregate": {experiments.AggImage, experiments.AggStudyMean, experiments.AggStudyMax},
+	}
+	for name, v := range map[string]string{"format": *format, "split": *split, "metric": *metric, "aggregate": *aggregate} {
+		if !slices.Contains(choices[name], v) {
+			return fmt.Errorf("--%s %q: must be one of %s", name, v, strings.Join(choices[name], ", "))
+		}
+	}
+	if (*format == "png" || *format == "svg") && *out == "" {
+		return fmt.Errorf("--format %s writes an image: give --out FILE", *format)
+	}
+	store, p, err := openVar(*varDir)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	ctx := context.Background()
-	e, err := store.GetExperiment(ctx, id)
+	reports := experiments.NewReports(store, p.artifacts)
+	opts := experiments.TableOptions{Split: *split, Metric: *metric, Aggregate: *aggregate}
+	var body []byte
+	switch *format {
+	case "text":
+		e, err := store.GetExperiment(ctx, id)
+		if err != nil {
+			return err
+		}
+		runs, _, err := store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id})
+		if err != nil {
+			return err
+		}
+		body = []byte(fmt.Sprintf("experiment %q (id %d), created %s, %d runs\n\n%s", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs, experiments.RunsTable(runs)))
+	case "png", "svg":
+		body, err = reports.TableImage(ctx, id, opts, *format)
+	case "html":
+		body, err = reports.HTML(ctx, id)
+	default:
+		t, terr := reports.Table(ctx, id, opts)
+		if terr != nil {
+			return terr
+		}
+		body, err = map[string]func() ([]byte, error){"json": t.JSON, "csv": t.CSV, "markdown": t.Markdown, "latex": t.LaTeX}[*format]()
+	}
 	if err != nil {
 		return err
 	}
-	runs, _, err := store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id, Limit: experiments.MaxRuns})
-	if err != nil {
+	if *out == "" {
+		_, err = stdout.Write(body)
 		return err
 	}
-	fmt.Fprintf(stdout, "experiment %q (id %d), created %s, %d runs\n\n", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs)
-	fmt.Fprint(stdout, experiments.RunsTable(runs))
-	return nil
+	return os.WriteFile(*out, body, 0o644)
 }
 
 func cmdPreprocess(args []string, stdout, stderr io.Writer) error {

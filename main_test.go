@@ -70,6 +70,19 @@ experiments:
 		t.Errorf("corrupt checkpoint: exit %d %s", code, errb.String())
 	}
 
+	// The comparison table in the paper's layout, in several formats.
+	out.Reset()
+	if code := run([]string{"report", "1", "--format", "markdown", "--var", filepath.Join(dir, "var")}, &out, &errb); code != 0 ||
+		!strings.Contains(out.String(), "| pixelgauss | mean |") || !strings.Contains(out.String(), "± ") {
+		t.Errorf("report markdown: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	png := filepath.Join(dir, "table.png")
+	if code := run([]string{"report", "1", "--format", "png", "--out", png, "--var", filepath.Join(dir, "var")}, &out, &errb); code != 0 {
+		t.Errorf("report png: exit %d %s", code, errb.String())
+	} else if b, _ := os.ReadFile(png); !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Errorf("report png wrote %d bytes that are not a PNG", len(b))
+	}
+
 	// Export the experiment and reproduce it from the bundle alone.
 	bundle := filepath.Join(dir, "bundle")
 	out.Reset()
@@ -128,6 +141,9 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"preprocess", "--data", dir, "--rows", "0"}, 1, "--rows must be between 1 and 200, got 0"},
 		{[]string{"preprocess", "--data", filepath.Join(dir, "nope"), "--cache", ""}, 1, "MURA root " + filepath.Join(dir, "nope") + ": no such folder"},
 		{[]string{"report", "abc", "--var", dir}, 1, `xraylab report: experiment id must be a positive integer, got "abc"`},
+		{[]string{"report", "1", "--format", "docx", "--var", dir}, 1, `xraylab report: --format "docx": must be one of text, json, csv, markdown, latex, png, svg, html`},
+		{[]string{"report", "1", "--format", "png", "--var", dir}, 1, "xraylab report: --format png writes an image: give --out FILE"},
+		{[]string{"score"}, 2, "usage: xraylab score --checkpoint FILE"},
 		{[]string{"report", "1", "--var", filepath.Join(dir, "empty")}, 1, "xraylab report: no database at " + filepath.Join(dir, "empty", "xraylab.db")},
 	}
 	for _, c := range cases {
