@@ -339,19 +339,7 @@ func TestAEGradientsDoNotAccumulate(t *testing.T) {
 func TestBAECheckpointRoundTrip(t *testing.T) {
 	orig := tinyBAE(t, 11, 16, 0.125, tensor.Float32)
 	tr := synthBatch(rand.New(rand.NewSource(12)), 3, 16)
-	for i := 0; i < 2; i++ {
-		if _, err := orig.TrainStep(tr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := orig.EndEpoch(5); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := orig.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	data := buf.Bytes()
+	data := trainAndSave(t, orig, tr, 5)
 	lm, err := LoadModel(bytes.NewReader(data), rand.New(rand.NewSource(1)))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package nets
 import (
 	"math/rand"
 	"testing"
-	"time"
 )
 
 // BenchmarkCAETrainStep times one training step (forward, backward, Adam)
@@ -16,16 +15,5 @@ import (
 func BenchmarkCAETrainStep(b *testing.B) {
 	m := tinyCAE(b, 1, 64, 1)
 	batch := synthBatch(rand.New(rand.NewSource(2)), 16, 64)
-	if _, err := m.TrainStep(batch); err != nil { // compiles the graph
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		if _, err := m.TrainStep(batch); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/step")
+	benchTrainStep(b, m, batch)
 }

@@ -9,31 +9,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// synthBatch makes n size×size images: a bright disc (the "hand") on a
-// dark background with noise, masked to the disc's bounding square.
-func synthBatch(r *rand.Rand, n, size int) *Batch {
-	b := &Batch{N: n, H: size, W: size, Images: make([]float32, n*size*size), Masks: make([]float32, n*size*size)}
-	for i := 0; i < n; i++ {
-		cx, cy := float64(size)/2+r.Float64()*4-2, float64(size)/2+r.Float64()*4-2
-		rad := float64(size) / 4
-		for y := 0; y < size; y++ {
-			for x := 0; x < size; x++ {
-				p := i*size*size + y*size + x
-				d := math.Hypot(float64(x)-cx, float64(y)-cy)
-				v := 0.1 + 0.05*r.Float64()
-				if d < rad {
-					v = 0.7 + 0.1*r.Float64()
-				}
-				b.Images[p] = float32(v)
-				if math.Abs(float64(x)-cx) < rad+2 && math.Abs(float64(y)-cy) < rad+2 {
-					b.Masks[p] = 1
-				}
-			}
-		}
-	}
-	return b
-}
-
 func tinyCAE(t testing.TB, seed int64, size int, width float64) *cae {
 	t.Helper()
 	m, err := newCAE(Config{Size: size, TopK: []int{5, 50}, Params: map[string]float64{"width": width, "lr": 1e-3},
@@ -292,14 +267,7 @@ func TestCAENumericalGradient(t *testing.T) {
 		// three entries of every parameter tensor
 		for j := 0; j < 3; j++ {
 			i := r.Intn(len(data))
-			const eps = 1e-6
-			orig := data[i]
-			data[i] = orig + eps
-			up := loss()
-			data[i] = orig - eps
-			down := loss()
-			data[i] = orig
-			num := (up - down) / (2 * eps)
+			num := centralDiff(loss, data, i)
 			if d := math.Abs(num - grads[pi][i]); d > 1e-6+1e-4*math.Abs(num) {
 				t.Errorf("d loss/d %s[%d]: analytic %.9g, numerical %.9g", name, i, grads[pi][i], num)
 			}

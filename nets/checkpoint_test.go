@@ -13,19 +13,7 @@ func savedCAE(t *testing.T) (*cae, []byte, *Batch) {
 	t.Helper()
 	m := tinyCAE(t, 11, 32, 0.125)
 	b := synthBatch(rand.New(rand.NewSource(12)), 3, 32)
-	for i := 0; i < 2; i++ {
-		if _, err := m.TrainStep(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := m.EndEpoch(3); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return m, buf.Bytes(), b
+	return m, trainAndSave(t, m, b, 3), b
 }
 
 func sameScores(t *testing.T, a, b *Scored) {

@@ -3,7 +3,6 @@ package nets
 import (
 	"math/rand"
 	"testing"
-	"time"
 )
 
 // The GANs' training steps (every phase's forward and backward and the
@@ -18,18 +17,7 @@ func BenchmarkGANTrainStep(b *testing.B) {
 				b.Fatal(err)
 			}
 			batch := synthBatch(rand.New(rand.NewSource(2)), 16, 64)
-			if _, err := m.TrainStep(batch); err != nil { // compiles the graphs
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			for i := 0; i < b.N; i++ {
-				if _, err := m.TrainStep(batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/step")
+			benchTrainStep(b, m, batch)
 		})
 	}
 }

@@ -44,14 +44,7 @@ func gradCheck(t *testing.T, build func(g *G.ExprGraph) (cost *G.Node, wrt []*G.
 		analytic := analytics[k]
 		d := data[k].Float64s()
 		for i := range d {
-			const eps = 1e-6
-			orig := d[i]
-			d[i] = orig + eps
-			up := run()
-			d[i] = orig - eps
-			down := run()
-			d[i] = orig
-			num := (up - down) / (2 * eps)
+			num := centralDiff(run, d, i)
 			if math.Abs(num-analytic[i]) > 1e-6+1e-5*math.Abs(num) {
 				t.Fatalf("d cost/d %s[%d]: analytic %.9g, numerical %.9g", n.Name(), i, analytic[i], num)
 			}

@@ -267,14 +267,7 @@ func TestGANNumericalGradients(t *testing.T) {
 					data := n.ps.vals[pi].Float64s()
 					for j := 0; j < 2; j++ {
 						i := r.Intn(len(data))
-						const eps = 1e-6
-						orig := data[i]
-						data[i] = orig + eps
-						up, _ := run()
-						data[i] = orig - eps
-						down, _ := run()
-						data[i] = orig
-						num := (up[n] - down[n]) / (2 * eps)
+						num := centralDiff(func() float64 { l, _ := run(); return l[n] }, data, i)
 						got := analytic[n][pi][i]
 						if math.Abs(num-got) > 1e-6+1e-4*math.Abs(num) {
 							t.Errorf("d loss(%s)/d %s[%d]: analytic %.9g, numerical %.9g", n.name, pname, i, got, num)
@@ -348,19 +341,7 @@ func TestGANCheckpointRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			orig := tinyGAN(t, name, 11, tensor.Float32)
 			b := synthBatch(rand.New(rand.NewSource(12)), 4, 16)
-			for i := 0; i < 2; i++ {
-				if _, err := orig.TrainStep(b); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if err := orig.EndEpoch(2); err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			if err := orig.Save(&buf); err != nil {
-				t.Fatal(err)
-			}
-			data := buf.Bytes()
+			data := trainAndSave(t, orig, b, 2)
 			ck, err := readCheckpoint(bytes.NewReader(data))
 			if err != nil {
 				t.Fatal(err)

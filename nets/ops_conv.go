@@ -5,7 +5,6 @@ import (
 	"hash"
 	"sync"
 
-	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -95,6 +94,7 @@ func Conv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
 
 // convOp is the forward convolution.
 type convOp struct {
+	binary4DOp
 	k, stride, pad int
 	bufs           *opBufs
 }
@@ -119,50 +119,16 @@ func (op convOp) outShape(xs, ws tensor.Shape) (tensor.Shape, error) {
 	return tensor.Shape{xs[0], ws[0], ph/op.stride + 1, pw/op.stride + 1}, nil
 }
 
-func (op convOp) Arity() int { return 2 }
-func (op convOp) Type() hm.Type {
-	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
-	return hm.NewFnType(t, t, t)
-}
+func (op convOp) buffers() *opBufs { return op.bufs }
 func (op convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	if len(ds) != 2 {
-		return nil, fmt.Errorf("conv: want 2 inputs, got %d", len(ds))
-	}
-	xs, ok1 := ds[0].(tensor.Shape)
-	ws, ok2 := ds[1].(tensor.Shape)
-	if !ok1 || !ok2 {
-		return nil, fmt.Errorf("conv: inputs must have tensor shapes, got %T and %T", ds[0], ds[1])
-	}
-	return op.outShape(xs, ws)
+	return inferConvShape(op, "conv", ds)
 }
-func (op convOp) ReturnsPtr() bool      { return false }
-func (op convOp) CallsExtern() bool     { return false }
-func (op convOp) OverwritesInput() int  { return -1 }
 func (op convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op convOp) Hashcode() uint32      { return hashOf(op) }
-func (op convOp) String() string {
-	return fmt.Sprintf("Conv2d{k=%d,s=%d,p=%d}", op.k, op.stride, op.pad)
-}
+func (op convOp) String() string        { return convString("Conv2d", op.k, op.stride, op.pad) }
 
 func (op convOp) Do(vs ...G.Value) (G.Value, error) {
-	x, w, err := twoDense(vs, "conv")
-	if err != nil {
-		return nil, err
-	}
-	os, err := op.outShape(x.Shape(), w.Shape())
-	if err != nil {
-		return nil, err
-	}
-	out := op.bufs.output(x.Dtype(), os)
-	switch xd := x.Data().(type) {
-	case []float32:
-		convForward(op, x.Shape(), xd, w.Data().([]float32), os, out.Data().([]float32))
-	case []float64:
-		convForward(op, x.Shape(), xd, w.Data().([]float64), os, out.Data().([]float64))
-	default:
-		return nil, fmt.Errorf("conv: unsupported dtype %v", x.Dtype())
-	}
-	return out, nil
+	return doForward(op, vs, "conv", convForward[float32], convForward[float64])
 }
 
 func (op convOp) DiffWRT(int) []bool { return []bool{true, true} }
@@ -170,21 +136,10 @@ func (op convOp) DiffWRT(int) []bool { return []bool{true, true} }
 // SymDiff: with cols = im2col(X), Y = W·cols, so dW = dY·colsᵀ and
 // dX = col2im(Wᵀ·dY).
 func (op convOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	if len(inputs) != 2 {
-		return nil, fmt.Errorf("conv: want 2 inputs, got %d", len(inputs))
-	}
-	x, w := inputs[0], inputs[1]
-	dx, err := G.ApplyOp(convGradOp{convOp: convOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
-		wrtInput: true, shape: x.Shape().Clone()}, w, grad)
-	if err != nil {
-		return nil, err
-	}
-	dw, err := G.ApplyOp(convGradOp{convOp: convOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
-		wrtInput: false, shape: w.Shape().Clone()}, x, grad)
-	if err != nil {
-		return nil, err
-	}
-	return G.Nodes{dx, dw}, nil
+	return convSymDiff("conv", inputs, grad, func(wrtInput bool, shape tensor.Shape) G.Op {
+		return convGradOp{convOp: convOp{k: op.k, stride: op.stride, pad: op.pad, bufs: &opBufs{}},
+			wrtInput: wrtInput, shape: shape}
+	})
 }
 
 // convGradOp computes one gradient of convOp: with wrtInput, dX from
@@ -195,18 +150,14 @@ type convGradOp struct {
 	shape    tensor.Shape
 }
 
-func (op convGradOp) Arity() int { return 2 }
+func (op convGradOp) grad() (bool, tensor.Shape) { return op.wrtInput, op.shape }
 func (op convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 	return op.shape.Clone(), nil
 }
 func (op convGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op convGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op convGradOp) String() string {
-	which := "W"
-	if op.wrtInput {
-		which = "X"
-	}
-	return fmt.Sprintf("Conv2dGrad%s{k=%d,s=%d,p=%d,%v}", which, op.k, op.stride, op.pad, op.shape)
+	return convGradString("Conv2d", op.wrtInput, op.k, op.stride, op.pad, op.shape)
 }
 func (op convGradOp) DiffWRT(int) []bool { return []bool{false, false} }
 func (op convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
@@ -214,33 +165,7 @@ func (op convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 }
 
 func (op convGradOp) Do(vs ...G.Value) (G.Value, error) {
-	a, dy, err := twoDense(vs, op.String())
-	if err != nil {
-		return nil, err
-	}
-	var xs, ws tensor.Shape
-	if op.wrtInput {
-		xs, ws = op.shape, a.Shape()
-	} else {
-		xs, ws = a.Shape(), op.shape
-	}
-	os, err := op.outShape(xs, ws)
-	if err != nil {
-		return nil, err
-	}
-	if !os.Eq(dy.Shape()) {
-		return nil, fmt.Errorf("%v: output gradient has shape %v, want %v", op, dy.Shape(), os)
-	}
-	out := op.bufs.output(a.Dtype(), op.shape)
-	switch ad := a.Data().(type) {
-	case []float32:
-		convBackward(op, xs, ws[0], os, ad, dy.Data().([]float32), out.Data().([]float32))
-	case []float64:
-		convBackward(op, xs, ws[0], os, ad, dy.Data().([]float64), out.Data().([]float64))
-	default:
-		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a.Dtype())
-	}
-	return out, nil
+	return doGrad(op, vs, convBackward[float32], convBackward[float64])
 }
 
 // convChunk is how many images one product covers for p output pixels each.
@@ -270,76 +195,73 @@ func scatterChunk[T float](m []T, c, p, n0, nc int, t []T) {
 	}
 }
 
+// convWork is what convForward and convBackward set up alike: the sizes
+// (p output pixels and kdim = Cin·k·k column rows per image, chunk images
+// per product) and the scratch, cols (kdim × chunk·P) and tmp
+// (Cout × chunk·P).
+type convWork[T float] struct {
+	n, cin, h, w, cout, p, kdim, chw, chunk int
+	convScratch[T]
+}
+
+func startConv[T float](k int, xs, os tensor.Shape) convWork[T] {
+	c := convWork[T]{n: xs[0], cin: xs[1], h: xs[2], w: xs[3], cout: os[1], p: os[2] * os[3]}
+	c.kdim, c.chw = c.cin*k*k, c.cin*c.h*c.w
+	c.chunk = convChunk(c.n, c.p)
+	c.convScratch = borrowConvScratch[T](c.chunk, c.kdim*c.chunk*c.p, c.cout*c.chunk*c.p)
+	return c
+}
+
 // convForward: per chunk of images, cols (Cin·k·k × nc·P) = im2col, then
 // Y (Cout × nc·P) = W · cols, written straight into y for a single image.
-func convForward[T float](op convOp, xs tensor.Shape, x, w []T, os tensor.Shape, y []T) {
-	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
-	cout, p := os[1], os[2]*os[3]
-	kdim, chw := cin*op.k*op.k, cin*h*wd
-	chunk := convChunk(n, p)
-	cp := borrow[T](kdim * chunk * p)
-	defer giveBack(cp)
-	cols := *cp
-	var tmp []T
-	if chunk > 1 {
-		tp := borrow[T](cout * chunk * p)
-		defer giveBack(tp)
-		tmp = *tp
-	}
-	for n0 := 0; n0 < n; n0 += chunk {
-		nc := min(chunk, n-n0)
+func convForward[T float](op convOp, xs, _, os tensor.Shape, x, w, y []T) {
+	c := startConv[T](op.k, xs, os)
+	defer c.release()
+	cout, p, kdim, chw := c.cout, c.p, c.kdim, c.chw
+	for n0 := 0; n0 < c.n; n0 += c.chunk {
+		nc := min(c.chunk, c.n-n0)
 		ld := nc * p
 		for j := 0; j < nc; j++ {
-			im2colLD(x[(n0+j)*chw:(n0+j+1)*chw], cin, h, wd, op.k, op.stride, op.pad, cols[j*p:], ld)
+			im2colLD(x[(n0+j)*chw:(n0+j+1)*chw], c.cin, c.h, c.w, op.k, op.stride, op.pad, c.cols[j*p:], ld)
 		}
 		if nc == 1 {
-			gemm(false, false, cout, p, kdim, 1, w, kdim, cols, p, 0, y[n0*cout*p:(n0+1)*cout*p], p)
+			gemm(false, false, cout, p, kdim, 1, w, kdim, c.cols, p, 0, y[n0*cout*p:(n0+1)*cout*p], p)
 			continue
 		}
-		gemm(false, false, cout, ld, kdim, 1, w, kdim, cols, ld, 0, tmp, ld)
-		scatterChunk(tmp, cout, p, n0, nc, y)
+		gemm(false, false, cout, ld, kdim, 1, w, kdim, c.cols, ld, 0, c.tmp, ld)
+		scatterChunk(c.tmp, cout, p, n0, nc, y)
 	}
 }
 
 // convBackward computes dX (op.wrtInput, a = W) or dW (a = X) from dY.
-func convBackward[T float](op convGradOp, xs tensor.Shape, cout int, os tensor.Shape, a, dy, out []T) {
-	n, cin, h, wd := xs[0], xs[1], xs[2], xs[3]
-	p := os[2] * os[3]
-	kdim, chw := cin*op.k*op.k, cin*h*wd
-	chunk := convChunk(n, p)
-	cp := borrow[T](kdim * chunk * p)
-	defer giveBack(cp)
-	cols := *cp
-	var tmp []T
-	if chunk > 1 {
-		tp := borrow[T](cout * chunk * p)
-		defer giveBack(tp)
-		tmp = *tp
-	}
-	for n0 := 0; n0 < n; n0 += chunk {
-		nc := min(chunk, n-n0)
+func convBackward[T float](op convGradOp, xs, _, os tensor.Shape, a, dy, out []T) {
+	c := startConv[T](op.k, xs, os)
+	defer c.release()
+	cout, p, kdim, chw := c.cout, c.p, c.kdim, c.chw
+	for n0 := 0; n0 < c.n; n0 += c.chunk {
+		nc := min(c.chunk, c.n-n0)
 		ld := nc * p
 		g := dy[n0*cout*p : (n0+1)*cout*p] // (Cout × P) for one image
 		if nc > 1 {
-			gatherChunk(dy, cout, p, n0, nc, tmp)
-			g = tmp
+			gatherChunk(dy, cout, p, n0, nc, c.tmp)
+			g = c.tmp
 		}
 		if op.wrtInput {
 			// dcols (Cin·k·k × nc·P) = Wᵀ · dY, folded back onto each image
-			gemm(true, false, kdim, ld, cout, 1, a, kdim, g, ld, 0, cols, ld)
+			gemm(true, false, kdim, ld, cout, 1, a, kdim, g, ld, 0, c.cols, ld)
 			for j := 0; j < nc; j++ {
-				col2imLD(cols[j*p:], cin, h, wd, op.k, op.stride, op.pad, out[(n0+j)*chw:(n0+j+1)*chw], ld)
+				col2imLD(c.cols[j*p:], c.cin, c.h, c.w, op.k, op.stride, op.pad, out[(n0+j)*chw:(n0+j+1)*chw], ld)
 			}
 			continue
 		}
 		// dW (Cout × Cin·k·k) += dY · colsᵀ
 		for j := 0; j < nc; j++ {
-			im2colLD(a[(n0+j)*chw:(n0+j+1)*chw], cin, h, wd, op.k, op.stride, op.pad, cols[j*p:], ld)
+			im2colLD(a[(n0+j)*chw:(n0+j+1)*chw], c.cin, c.h, c.w, op.k, op.stride, op.pad, c.cols[j*p:], ld)
 		}
 		beta := T(1)
 		if n0 == 0 {
 			beta = 0
 		}
-		gemm(false, true, cout, kdim, ld, 1, g, ld, cols, ld, beta, out, kdim)
+		gemm(false, true, cout, kdim, ld, 1, g, ld, c.cols, ld, beta, out, kdim)
 	}
 }

@@ -46,11 +46,7 @@ func TestConv2dMatchesGorgonia(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vm := G.NewTapeMachine(g)
-			defer vm.Close()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
+			runGraph(t, g)
 			want, got := ref.Value().(*tensor.Dense), ours.Value().(*tensor.Dense)
 			if !got.Shape().Eq(want.Shape()) || !got.Shape().Eq(tensor.Shape{c.n, c.cout, oh, ow}) {
 				t.Fatalf("shape %v, Gorgonia's %v", got.Shape(), want.Shape())
@@ -77,59 +73,9 @@ func TestConv2dNumericalGradient(t *testing.T) {
 				t.Fatal(err)
 			}
 			rw := randDense(r, os...)
-			loss := func() float64 {
-				y, err := op.Do(x, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return dot(y.(*tensor.Dense).Float64s(), rw.Float64s())
-			}
-			g := G.NewGraph()
-			xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(x.Shape()...), G.WithName("x"), G.WithValue(x))
-			wn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(w.Shape()...), G.WithName("w"), G.WithValue(w))
-			yn, err := Conv2d(xn, wn, c.stride, c.pad)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cost := G.Must(G.Sum(G.Must(G.HadamardProd(yn, G.NodeFromAny(g, rw, G.WithName("r"))))))
-			if _, err := G.Grad(cost, xn, wn); err != nil {
-				t.Fatal(err)
-			}
-			vm := G.NewTapeMachine(g, G.BindDualValues(xn, wn))
-			defer vm.Close()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-			if got, want := cost.Value().Data().(float64), loss(); math.Abs(got-want) > 1e-10*math.Max(1, math.Abs(want)) {
-				t.Fatalf("graph loss %g, op loss %g", got, want)
-			}
-			for _, p := range []struct {
-				name string
-				v    *tensor.Dense
-				n    *G.Node
-			}{{"x", x, xn}, {"w", w, wn}} {
-				gv, err := p.n.Grad()
-				if err != nil {
-					t.Fatal(err)
-				}
-				analytic := gv.Data().([]float64)
-				data := p.v.Float64s()
-				const eps = 1e-6
-				// every element on small cases, a spread sample on the large one
-				step := max(1, len(data)/97)
-				for i := 0; i < len(data); i += step {
-					orig := data[i]
-					data[i] = orig + eps
-					up := loss()
-					data[i] = orig - eps
-					down := loss()
-					data[i] = orig
-					num := (up - down) / (2 * eps)
-					if math.Abs(num-analytic[i]) > 1e-6*math.Max(1, math.Abs(num)) {
-						t.Fatalf("d loss/d %s[%d]: analytic %.9g, numerical %.9g", p.name, i, analytic[i], num)
-					}
-				}
-			}
+			// every element on small cases, a spread sample on the large one
+			checkOpGradients(t, x, w, rw, func(x, w *G.Node) (*G.Node, error) { return Conv2d(x, w, c.stride, c.pad) },
+				opLoss(t, op, x, w, rw), func(want float64) float64 { return 1e-10 * math.Max(1, math.Abs(want)) }, 97)
 		})
 	}
 }

@@ -9,14 +9,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-func randDense(r *rand.Rand, shape ...int) *tensor.Dense {
-	t := tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(shape...))
-	for i := range t.Float64s() {
-		t.Float64s()[i] = r.Float64()*2 - 1
-	}
-	return t
-}
-
 // naiveConvT is the textbook scatter definition of a transposed
 // convolution, written independently of the im2col/col2im path.
 func naiveConvT(x, w *tensor.Dense, stride, pad int) *tensor.Dense {
@@ -123,11 +115,7 @@ func TestConvTransposeIsAdjointOfConv2d(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	runGraph(t, g)
 	ct, err := convTOp{k: k, stride: s, pad: p}.Do(x, w)
 	if err != nil {
 		t.Fatal(err)
@@ -137,14 +125,6 @@ func TestConvTransposeIsAdjointOfConv2d(t *testing.T) {
 	if math.Abs(lhs-rhs) > 1e-10*math.Max(1, math.Abs(lhs)) {
 		t.Fatalf("<convT(x), y> = %.12g but <x, conv(y)> = %.12g", lhs, rhs)
 	}
-}
-
-func dot(a, b []float64) float64 {
-	var s float64
-	for i := range a {
-		s += a[i] * b[i]
-	}
-	return s
 }
 
 // Gradients from the graph against central differences of the op itself.
@@ -169,60 +149,9 @@ func TestConvTransposeNumericalGradient(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// loss = Σ y ⊙ r with a fixed random r makes every output matter.
 			rw := randDense(r, os...)
-			loss := func() float64 {
-				y, err := op.Do(x, w)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return dot(y.(*tensor.Dense).Float64s(), rw.Float64s())
-			}
-
-			g := G.NewGraph()
-			xn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(x.Shape()...), G.WithName("x"), G.WithValue(x))
-			wn := G.NewTensor(g, tensor.Float64, 4, G.WithShape(w.Shape()...), G.WithName("w"), G.WithValue(w))
-			yn, err := ConvTranspose2d(xn, wn, c.stride, c.pad)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cost := G.Must(G.Sum(G.Must(G.HadamardProd(yn, G.NodeFromAny(g, rw, G.WithName("r"))))))
-			if _, err := G.Grad(cost, xn, wn); err != nil {
-				t.Fatal(err)
-			}
-			vm := G.NewTapeMachine(g, G.BindDualValues(xn, wn))
-			defer vm.Close()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
-			if got, want := cost.Value().Data().(float64), loss(); math.Abs(got-want) > 1e-10 {
-				t.Fatalf("graph loss %g, op loss %g", got, want)
-			}
-			for _, p := range []struct {
-				name string
-				v    *tensor.Dense
-				n    *G.Node
-			}{{"x", x, xn}, {"w", w, wn}} {
-				gv, err := p.n.Grad()
-				if err != nil {
-					t.Fatal(err)
-				}
-				analytic := gv.Data().([]float64)
-				data := p.v.Float64s()
-				const eps = 1e-6
-				for i := range data {
-					orig := data[i]
-					data[i] = orig + eps
-					up := loss()
-					data[i] = orig - eps
-					down := loss()
-					data[i] = orig
-					num := (up - down) / (2 * eps)
-					if math.Abs(num-analytic[i]) > 1e-6*math.Max(1, math.Abs(num)) {
-						t.Fatalf("d loss/d %s[%d]: analytic %.9g, numerical %.9g", p.name, i, analytic[i], num)
-					}
-				}
-			}
+			checkOpGradients(t, x, w, rw, func(x, w *G.Node) (*G.Node, error) { return ConvTranspose2d(x, w, c.stride, c.pad) },
+				opLoss(t, op, x, w, rw), func(float64) float64 { return 1e-10 }, 0)
 		})
 	}
 }

@@ -271,14 +271,7 @@ func TestPoolNumericalGradient(t *testing.T) {
 				analytic := analytics[k]
 				data := in.t.Float64s()
 				for i := range data {
-					const eps = 1e-6
-					orig := data[i]
-					data[i] = orig + eps
-					up := run()
-					data[i] = orig - eps
-					down := run()
-					data[i] = orig
-					num := (up - down) / (2 * eps)
+					num := centralDiff(run, data, i)
 					if math.Abs(num-analytic[i]) > 1e-7+1e-6*math.Abs(num) {
 						t.Fatalf("d cost/d %s[%d]: analytic %.10g, numerical %.10g", in.n.Name(), i, analytic[i], num)
 					}

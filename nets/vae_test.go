@@ -483,14 +483,7 @@ func aeNumericalGradient(t *testing.T, ps *paramSet, grads [][]float64, loss fun
 		data := ps.vals[pi].Float64s()
 		for j := 0; j < 3; j++ {
 			i := r.Intn(len(data))
-			const eps = 1e-6
-			orig := data[i]
-			data[i] = orig + eps
-			up := loss()
-			data[i] = orig - eps
-			down := loss()
-			data[i] = orig
-			num := (up - down) / (2 * eps)
+			num := centralDiff(loss, data, i)
 			if d := math.Abs(num - grads[pi][i]); d > 1e-6+1e-4*math.Abs(num) {
 				t.Errorf("d loss/d %s[%d]: analytic %.9g, numerical %.9g", name, i, grads[pi][i], num)
 			}
@@ -502,19 +495,7 @@ func savedVAE(t *testing.T) (*vae, []byte) {
 	t.Helper()
 	m := tinyVAE(t, 11, 16, 0.125, 6, tensor.Float32)
 	b := synthBatch(rand.New(rand.NewSource(12)), 3, 16)
-	for i := 0; i < 2; i++ {
-		if _, err := m.TrainStep(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := m.EndEpoch(2); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := m.Save(&buf); err != nil {
-		t.Fatal(err)
-	}
-	return m, buf.Bytes()
+	return m, trainAndSave(t, m, b, 2)
 }
 
 // A loaded VAE scores bit-identically and continues training exactly
