@@ -42,6 +42,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 # munge: one key shared by every node (here: one node).
+install -d -o munge -g munge -m 0700 /etc/munge
 if [ ! -s /etc/munge/munge.key ]; then
   echo "slurm-up: creating /etc/munge/munge.key"
   dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none
