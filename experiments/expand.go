@@ -19,6 +19,9 @@ type RunSpec struct {
 	Preprocessing   string      `json:"preprocessing"`
 	HistEq          bool        `json:"histogram_equalization"`
 	Seed            int64       `json:"seed"`
+	// Slurm is the experiment's cluster resources merged with the model's
+	// (nil when the spec names none); the slurm backend merges it over its own.
+	Slurm *SlurmResources `json:"slurm,omitempty"`
 }
 
 // Label is a short human name of the grid point.
@@ -46,7 +49,7 @@ func (e *ExperimentSpec) Expand() []RunSpec {
 						Experiment: e.Name, Dataset: e.Dataset, SplitSeed: split,
 						ImageSize: or(m.ImageSize, e.ImageSize), Epochs: or(m.Epochs, e.Epochs),
 						BatchSize: or(m.BatchSize, e.BatchSize), CheckpointEvery: e.CheckpointEvery,
-						Model: m, Preprocessing: pre, HistEq: he, Seed: seed,
+						Model: m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
 					})
 				}
 			}
@@ -70,4 +73,13 @@ func or(v, def int) int {
 		return v
 	}
 	return def
+}
+
+// mergeSlurm lays the model's cluster resources over the experiment's.
+func mergeSlurm(exp, model *SlurmResources) *SlurmResources {
+	if exp == nil && model == nil {
+		return nil
+	}
+	r := SlurmResources{}.Merge(exp).Merge(model)
+	return &r
 }

@@ -121,4 +121,3 @@ func ScoreNames(fs []FileScore) []string {
 	}
 	return sortedKeys(set)
 }
-

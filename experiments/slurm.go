@@ -433,7 +433,7 @@ func (x *SlurmExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, dev
 	if err := x.jobs.StartJob(ctx, run.ID, BackendSlurm, hash); err != nil {
 		return err
 	}
-	res := x.opts.Resources
+	res := x.opts.Resources.Merge(spec.Slurm)
 	args := append([]string{"--parsable", fmt.Sprintf("--job-name=xraylab-run%d", run.ID),
 		fmt.Sprintf("--output=%s/xraylab-run%d-%%j.out", strings.TrimRight(x.opts.LogDir, "/"), run.ID),
 		"--no-requeue"}, res.args()...)

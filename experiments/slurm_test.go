@@ -512,3 +512,22 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A spec's slurm resources override the server's for that run's job.
+func TestSlurmSpecOverridesResources(t *testing.T) {
+	e := newSlurmEnv(t)
+	e.queue(1)
+	run := e.lease()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	spec := experiments.RunSpec{Slurm: &experiments.SlurmResources{Partition: "gpu", Time: "2:00:00", Options: []string{"--qos=low"}}}
+	go func() { done <- e.x.Execute(ctx, run, spec, "cpu") }()
+	e.submitted(1, "101")
+	want := []string{"--parsable", "--job-name=xraylab-run1", "--output=/home/lab/logs/xraylab-run1-%j.out", "--no-requeue",
+		"--partition=gpu", "--account=lab", "--time=2:00:00", "--cpus-per-task=2", "--mem=4G", "--gres=gpu:1", "--qos=high", "--qos=low"}
+	if got := strings.Fields(e.file("101.args")); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("sbatch arguments:\n got %q\nwant %q", got, want)
+	}
+	cancel()
+	<-done
+}

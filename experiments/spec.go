@@ -48,6 +48,9 @@ type ExperimentSpec struct {
 	Preprocessing   []string    `json:"preprocessing"`
 	HistEq          []bool      `json:"histogram_equalization"`
 	Seeds           []int64     `json:"seeds"`
+	// Slurm overrides the server's cluster resources for this experiment's
+	// jobs (slurm backend only).
+	Slurm *SlurmResources `json:"slurm,omitempty"`
 }
 
 // DatasetSpec names the data: exactly one of Synthetic or MURA.
@@ -86,6 +89,7 @@ type ModelSpec struct {
 	TopK         []int              `json:"topk"`
 	Augmentation string             `json:"augmentation"`
 	Params       map[string]float64 `json:"params,omitempty"`
+	Slurm        *SlurmResources    `json:"slurm,omitempty"` // per-model cluster resources, over the experiment's
 }
 
 // Defaults for fields a spec leaves out.
@@ -300,6 +304,7 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 				w.addf(w.resolve(n), p, "lists %v twice", e.HistEq[0])
 			}
 		},
+		"slurm": func(n *yaml.Node, p string) { e.Slurm = w.slurm(n, p) },
 		"seeds": func(n *yaml.Node, p string) {
 			e.Seeds = nil
 			w.list(n, p, 100, func(n *yaml.Node, p string) {
@@ -414,6 +419,7 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 		"epochs":       func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
 		"batch_size":   func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
 		"params":       func(n *yaml.Node, p string) { paramsNode = n },
+		"slurm":        func(n *yaml.Node, p string) { m.Slurm = w.slurm(n, p) },
 	})
 	if node.Kind != yaml.MappingNode {
 		return m
@@ -481,4 +487,38 @@ func (s *Spec) Names() []string {
 		out[i] = e.Name
 	}
 	return out
+}
+
+// slurm reads cluster resources, checking each field as the executor will.
+func (w *walker) slurm(n *yaml.Node, path string) *SlurmResources {
+	r := &SlurmResources{}
+	check := func(n *yaml.Node, p string, one SlurmResources) {
+		if err := one.Validate(func(string) string { return "" }); err != nil {
+			w.addf(w.resolve(n), p, "%s", strings.TrimSpace(err.Error()))
+		}
+	}
+	str := func(dst *string) func(*yaml.Node, string) {
+		return func(n *yaml.Node, p string) {
+			*dst = w.str(n, p)
+		}
+	}
+	w.mapping(n, path, map[string]func(*yaml.Node, string){
+		"partition": func(n *yaml.Node, p string) {
+			str(&r.Partition)(n, p)
+			check(n, p, SlurmResources{Partition: r.Partition})
+		},
+		"account": func(n *yaml.Node, p string) { str(&r.Account)(n, p); check(n, p, SlurmResources{Account: r.Account}) },
+		"time":    func(n *yaml.Node, p string) { str(&r.Time)(n, p); check(n, p, SlurmResources{Time: r.Time}) },
+		"mem":     func(n *yaml.Node, p string) { str(&r.Mem)(n, p); check(n, p, SlurmResources{Mem: r.Mem}) },
+		"gres":    func(n *yaml.Node, p string) { str(&r.Gres)(n, p); check(n, p, SlurmResources{Gres: r.Gres}) },
+		"cpus":    func(n *yaml.Node, p string) { r.CPUs = w.intIn(n, p, 1, 4096, 0) },
+		"options": func(n *yaml.Node, p string) {
+			w.list(n, p, 32, func(n *yaml.Node, p string) {
+				o := w.str(n, p)
+				r.Options = append(r.Options, o)
+				check(n, p, SlurmResources{Options: []string{o}})
+			})
+		},
+	})
+	return r
 }

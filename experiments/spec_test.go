@@ -242,3 +242,50 @@ func TestParseSpecLimits(t *testing.T) {
 		t.Errorf("deep nesting: %v", err)
 	}
 }
+
+// Cluster resources may be set per experiment and per model; the model's
+// win, and bad values are reported where they stand.
+func TestSpecSlurmOverrides(t *testing.T) {
+	spec, err := ParseSpec([]byte(`experiments:
+  e:
+    dataset: {synthetic: {}}
+    slurm: {partition: long, time: "4:00:00", options: [--qos=normal]}
+    models:
+      - name: pixelgauss
+      - name: pixelgauss
+        topk: [5]
+        slurm: {time: "30", gres: "gpu:1"}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := spec.Experiments[0].Expand()
+	a, b := runs[0].Slurm, runs[1].Slurm
+	if a == nil || a.Partition != "long" || a.Time != "4:00:00" || len(a.Options) != 1 {
+		t.Errorf("experiment resources: %+v", a)
+	}
+	if b == nil || b.Partition != "long" || b.Time != "30" || b.Gres != "gpu:1" {
+		t.Errorf("model over experiment: %+v", b)
+	}
+	_, err = ParseSpec([]byte(`experiments:
+  e:
+    dataset: {synthetic: {}}
+    slurm: {time: 1h, cpus: 0, options: [--output=x]}
+    models: [{name: pixelgauss}]
+`))
+	got := strings.Join(func() []string {
+		var out []string
+		for _, p := range SpecProblems(err) {
+			out = append(out, p.String())
+		}
+		return out
+	}(), "\n")
+	want := strings.Join([]string{
+		`experiments.e.slurm.time: "1h": want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (line 4, column 19)`,
+		`experiments.e.slurm.cpus: 0 is out of range; allowed: 1 to 4096 (line 4, column 29)`,
+		`experiments.e.slurm.options[0]: "--output=x": xraylab sets --output itself (line 4, column 42)`,
+	}, "\n")
+	if got != want {
+		t.Errorf("problems:\n%s\nwant:\n%s", got, want)
+	}
+}
