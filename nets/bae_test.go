@@ -238,11 +238,7 @@ func TestBAEUnpoolsAtStoredMaxima(t *testing.T) {
 	if err := gn.loadStats(m.stats); err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(gn.g, G.EvalMode())
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	runGraph(t, gn.g, G.EvalMode())
 	vals := out.Data().([]float64)
 	at := map[int]bool{}
 	hw, ohw := idx.in[2]*idx.in[3], idx.out[2]*idx.out[3]
@@ -349,15 +345,7 @@ func TestBAECheckpointRoundTrip(t *testing.T) {
 		t.Fatalf("LoadModel built %T %s", lm, lm.Name())
 	}
 	test := synthBatch(rand.New(rand.NewSource(13)), 2, 16)
-	so, err := orig.Score(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl, err := loaded.Score(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameScores(t, so, sl)
+	scoreSame(t, orig, loaded, test)
 	lo, err := orig.TrainStep(tr)
 	if err != nil {
 		t.Fatal(err)

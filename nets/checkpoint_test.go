@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"math/rand"
 	"testing"
 )
@@ -14,23 +13,6 @@ func savedCAE(t *testing.T) (*cae, []byte, *Batch) {
 	m := tinyCAE(t, 11, 32, 0.125)
 	b := synthBatch(rand.New(rand.NewSource(12)), 3, 32)
 	return m, trainAndSave(t, m, b, 3), b
-}
-
-func sameScores(t *testing.T, a, b *Scored) {
-	t.Helper()
-	for name, va := range a.Scores {
-		vb := b.Scores[name]
-		for i := range va {
-			if math.Float64bits(va[i]) != math.Float64bits(vb[i]) {
-				t.Fatalf("score %s[%d]: %v vs %v", name, i, va[i], vb[i])
-			}
-		}
-	}
-	for i := range a.Maps {
-		if a.Maps[i] != b.Maps[i] {
-			t.Fatalf("map value %d: %v vs %v", i, a.Maps[i], b.Maps[i])
-		}
-	}
 }
 
 // A loaded model scores identically and keeps training exactly as the
@@ -45,15 +27,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		t.Fatalf("epoch %d after load, want 3", loaded.Epoch())
 	}
 	test := synthBatch(rand.New(rand.NewSource(13)), 2, 32)
-	so, err := orig.Score(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl, err := loaded.Score(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameScores(t, so, sl)
+	scoreSame(t, orig, loaded, test)
 	lo, err := orig.TrainStep(b)
 	if err != nil {
 		t.Fatal(err)

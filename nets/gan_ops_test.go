@@ -134,11 +134,7 @@ func TestMinibatchDiscrimination(t *testing.T) {
 	f, T := randDense(r, n, a), randDense(r, a, b*c)
 	g := G.NewGraph()
 	out := G.Must(MinibatchDiscrimination(bound(g, "f", f), bound(g, "T", T), b, c))
-	vm := G.NewTapeMachine(g)
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	vm.Close()
+	runGraph(t, g)
 	if !out.Shape().Eq(tensor.Shape{n, a + b}) {
 		t.Fatalf("shape %v", out.Shape())
 	}
@@ -177,11 +173,7 @@ func TestSpectralNorm(t *testing.T) {
 	g := G.NewGraph()
 	wn := bound(g, "w", w)
 	out := G.Must(SpectralNorm(wn, bound(g, "u", s.u), bound(g, "v", s.v)))
-	vm := G.NewTapeMachine(g)
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	vm.Close()
+	runGraph(t, g)
 	for i, v := range out.Value().Data().([]float64) {
 		if got := w.Float64s()[i] / v; math.Abs(got-want) > 1e-9*want {
 			t.Fatalf("element %d divided by %g, want σ_max %g", i, got, want)
@@ -222,11 +214,7 @@ func TestLosses(t *testing.T) {
 	b := G.Must(BCEWithLogits(ln, tn))
 	hr, hf := G.Must(HingeLoss(ln, true)), G.Must(HingeLoss(ln, false))
 	b0, b1 := G.Must(bceConst(ln, 0)), G.Must(bceConst(ln, 1))
-	vm := G.NewTapeMachine(g)
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
-	vm.Close()
+	runGraph(t, g)
 	var want0, want1 float64
 	for _, l := range logits {
 		want0 += math.Max(l, 0) + math.Log1p(math.Exp(-math.Abs(l)))

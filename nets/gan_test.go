@@ -357,15 +357,7 @@ func TestGANCheckpointRoundTrip(t *testing.T) {
 				t.Fatalf("epoch %d after load", e)
 			}
 			test := synthBatch(rand.New(rand.NewSource(13)), 3, 16)
-			so, err := orig.Score(test)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sl, err := loaded.Score(test)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sameScores(t, so, sl)
+			so := scoreSame(t, orig, loaded, test)
 			if len(so.Scores) != len(orig.ScoreNames()) {
 				t.Fatalf("%d scores, names %v", len(so.Scores), orig.ScoreNames())
 			}

@@ -125,7 +125,9 @@ func (op convOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op convOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op convOp) Hashcode() uint32      { return hashOf(op) }
-func (op convOp) String() string        { return convString("Conv2d", op.k, op.stride, op.pad) }
+func (op convOp) String() string {
+	return fmt.Sprintf("Conv2d{k=%d,s=%d,p=%d}", op.k, op.stride, op.pad)
+}
 
 func (op convOp) Do(vs ...G.Value) (G.Value, error) {
 	return doForward(op, vs, "conv", convForward[float32], convForward[float64])
@@ -157,7 +159,7 @@ func (op convGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op convGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op convGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op convGradOp) String() string {
-	return convGradString("Conv2d", op.wrtInput, op.k, op.stride, op.pad, op.shape)
+	return fmt.Sprintf("Conv2dGrad%s{k=%d,s=%d,p=%d,%v}", gradWhich(op.wrtInput), op.k, op.stride, op.pad, op.shape)
 }
 func (op convGradOp) DiffWRT(int) []bool { return []bool{false, false} }
 func (op convGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {

@@ -9,14 +9,18 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// convCases cover both kernel paths: small outputs whose images are
-// unrolled side by side (convChunk > 1) and an output of more than
-// convChunkCols pixels done one image at a time.
-var convCases = []struct {
+// convCase is one geometry for the convolution tests: n images of cin
+// channels, h×w, to cout channels with a k×k kernel.
+type convCase struct {
 	name               string
 	n, cin, cout, h, w int
 	k, stride, pad     int
-}{
+}
+
+// convCases cover both kernel paths: small outputs whose images are
+// unrolled side by side (convChunk > 1) and an output of more than
+// convChunkCols pixels done one image at a time.
+var convCases = []convCase{
 	{"k3s1p1", 2, 3, 2, 5, 4, 3, 1, 1},
 	{"k4s2p1", 3, 2, 3, 6, 6, 4, 2, 1},
 	{"k1s1p0", 2, 3, 2, 3, 3, 1, 1, 0},

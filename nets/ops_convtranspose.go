@@ -66,7 +66,9 @@ func (op convTOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
 }
 func (op convTOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op convTOp) Hashcode() uint32      { return hashOf(op) }
-func (op convTOp) String() string        { return convString("ConvTranspose2d", op.k, op.stride, op.pad) }
+func (op convTOp) String() string {
+	return fmt.Sprintf("ConvTranspose2d{k=%d,s=%d,p=%d}", op.k, op.stride, op.pad)
+}
 
 func (op convTOp) Do(vs ...G.Value) (G.Value, error) {
 	return doForward(op, vs, "conv transpose", convTForward[float32], convTForward[float64])
@@ -97,7 +99,7 @@ func (op convTGradOp) InferShape(...G.DimSizer) (tensor.Shape, error) {
 func (op convTGradOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
 func (op convTGradOp) Hashcode() uint32      { return hashOf(op) }
 func (op convTGradOp) String() string {
-	return convGradString("ConvTranspose2d", op.wrtInput, op.k, op.stride, op.pad, op.shape)
+	return fmt.Sprintf("ConvTranspose2dGrad%s{k=%d,s=%d,p=%d,%v}", gradWhich(op.wrtInput), op.k, op.stride, op.pad, op.shape)
 }
 func (op convTGradOp) DiffWRT(int) []bool { return []bool{false, false} }
 func (op convTGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {

@@ -63,11 +63,7 @@ func TestConvTransposeForwardByHand(t *testing.T) {
 }
 
 func TestConvTransposeMatchesNaive(t *testing.T) {
-	cases := []struct {
-		name               string
-		n, cin, cout, h, w int
-		k, stride, pad     int
-	}{
+	cases := []convCase{
 		{"k4s2p1", 2, 3, 2, 3, 4, 4, 2, 1},
 		{"k3s1p1", 2, 2, 3, 4, 3, 3, 1, 1},
 		{"k2s2p0", 1, 2, 2, 2, 3, 2, 2, 0},
@@ -129,11 +125,7 @@ func TestConvTransposeIsAdjointOfConv2d(t *testing.T) {
 
 // Gradients from the graph against central differences of the op itself.
 func TestConvTransposeNumericalGradient(t *testing.T) {
-	cases := []struct {
-		name               string
-		n, cin, cout, h, w int
-		k, stride, pad     int
-	}{
+	cases := []convCase{
 		{"k4s2p1", 2, 2, 3, 3, 3, 4, 2, 1},
 		{"k3s1p1", 1, 3, 2, 4, 3, 3, 1, 1},
 		{"k3s2p0", 2, 2, 1, 2, 3, 3, 2, 0},

@@ -49,11 +49,7 @@ func TestMaxPoolByHand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vm := G.NewTapeMachine(g)
-			defer vm.Close()
-			if err := vm.RunAll(); err != nil {
-				t.Fatal(err)
-			}
+			runGraph(t, g)
 			got := y.Value().Data().([]float64)
 			if len(got) != len(c.want) {
 				t.Fatalf("output %v, want %v", got, c.want)
@@ -95,11 +91,7 @@ func TestMaxUnpoolByHand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	runGraph(t, g)
 	want := []float64{
 		0, 50, 0, 0,
 		0, 0, 90, 0,
@@ -186,11 +178,7 @@ func TestUnpoolIsAdjointOfGather(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vm := G.NewTapeMachine(g)
-	defer vm.Close()
-	if err := vm.RunAll(); err != nil {
-		t.Fatal(err)
-	}
+	runGraph(t, g)
 	y := randDense(r, p.out...)
 	z := randDense(r, p.in...)
 	su, err := scatterOp{p}.Do(y)

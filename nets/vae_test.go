@@ -510,15 +510,7 @@ func TestVAECheckpointRoundTrip(t *testing.T) {
 		t.Fatalf("epoch %d step %d after load, want 2 and 2", loaded.Epoch(), loaded.opt.step)
 	}
 	test := synthBatch(rand.New(rand.NewSource(13)), 2, 16)
-	so, err := orig.Score(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sl, err := loaded.Score(test)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sameScores(t, so, sl)
+	scoreSame(t, orig, loaded, test)
 	tr := synthBatch(rand.New(rand.NewSource(14)), 3, 16)
 	eps := vaeNoise(rand.New(rand.NewSource(15)), 3*6)
 	lo, err := orig.trainWith(tr, eps)
