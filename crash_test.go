@@ -82,7 +82,8 @@ type proc struct {
 	cmd  *exec.Cmd
 	base string // http://127.0.0.1:port
 	log  *os.File
-	done chan error
+	done chan struct{} // closed when the process has exited
+	err  error         // its exit error, once done is closed
 }
 
 func freePort(t *testing.T) int {
@@ -111,15 +112,18 @@ func startServe(t *testing.T, bin, varDir, logPath string, extra ...string) *pro
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, base: "http://" + addr, log: lf, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &proc{cmd: cmd, base: "http://" + addr, log: lf, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
-		case err := <-p.done:
+		case <-p.done:
 			lf.Close()
 			out, _ := os.ReadFile(logPath)
-			t.Fatalf("xraylab serve exited at start: %v\n%s", err, tail(out, 3000))
+			t.Fatalf("xraylab serve exited at start: %v\n%s", p.err, tail(out, 3000))
 		default:
 		}
 		resp, err := http.Get(p.base + "/api/health")
@@ -137,6 +141,7 @@ func startServe(t *testing.T, bin, varDir, logPath string, extra ...string) *pro
 	}
 }
 
+// kill ends the process at once; it is safe to call after it exited.
 func (p *proc) kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
@@ -147,9 +152,9 @@ func (p *proc) kill() {
 func (p *proc) stop() error {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-p.done:
+	case <-p.done:
 		p.log.Close()
-		return err
+		return p.err
 	case <-time.After(60 * time.Second):
 		p.kill()
 		return fmt.Errorf("did not stop within 60 s of SIGTERM")
@@ -554,7 +559,8 @@ func TestDeletedArtifactFolderFailsRun(t *testing.T) {
 // A database that cannot be opened for writing is a clear start-up error,
 // not a crash. (The process runs as root here, so file modes cannot make
 // the file read-only; what can be arranged without privileges is a path
-// that is not a database file.)
+// that is not a database file. TestStorageFailures mounts read-only and
+// full file systems.)
 func TestUnusableDatabaseIsAStartupError(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")

@@ -189,13 +189,46 @@ func (r *Runner) execute(ctx context.Context, run *Run, device string) {
 	default:
 		state, msg = StateFailed, err.Error()
 	}
-	// Record the outcome even if the run's context is gone.
-	if ferr := r.store.FinishRun(context.WithoutCancel(ctx), run.ID, state, msg); ferr != nil {
-		r.log.Error("record run outcome", "run", run.ID, "state", state, "err", ferr)
+	if !r.finish(ctx, run, state, msg) {
 		return
 	}
 	r.log.Info("run finished", "run", run.ID, "state", state, "error", msg)
 	r.hub.Publish(Event{Type: "state", RunID: run.ID, ExperimentID: run.ExperimentID, State: state, Message: msg})
+}
+
+// finish records how a run ended, even if the run's context is gone. A
+// database that cannot take the write (a full disk, a read-only file
+// system) is retried every Poll until it can, so the run does not stay
+// "running" once there is room again; meanwhile this worker leases
+// nothing. At shutdown the run is left running, and the next start
+// requeues it. It reports whether the outcome was recorded.
+func (r *Runner) finish(ctx context.Context, run *Run, state State, msg string) bool {
+	for try := 1; ; try++ {
+		err := r.store.FinishRun(context.WithoutCancel(ctx), run.ID, state, msg)
+		if err == nil {
+			if try > 1 {
+				r.log.Info("recorded the run's outcome after retrying", "run", run.ID, "tries", try)
+			}
+			return true
+		}
+		if CodeOf(err) != CodeInternal {
+			// Not found or not running any more: retrying cannot help.
+			r.log.Error("record run outcome", "run", run.ID, "state", state, "error", msg, "err", err)
+			return false
+		}
+		if try == 1 {
+			// The run's own error goes to the log here: it may be the only
+			// place it is kept.
+			r.log.Error("cannot record run outcome; retrying until the database takes it",
+				"run", run.ID, "state", state, "error", msg, "err", err, "every", r.opts.Poll)
+		}
+		select {
+		case <-ctx.Done():
+			r.log.Warn("run outcome not recorded before shutdown; the run is requeued at next start", "run", run.ID, "err", err)
+			return false
+		case <-time.After(r.opts.Poll):
+		}
+	}
 }
 
 // safeExecute turns a panic in a run into that run's failure.

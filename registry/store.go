@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/url"
 	"os"
@@ -60,6 +61,9 @@ func Open(path string) (*Store, error) {
 	}
 	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("registry: %s is a directory, not a database file", abs)
+	}
+	if err := checkWritable(abs); err != nil {
+		return nil, err
 	}
 
 	// _txlock=immediate: a write transaction takes the write lock at BEGIN,
@@ -112,6 +116,39 @@ func Open(path string) (*Store, error) {
 	}
 	s.r = r
 	return s, nil
+}
+
+// checkWritable fails when the database file, or the folder where SQLite
+// creates it and its -wal and -shm files, cannot be written (a read-only
+// file system, file modes). SQLite itself says only "unable to open
+// database file" or "attempt to write a readonly database", and sometimes
+// not until the first write.
+func checkWritable(abs string) error {
+	f, err := os.OpenFile(abs, os.O_RDWR, 0)
+	if err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("registry: the database %s cannot be written: %w", abs, unwrapPath(err))
+	}
+	dir := filepath.Dir(abs)
+	probe, err := os.CreateTemp(dir, ".xraylab-write-check-*")
+	if err != nil {
+		return fmt.Errorf("registry: cannot create files in %s, where the database %s and its -wal and -shm files live: %w",
+			dir, filepath.Base(abs), unwrapPath(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	return nil
+}
+
+// unwrapPath drops the operation and path of an *fs.PathError when the
+// message names the file already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // dsn builds a file: URI so that paths holding '?', '#' or '%' stay paths.
@@ -218,14 +255,14 @@ func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return internal("begin write", err)
+		return internal("begin write to "+s.path, err)
 	}
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return internal("commit", err)
+		return internal("commit to "+s.path, err)
 	}
 	return nil
 }

@@ -1,0 +1,519 @@
+package main
+
+// Storage failures of the real binary: the disk under the artifacts fills,
+// the disk under the database fills, the database is on a read-only file
+// system at start-up, and the database's file system turns read-only while
+// the server runs. Each gives a clear error and a failed run (or a clear
+// start-up error), and the server neither crashes nor hangs.
+//
+// The disks are small file systems mounted for the test: tmpfs, and ext4
+// on a loop device for the switch to read-only (the kernel's own
+// errors=remount-ro path; a plain `mount -o remount,ro` is refused while
+// the server holds the database open for writing). Root ignores file
+// modes, so nothing else makes a full or read-only disk; without the
+// permission to mount, the test skips and says why.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"xraylab/experiments"
+	"xraylab/registry"
+)
+
+// A run that trains until the disk trouble strikes. checkpoint_every 200
+// keeps the artifacts out of the way where the database is the target;
+// the artifacts case sets 1.
+const storageSpec = `
+experiments:
+  NAME:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 5, difficulty: easy}
+    image_size: 32
+    epochs: 200
+    batch_size: 8
+    checkpoint_every: EVERY
+    models:
+      - {name: cae, params: {width: 0.125}, topk: [20]}
+    seeds: [7]
+`
+
+// A short run, to see that the server still does work afterwards.
+const shortSpec = `
+experiments:
+  NAME:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 5, difficulty: easy}
+    image_size: 32
+    epochs: 1
+    batch_size: 8
+    models:
+      - {name: pixelgauss, topk: [20]}
+    seeds: [1]
+`
+
+func specNamed(spec, name string, every int) string {
+	return strings.NewReplacer("NAME", name, "EVERY", strconv.Itoa(every)).Replace(spec)
+}
+
+// mounter runs mount(8) and umount(8), skipping the test when this
+// process may not mount.
+type mounter struct{ t *testing.T }
+
+func needMount(t *testing.T) mounter {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount the small file systems that fill up or turn read-only (file modes do not stop root, and nothing else does)")
+	}
+	for _, tool := range []string{"mount", "umount"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s: %v", tool, err)
+		}
+	}
+	return mounter{t}
+}
+
+// mount mounts and registers the unmount, which runs after the cleanups
+// registered later (the server's kill among them). Failure to mount skips.
+func (m mounter) mount(dir string, args ...string) {
+	t := m.t
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("mount", append(args, dir)...).CombinedOutput()
+	if err != nil {
+		t.Skipf("cannot mount (needs root with mount permission): mount %s %s: %v: %s", strings.Join(args, " "), dir, err, out)
+	}
+	t.Cleanup(func() {
+		var out []byte
+		var err error
+		for try := 0; try < 50; try++ {
+			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond) // a process still closing its files
+		}
+		t.Errorf("umount %s: %v: %s", dir, err, out)
+		exec.Command("umount", "-l", dir).Run()
+	})
+}
+
+func (m mounter) tmpfs(dir, size string) {
+	m.t.Helper()
+	m.mount(dir, "-t", "tmpfs", "-o", "size="+size, "tmpfs")
+}
+
+// ext4 mounts a fresh ext4 image of sizeMB on a loop device, set to turn
+// read-only on an error, and returns the loop device's name (loopN).
+func (m mounter) ext4(dir string, sizeMB int) string {
+	t := m.t
+	t.Helper()
+	mkfs, err := exec.LookPath("mkfs.ext4")
+	if err != nil {
+		t.Skipf("needs mkfs.ext4 for a file system that can turn read-only: %v", err)
+	}
+	img := filepath.Join(t.TempDir(), "ext4.img")
+	if err := os.WriteFile(img, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(img, int64(sizeMB)<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(mkfs, "-q", "-F", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v: %s", err, out)
+	}
+	m.mount(dir, "-t", "ext4", "-o", "loop,errors=remount-ro", img)
+	mounts, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		t.Skipf("cannot find the loop device: %v", err)
+	}
+	for _, line := range strings.Split(string(mounts), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 2 && f[1] == dir && strings.HasPrefix(f[0], "/dev/loop") {
+			return filepath.Base(f[0])
+		}
+	}
+	t.Skipf("no loop device mounted at %s in /proc/self/mounts", dir)
+	return ""
+}
+
+// fillDisk writes dir/filler until the file system is full and returns the
+// file's path; removing it frees the space.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err = f.Write(chunk); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling %s: %v, want no space left on device", dir, err)
+	}
+	return path
+}
+
+// newVar writes the token into varDir so the server uses crashToken.
+func newVar(t *testing.T, varDir string) {
+	t.Helper()
+	if err := os.MkdirAll(varDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(varDir, "token"), []byte(crashToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// serveOn starts the server on varDir, kills it at cleanup (before the
+// unmounts registered earlier), and shows its log when the test failed.
+func serveOn(t *testing.T, bin, varDir string) (*proc, string) {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "serve.log")
+	p := startServe(t, bin, varDir, logPath)
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			out, _ := os.ReadFile(logPath)
+			t.Logf("server log (tail):\n%s", tail(out, 6000))
+		}
+	})
+	return p, logPath
+}
+
+// submitOne submits a one-run spec and returns its run ID.
+func submitOne(t *testing.T, base, spec string) int64 {
+	t.Helper()
+	for _, runs := range submitHTTP(t, base, spec) {
+		if len(runs) == 1 {
+			return runs[0]
+		}
+	}
+	t.Fatalf("submit did not queue exactly one run")
+	return 0
+}
+
+type runView struct {
+	State string `json:"state"`
+	Error string `json:"error"`
+}
+
+func getRun(t *testing.T, base string, id int64) runView {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d", base, id))
+	if err != nil {
+		t.Fatalf("server gone: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /api/runs/%d: %d %s", id, resp.StatusCode, body)
+	}
+	var r runView
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("GET /api/runs/%d: %v", id, err)
+	}
+	return r
+}
+
+// waitEnd polls the run until it is finished.
+func waitEnd(t *testing.T, base string, id int64, timeout time.Duration) runView {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		r := getRun(t, base, id)
+		if experiments.State(r.State).Terminal() {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %d still %s after %s", id, r.State, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// waitTraining waits until the run has trained a batch.
+func waitTraining(t *testing.T, base string, id int64) {
+	t.Helper()
+	if !waitEvent(base, 60*time.Second, func(ev experiments.Event) bool {
+		return ev.RunID == id && ev.Type == "progress" && ev.Epoch >= 1 && ev.Batch > 0
+	}) {
+		t.Fatalf("run %d did not start training within 60 s", id)
+	}
+}
+
+// waitLog waits until a line of the server log holds every part, and
+// returns it.
+func waitLog(t *testing.T, logPath string, timeout time.Duration, parts ...string) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		f, err := os.Open(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			ok := true
+			for _, p := range parts {
+				ok = ok && strings.Contains(sc.Text(), p)
+			}
+			if ok {
+				f.Close()
+				return sc.Text()
+			}
+		}
+		f.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("no server log line with %q within %s", parts, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkHealthy: the server answers its health check and the run list.
+func checkHealthy(t *testing.T, base string) {
+	t.Helper()
+	for _, path := range []string{"/api/health", "/api/runs?limit=10"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// submitStatus posts a spec and returns the status and body.
+func submitStatus(t *testing.T, base, spec string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/experiments", strings.NewReader(spec))
+	req.Header.Set("Content-Type", "application/yaml")
+	req.Header.Set("Authorization", "Bearer "+crashToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("submit: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+func TestStorageFailures(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the real binary")
+	}
+	// One mount first, so that a machine that may not mount skips at once.
+	needMount(t).tmpfs(filepath.Join(t.TempDir(), "probe"), "64k")
+	bin := buildBinary(t)
+
+	// The disk under var/artifacts fills while a run trains: its next
+	// checkpoint fails, the run fails naming the file and the cause, and
+	// the database (elsewhere) records it at once. A run started on the
+	// full disk fails the same way; once there is room, runs succeed.
+	t.Run("artifacts disk full", func(t *testing.T) {
+		m := needMount(t)
+		varDir := filepath.Join(t.TempDir(), "var")
+		newVar(t, varDir)
+		artifacts := filepath.Join(varDir, "artifacts")
+		m.tmpfs(artifacts, "4m")
+		p, _ := serveOn(t, bin, varDir)
+
+		id := submitOne(t, p.base, specNamed(storageSpec, "fill-artifacts", 1))
+		waitTraining(t, p.base, id)
+		filler := fillDisk(t, artifacts)
+		r := waitEnd(t, p.base, id, time.Minute)
+		runDir := filepath.Join(artifacts, strconv.FormatInt(id, 10))
+		if r.State != "failed" || !strings.Contains(r.Error, "write checkpoint") ||
+			!strings.Contains(r.Error, runDir+string(filepath.Separator)) || !strings.Contains(r.Error, "no space left on device") {
+			t.Fatalf("run %d ended %s: %q; want failed, naming the checkpoint in %s and no space left on device", id, r.State, r.Error, runDir)
+		}
+		t.Logf("run %d, disk filled while training: %s: %s", id, r.State, r.Error)
+		checkHealthy(t, p.base)
+
+		id2 := submitOne(t, p.base, specNamed(shortSpec, "start-on-full", 0))
+		r2 := waitEnd(t, p.base, id2, time.Minute)
+		runDir2 := filepath.Join(artifacts, strconv.FormatInt(id2, 10))
+		if r2.State != "failed" || !strings.Contains(r2.Error, runDir2+string(filepath.Separator)) || !strings.Contains(r2.Error, "no space left on device") {
+			t.Fatalf("run %d started on the full disk ended %s: %q; want failed, naming a file in %s and no space left on device", id2, r2.State, r2.Error, runDir2)
+		}
+		t.Logf("run %d, started on the full disk: %s: %s", id2, r2.State, r2.Error)
+
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		id3 := submitOne(t, p.base, specNamed(shortSpec, "after-room", 0))
+		if r3 := waitEnd(t, p.base, id3, time.Minute); r3.State != "succeeded" {
+			t.Fatalf("run %d after the space was freed ended %s: %q", id3, r3.State, r3.Error)
+		}
+	})
+
+	// The disk under the database fills while a run trains: its metrics
+	// cannot be stored, so it fails, and its outcome cannot be recorded
+	// either. The server says so in its log with the run's error, keeps
+	// answering reads, answers writes with 500 and the logged cause, and
+	// records the failure as soon as there is room again.
+	t.Run("database disk full", func(t *testing.T) {
+		m := needMount(t)
+		varDir := filepath.Join(t.TempDir(), "var")
+		m.tmpfs(varDir, "32m")
+		newVar(t, varDir)
+		p, logPath := serveOn(t, bin, varDir)
+		db := filepath.Join(varDir, "xraylab.db")
+
+		id := submitOne(t, p.base, specNamed(storageSpec, "fill-database", 200))
+		waitTraining(t, p.base, id)
+		filler := fillDisk(t, varDir)
+		line := waitLog(t, logPath, time.Minute, "cannot record run outcome", fmt.Sprintf("run=%d", id))
+		for _, want := range []string{"store metrics", "commit to " + db, "database or disk is full"} {
+			if !strings.Contains(line, want) {
+				t.Fatalf("the log line on the unrecordable failure lacks %q:\n%s", want, line)
+			}
+		}
+		t.Logf("log: %s", line)
+		checkHealthy(t, p.base)
+		if r := getRun(t, p.base, id); r.State != "running" {
+			t.Fatalf("run %d is %s while its outcome cannot be recorded", id, r.State)
+		}
+		status, body := submitStatus(t, p.base, specNamed(shortSpec, "while-full", 0))
+		if status != 500 || !strings.Contains(body, `"internal"`) {
+			t.Fatalf("submit on a full database: %d %s, want 500", status, body)
+		}
+		waitLog(t, logPath, 10*time.Second, "request failed", "path=/api/experiments", "status=500", "commit to "+db, "database or disk is full")
+
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		r := waitEnd(t, p.base, id, 30*time.Second)
+		if r.State != "failed" || !strings.Contains(r.Error, "store metrics") || !strings.Contains(r.Error, "database or disk is full") {
+			t.Fatalf("run %d ended %s: %q; want failed with the store error", id, r.State, r.Error)
+		}
+		t.Logf("run %d once there was room: %s: %s", id, r.State, r.Error)
+		id2 := submitOne(t, p.base, specNamed(shortSpec, "after-room", 0))
+		if r2 := waitEnd(t, p.base, id2, time.Minute); r2.State != "succeeded" {
+			t.Fatalf("run %d after the space was freed ended %s: %q", id2, r2.State, r2.Error)
+		}
+	})
+
+	// A database on a read-only file system is a start-up error naming it:
+	// for a new var folder (the folder is named), a cleanly closed database,
+	// and one whose -wal and -shm files a killed server left (where SQLite
+	// itself opens it read-only and only the first write would fail).
+	t.Run("read-only database at start", func(t *testing.T) {
+		for _, c := range []struct {
+			name string
+			make func(t *testing.T, varDir, db string)
+			want string // after "xraylab serve: registry: "; %[1]s is var, %[2]s the database
+		}{
+			{"new var folder", func(*testing.T, string, string) {},
+				"cannot create files in %[1]s, where the database xraylab.db and its -wal and -shm files live: read-only file system"},
+			{"closed cleanly", func(t *testing.T, _, db string) {
+				store, err := registry.Open(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := store.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}, "the database %[2]s cannot be written: read-only file system"},
+			{"left by a killed server", func(t *testing.T, varDir, db string) {
+				startServe(t, bin, varDir, filepath.Join(t.TempDir(), "serve.log")).kill()
+				if _, err := os.Stat(db + "-wal"); err != nil {
+					t.Fatalf("the killed server left no WAL: %v", err)
+				}
+			}, "the database %[2]s cannot be written: read-only file system"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				m := needMount(t)
+				varDir := filepath.Join(t.TempDir(), "var")
+				m.tmpfs(varDir, "4m")
+				newVar(t, varDir)
+				db := filepath.Join(varDir, "xraylab.db")
+				c.make(t, varDir, db)
+				if out, err := exec.Command("mount", "-o", "remount,ro", varDir).CombinedOutput(); err != nil {
+					t.Fatalf("remount read-only: %v: %s", err, out)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--var", varDir)
+				out, err := cmd.CombinedOutput()
+				code := -1
+				if ee, ok := err.(*exec.ExitError); ok {
+					code = ee.ExitCode()
+				}
+				want := "xraylab serve: registry: " + fmt.Sprintf(c.want, varDir, db) + "\n"
+				if code != 1 || !strings.Contains(string(out), want) || strings.Contains(string(out), "panic") {
+					t.Fatalf("exit %d (%v), want 1 with %q:\n%s", code, err, want, out)
+				}
+			})
+		}
+	})
+
+	// The file system under var turns read-only while a run trains, as
+	// ext4 does on a disk error: the run fails, its outcome cannot be
+	// recorded and the log says so with both causes; reads go on, writes
+	// get 500 with the cause logged, and the server still stops cleanly.
+	t.Run("database turns read-only", func(t *testing.T) {
+		m := needMount(t)
+		varDir := filepath.Join(t.TempDir(), "var")
+		dev := m.ext4(varDir, 32)
+		trigger := filepath.Join("/sys/fs/ext4", dev, "trigger_fs_error")
+		if _, err := os.Stat(trigger); err != nil {
+			t.Skipf("this kernel cannot be asked to fail ext4: %v", err)
+		}
+		newVar(t, varDir)
+		p, logPath := serveOn(t, bin, varDir)
+		db := filepath.Join(varDir, "xraylab.db")
+
+		id := submitOne(t, p.base, specNamed(storageSpec, "turn-read-only", 200))
+		waitTraining(t, p.base, id)
+		if err := os.WriteFile(trigger, []byte("xraylab TestStorageFailures"), 0o200); err != nil {
+			t.Skipf("cannot make ext4 fail: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(varDir, "probe"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
+			t.Fatalf("after the ext4 error, writing in %s gives %v, want read-only file system", varDir, err)
+		}
+		line := waitLog(t, logPath, time.Minute, "cannot record run outcome", fmt.Sprintf("run=%d", id))
+		for _, want := range []string{"store metrics", "commit to " + db, "read-only file system"} {
+			if !strings.Contains(line, want) {
+				t.Fatalf("the log line on the unrecordable failure lacks %q:\n%s", want, line)
+			}
+		}
+		t.Logf("log: %s", line)
+		checkHealthy(t, p.base)
+		if r := getRun(t, p.base, id); r.State != "running" {
+			t.Fatalf("run %d is %s on a read-only database", id, r.State)
+		}
+		status, body := submitStatus(t, p.base, specNamed(shortSpec, "while-read-only", 0))
+		if status != 500 || !strings.Contains(body, `"internal"`) {
+			t.Fatalf("submit on a read-only database: %d %s, want 500", status, body)
+		}
+		waitLog(t, logPath, 10*time.Second, "request failed", "path=/api/experiments", "status=500", "commit to "+db, "read-only file system")
+		if err := p.stop(); err != nil {
+			t.Fatalf("stop on a read-only database: %v", err)
+		}
+		waitLog(t, logPath, time.Second, "run outcome not recorded before shutdown", fmt.Sprintf("run=%d", id))
+	})
+}
