@@ -144,6 +144,10 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"report", "1", "--format", "docx", "--var", dir}, 1, `xraylab report: --format "docx": must be one of text, json, csv, markdown, latex, png, svg, html`},
 		{[]string{"report", "1", "--format", "png", "--var", dir}, 1, "xraylab report: --format png writes an image: give --out FILE"},
 		{[]string{"score"}, 2, "usage: xraylab score --checkpoint FILE"},
+		{[]string{"serve", "--backend", "bogus", "--var", dir}, 1, `xraylab serve: --backend "bogus": want local or slurm`},
+		{[]string{"serve", "--backend", "slurm", "--slurm-time", "1h", "--var", dir}, 1, `xraylab serve: --slurm-time "1h": want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS`},
+		{[]string{"submit", good, "--token-file", filepath.Join(dir, "no-token")}, 1, "(start xraylab serve once to create it, or set XRAYLAB_TOKEN)"},
+		{[]string{"worker"}, 2, "usage: xraylab worker --run ID --server URL --token-file FILE"},
 		{[]string{"report", "1", "--var", filepath.Join(dir, "empty")}, 1, "xraylab report: no database at " + filepath.Join(dir, "empty", "xraylab.db")},
 	}
 	for _, c := range cases {
