@@ -168,9 +168,8 @@ func tail(b []byte, n int) string {
 	return string(b)
 }
 
-// submitHTTP posts a spec with the token and returns the queued
-// experiments with their run IDs.
-func submitHTTP(t *testing.T, base, spec string) map[int64][]int64 {
+// submitStatus posts a spec and returns the status and body.
+func submitStatus(t *testing.T, base, spec string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", base+"/api/experiments", strings.NewReader(spec))
 	req.Header.Set("Content-Type", "application/yaml")
@@ -181,8 +180,16 @@ func submitHTTP(t *testing.T, base, spec string) map[int64][]int64 {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 201 {
-		t.Fatalf("submit: %d %s", resp.StatusCode, body)
+	return resp.StatusCode, string(body)
+}
+
+// submitHTTP posts a spec with the token and returns the queued
+// experiments with their run IDs.
+func submitHTTP(t *testing.T, base, spec string) map[int64][]int64 {
+	t.Helper()
+	status, body := submitStatus(t, base, spec)
+	if status != 201 {
+		t.Fatalf("submit: %d %s", status, body)
 	}
 	var out struct {
 		Experiments []struct {
@@ -190,7 +197,7 @@ func submitHTTP(t *testing.T, base, spec string) map[int64][]int64 {
 			RunIDs []int64 `json:"run_ids"`
 		} `json:"experiments"`
 	}
-	if err := json.Unmarshal(body, &out); err != nil {
+	if err := json.Unmarshal([]byte(body), &out); err != nil {
 		t.Fatal(err)
 	}
 	m := map[int64][]int64{}

@@ -306,21 +306,6 @@ func checkHealthy(t *testing.T, base string) {
 	}
 }
 
-// submitStatus posts a spec and returns the status and body.
-func submitStatus(t *testing.T, base, spec string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/api/experiments", strings.NewReader(spec))
-	req.Header.Set("Content-Type", "application/yaml")
-	req.Header.Set("Authorization", "Bearer "+crashToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("submit: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
 func TestStorageFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")

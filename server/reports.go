@@ -17,22 +17,20 @@ type Reports interface {
 	HTML(ctx context.Context, id int64) ([]byte, error)
 }
 
-func (s *Server) reports() (Reports, error) {
+// reportOf returns the report service and the :id of the experiment asked.
+func (s *Server) reportOf(c *fiber.Ctx) (Reports, int64, error) {
 	if s.cfg.Reports == nil {
-		return nil, notFound("this server has no report service")
+		return nil, 0, notFound("this server has no report service")
 	}
-	return s.cfg.Reports, nil
+	id, err := idParam(c, "experiment")
+	return s.cfg.Reports, id, err
 }
 
 // experimentTable serves GET /api/experiments/:id/table in the paper's
 // Table 1 layout: ?format=json|csv|markdown|latex|png|svg,
 // ?split=test|val, ?metric=roc_auc|ap, ?aggregate=image|study_mean|study_max.
 func (s *Server) experimentTable(c *fiber.Ctx) error {
-	rep, err := s.reports()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "experiment")
+	rep, id, err := s.reportOf(c)
 	if err != nil {
 		return err
 	}
@@ -86,11 +84,7 @@ func (s *Server) experimentTable(c *fiber.Ctx) error {
 // experimentROC serves GET /api/experiments/:id/roc.png?score=NAME (and
 // roc.svg): one score's test ROC curves across the experiment's runs.
 func (s *Server) experimentROC(c *fiber.Ctx) error {
-	rep, err := s.reports()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "experiment")
+	rep, id, err := s.reportOf(c)
 	if err != nil {
 		return err
 	}
@@ -111,11 +105,7 @@ func (s *Server) experimentROC(c *fiber.Ctx) error {
 
 // experimentReport serves the self-contained HTML report.
 func (s *Server) experimentReport(c *fiber.Ctx) error {
-	rep, err := s.reports()
-	if err != nil {
-		return err
-	}
-	id, err := idParam(c, "experiment")
+	rep, id, err := s.reportOf(c)
 	if err != nil {
 		return err
 	}
