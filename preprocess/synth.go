@@ -261,10 +261,12 @@ func Synthesize(ctx context.Context, opts SynthOptions, progress func(done, tota
 			defer wg.Done()
 			sc := &synthScratch{}
 			pw := &pngWriter{}
+			var out rendered // reused: written out before the next image
+			var js bytes.Buffer
 			for i := range jobs {
 				im := p.images[i]
-				out := sc.render(im.job)
-				err := writeRendered(pw, root, truthRoot, im.rel, out)
+				sc.renderTo(im.job, &out)
+				err := writeRendered(pw, &js, root, truthRoot, im.rel, &out)
 				select {
 				case results <- result{out.Truth, err}:
 				case <-ctx.Done():
@@ -347,35 +349,40 @@ func writeCSVs(root string, p synthPlan) error {
 	return nil
 }
 
-func writeRendered(pw *pngWriter, root, truthRoot, rel string, out *rendered) error {
+// writeRendered writes one image's PNG, both masks and its truth JSON;
+// pw and js are the worker's reusable encoders.
+func writeRendered(pw *pngWriter, js *bytes.Buffer, root, truthRoot, rel string, out *rendered) error {
 	stem := strings.TrimSuffix(rel, ".png")
-	var buf bytes.Buffer
 	ip := filepath.Join(root, filepath.FromSlash(rel))
-	if err := pw.encode(&buf, out.Gray, out.W, out.H, out.Channels); err != nil {
+	b, err := pw.encode(out.Gray, out.W, out.H, out.Channels)
+	if err != nil {
 		return fmt.Errorf("synth: encoding %s: %w", ip, err)
 	}
-	if err := os.WriteFile(ip, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(ip, b, 0o644); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
-	masks := []struct {
-		path string
-		pix  []uint8
-	}{
-		{filepath.Join(truthRoot, filepath.FromSlash(stem+"_anomaly.png")), out.Anom},
-		{filepath.Join(truthRoot, filepath.FromSlash(stem+"_hand.png")), out.Hand},
-	}
-	for _, m := range masks {
-		buf.Reset()
-		if err := pw.encodeMask(&buf, m.pix, out.W, out.H); err != nil {
-			return fmt.Errorf("synth: encoding %s: %w", m.path, err)
+	for _, m := range [...]struct {
+		suffix string
+		pix    []uint8
+	}{{"_anomaly.png", out.Anom}, {"_hand.png", out.Hand}} {
+		path := filepath.Join(truthRoot, filepath.FromSlash(stem+m.suffix))
+		b, err := pw.encodeMask(m.pix, out.W, out.H)
+		if err != nil {
+			return fmt.Errorf("synth: encoding %s: %w", path, err)
 		}
-		if err := os.WriteFile(m.path, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return fmt.Errorf("synth: %w", err)
 		}
 	}
-	js, _ := json.MarshalIndent(out.Truth, "", "  ")
+	// Same bytes as json.MarshalIndent plus a newline.
+	js.Reset()
+	enc := json.NewEncoder(js)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out.Truth); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
 	jp := filepath.Join(truthRoot, filepath.FromSlash(stem+".json"))
-	if err := os.WriteFile(jp, append(js, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(jp, js.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
 	return nil

@@ -52,15 +52,44 @@ type layer struct {
 	Pix  []float32
 }
 
+// reset sizes the layer to w×h and fills it with v.
 func (l *layer) reset(w, h int, v float32) {
-	l.W, l.H = w, h
-	if cap(l.Pix) < w*h {
-		l.Pix = make([]float32, w*h)
+	l.resize(w, h)
+	if v == 0 {
+		clear(l.Pix)
+		return
 	}
-	l.Pix = l.Pix[:w*h]
 	for i := range l.Pix {
 		l.Pix[i] = v
 	}
+}
+
+// resize sizes the layer to w×h, leaving whatever it held, for a layer
+// that is about to be written in full.
+func (l *layer) resize(w, h int) {
+	l.W, l.H = w, h
+	l.Pix = growF32(l.Pix, w*h)
+}
+
+func growF32(b []float32, n int) []float32 {
+	if cap(b) < n {
+		return make([]float32, n)
+	}
+	return b[:n]
+}
+
+func growF64(b []float64, n int) []float64 {
+	if cap(b) < n {
+		return make([]float64, n)
+	}
+	return b[:n]
+}
+
+func growU8(b []uint8, n int) []uint8 {
+	if cap(b) < n {
+		return make([]uint8, n)
+	}
+	return b[:n]
 }
 
 // clip returns the pixel box covering [x0,x1]×[y0,y1] inside the layer.
@@ -149,13 +178,14 @@ func unionPolygon(l *layer, pts []vec, r, k float64) box {
 		x0, y0 = math.Min(x0, p.X), math.Min(y0, p.Y)
 		x1, y1 = math.Max(x1, p.X), math.Max(y1, p.Y)
 	}
+	edges := polygonEdges(pts)
 	bb := l.clip(x0-r-k, y0-r-k, x1+r+k, y1+r+k)
 	inside := box{}
 	for y := bb.Y0; y < bb.Y1; y++ {
 		row := l.Pix[y*l.W:]
 		for x := bb.X0; x < bb.X1; x++ {
 			p := vec{float64(x) + 0.5, float64(y) + 0.5}
-			d := polygonSDF(p, pts) - r
+			d := polygonSDF(p, pts[0], edges) - r
 			row[x] = smin(row[x], float32(d), float32(k))
 			if d < 0 {
 				inside = inside.union(box{x, y, x + 1, y + 1})
@@ -165,27 +195,45 @@ func unionPolygon(l *layer, pts []vec, r, k float64) box {
 	return inside
 }
 
-// polygonSDF is the exact signed distance to a simple polygon (negative
-// inside), after Inigo Quilez's formulation.
-func polygonSDF(p vec, v []vec) float64 {
-	d := p.sub(v[0]).dot(p.sub(v[0]))
-	inside := false
+// polyEdge is edge i of a polygon, from vertex i to vertex j = i−1 (the
+// last vertex for i = 0), with what polygonSDF needs of it per pixel.
+type polyEdge struct {
+	X, Y   float64 // vertex i
+	YJ     float64 // vertex j's Y
+	EX, EY float64 // vertex j − vertex i
+	EE     float64 // EX² + EY²
+}
+
+func polygonEdges(v []vec) []polyEdge {
+	e := make([]polyEdge, len(v))
 	for i, j := 0, len(v)-1; i < len(v); j, i = i, i+1 {
 		ex, ey := v[j].X-v[i].X, v[j].Y-v[i].Y
-		wx, wy := p.X-v[i].X, p.Y-v[i].Y
-		t := (wx*ex + wy*ey) / (ex*ex + ey*ey)
+		e[i] = polyEdge{X: v[i].X, Y: v[i].Y, YJ: v[j].Y, EX: ex, EY: ey, EE: ex*ex + ey*ey}
+	}
+	return e
+}
+
+// polygonSDF is the exact signed distance from p to a simple polygon
+// (negative inside) with first vertex v0 and edges from polygonEdges,
+// after Inigo Quilez's formulation.
+func polygonSDF(p, v0 vec, edges []polyEdge) float64 {
+	d := p.sub(v0).dot(p.sub(v0))
+	inside := false
+	for _, e := range edges {
+		wx, wy := p.X-e.X, p.Y-e.Y
+		t := (wx*e.EX + wy*e.EY) / e.EE
 		if t < 0 {
 			t = 0
 		} else if t > 1 {
 			t = 1
 		}
-		bx, by := wx-ex*t, wy-ey*t
+		bx, by := wx-e.EX*t, wy-e.EY*t
 		if dd := bx*bx + by*by; dd < d {
 			d = dd
 		}
-		c1 := p.Y >= v[i].Y
-		c2 := p.Y < v[j].Y
-		c3 := ex*wy > ey*wx
+		c1 := p.Y >= e.Y
+		c2 := p.Y < e.YJ
+		c3 := e.EX*wy > e.EY*wx
 		if (c1 && c2 && c3) || (!c1 && !c2 && !c3) {
 			inside = !inside
 		}
@@ -240,44 +288,61 @@ func gaussKernel(sigma float64) []float32 {
 	return k
 }
 
-// blur applies a separable Gaussian in place, replicating edge pixels; tmp
-// is scratch of the same size.
-func blur(l *layer, tmp *layer, sigma float64) {
-	k := gaussKernel(sigma)
+// blurRows is the horizontal pass of a separable Gaussian with kernel k
+// (odd length), from l into tmp, replicating edge pixels. blurColumn then
+// gives the vertical pass one row at a time. Each output sums its taps in
+// kernel order; four outputs at a time keep four sums in flight.
+func blurRows(l *layer, tmp *layer, k []float32) {
 	r := len(k) / 2
 	w, h := l.W, l.H
-	tmp.reset(w, h, 0)
+	tmp.resize(w, h)
 	for y := 0; y < h; y++ {
 		src := l.Pix[y*w : (y+1)*w]
 		dst := tmp.Pix[y*w : (y+1)*w]
-		for x := 0; x < w; x++ {
+		edge := func(x int) {
 			var s float32
-			if x >= r && x < w-r {
-				win := src[x-r : x+r+1]
-				for i, kv := range k {
-					s += kv * win[i]
-				}
-			} else {
-				for i, kv := range k {
-					xx := min(max(x+i-r, 0), w-1)
-					s += kv * src[xx]
-				}
+			for i, kv := range k {
+				xx := min(max(x+i-r, 0), w-1)
+				s += kv * src[xx]
 			}
 			dst[x] = s
 		}
-	}
-	// Vertical pass row by row so memory is read sequentially.
-	for y := 0; y < h; y++ {
-		dst := l.Pix[y*w : (y+1)*w]
-		for x := range dst {
-			dst[x] = 0
+		x := 0
+		for ; x < min(r, w); x++ {
+			edge(x)
 		}
-		for i, kv := range k {
-			yy := min(max(y+i-r, 0), h-1)
-			src := tmp.Pix[yy*w : (yy+1)*w]
-			for x := range dst {
-				dst[x] += kv * src[x]
+		for ; x+4 <= w-r; x += 4 {
+			win := src[x-r : x+r+4]
+			var s0, s1, s2, s3 float32
+			for i, kv := range k {
+				t := win[i : i+4 : i+4]
+				s0 += kv * t[0]
+				s1 += kv * t[1]
+				s2 += kv * t[2]
+				s3 += kv * t[3]
 			}
+			d := dst[x : x+4 : x+4]
+			d[0], d[1], d[2], d[3] = s0, s1, s2, s3
+		}
+		for ; x < w; x++ {
+			edge(x)
+		}
+	}
+}
+
+// blurColumn writes row y of the vertical pass over tmp (the output of
+// blurRows) into dst, replicating edge rows.
+func blurColumn(tmp *layer, k []float32, y int, dst []float32) {
+	r := len(k) / 2
+	w, h := tmp.W, tmp.H
+	dst = dst[:w]
+	clear(dst)
+	for i, kv := range k {
+		yy := min(max(y+i-r, 0), h-1)
+		src := tmp.Pix[yy*w : (yy+1)*w]
+		src = src[:len(dst)]
+		for x := range dst {
+			dst[x] += kv * src[x]
 		}
 	}
 }
@@ -305,7 +370,10 @@ func (r *fastRand) next() uint64 {
 // 16-bit uniforms from one draw).
 func (r *fastRand) norm() float32 {
 	v := r.next()
-	s := float32(v&0xffff) + float32((v>>16)&0xffff) + float32((v>>32)&0xffff) + float32(v>>48)
+	// The four 16-bit parts summed as integers in two 32-bit lanes: the
+	// sum is below 2^24, so it equals the float32 sum of the parts.
+	t := v&0x0000ffff0000ffff + v>>16&0x0000ffff0000ffff
+	s := float32(t&0xffffffff + t>>32)
 	return (s/65536 - 2) * 1.7320508
 }
 

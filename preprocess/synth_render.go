@@ -151,6 +151,8 @@ type rendered struct {
 type synthScratch struct {
 	sdf, bone, ext, ovV, ovA, cov, img, tmp layer
 	mark                                    []uint8
+	bgX                                     []float64 // compose: 1 + the horizontal background gradient at each column
+	row                                     []float32 // one blurred row
 }
 
 type pxBone struct {
@@ -284,9 +286,19 @@ func (sc *synthScratch) drawMetal(bb box, level, alpha float64, sdf func(p vec) 
 
 func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
 
-// render draws one image. The anomaly has its own random stream so that
-// an image with and without its anomaly is otherwise pixel-identical.
+// render draws one image into new buffers. The anomaly has its own random
+// stream so that an image with and without its anomaly is otherwise
+// pixel-identical.
 func (sc *synthScratch) render(j imageJob) *rendered {
+	out := &rendered{}
+	sc.renderTo(j, out)
+	return out
+}
+
+// renderTo is render drawing into out's buffers, grown as needed, so that
+// a worker that writes each image before drawing the next allocates
+// nothing per image.
+func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 	r := rand.New(rand.NewSource(j.Seed))
 	an := newAnatomy(rand.New(rand.NewSource(j.PatientSeed)))
 
@@ -343,8 +355,8 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 	sc.ext.reset(W, H, 0)
 	sc.ovV.reset(W, H, 0)
 	sc.ovA.reset(W, H, 0)
-	sc.cov.reset(W, H, 0)
-	sc.img.reset(W, H, 0)
+	sc.cov.resize(W, H) // both written in full below
+	sc.img.resize(W, H)
 	if cap(sc.mark) < W*H {
 		sc.mark = make([]uint8, W*H)
 	}
@@ -784,34 +796,49 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 	}
 
 	// Compose: carrier background, soft tissue from the distance field,
-	// bone, overlays; then outside the carrier the dark surround.
+	// bone, overlays; then outside the carrier the dark surround; then the
+	// first noise, drawn in pixel order.
 	wf := float32(math.Max(fingerR, 1))
+	sc.bgX = growF64(sc.bgX, W)
+	for x := range sc.bgX {
+		sc.bgX[x] = 1 + gx*(float64(x)/fw-0.5)
+	}
+	nr := newFastRand(noiseSeed)
+	n1, dark := float32(noise1), float32(darkLevel)
 	for y := 0; y < H; y++ {
-		fy := float64(y)/fh - 0.5
-		for x := 0; x < W; x++ {
-			i := y*W + x
-			bg := bgLevel * (1 + gx*(float64(x)/fw-0.5) + gy*fy)
+		gyy := gy * (float64(y)/fh - 0.5)
+		o := y * W
+		sdf, ext, bone := sc.sdf.Pix[o:o+W], sc.ext.Pix[o:o+W], sc.bone.Pix[o:o+W]
+		ovV, ovA, cov, img := sc.ovV.Pix[o:o+W], sc.ovA.Pix[o:o+W], sc.cov.Pix[o:o+W], sc.img.Pix[o:o+W]
+		for x, bgx := range sc.bgX[:W] {
+			cv := cov[x]
+			if cv == 0 {
+				// cv·v + (1−cv)·dark is exactly dark here.
+				img[x] = dark + n1*nr.norm()
+				continue
+			}
+			bg := bgLevel * (bgx + gyy)
 			var soft float32
-			if d := sc.sdf.Pix[i]; d < 0.5 {
+			if d := sdf[x]; d < 0.5 {
 				// Path length through tissue grows steeply at the skin
 				// and saturates inside the palm.
 				u := (0.5 - d) / wf
 				soft = softLUT(u)
 			}
-			v := float32(bg) + float32(softGain)*(soft+sc.ext.Pix[i]) + float32(boneGain)*sc.bone.Pix[i]
-			v = sc.ovV.Pix[i] + v*(1-sc.ovA.Pix[i])
-			cv := sc.cov.Pix[i]
-			sc.img.Pix[i] = cv*v + (1-cv)*float32(darkLevel)
+			v := float32(bg) + float32(softGain)*(soft+ext[x]) + float32(boneGain)*bone[x]
+			v = ovV[x] + v*(1-ovA[x])
+			img[x] = cv*v + (1-cv)*dark + n1*nr.norm()
 		}
 	}
-	nr := newFastRand(noiseSeed)
-	n1 := float32(noise1)
-	for i := range sc.img.Pix {
-		sc.img.Pix[i] += n1 * nr.norm()
-	}
-	blur(&sc.img, &sc.tmp, sigma)
+	k := gaussKernel(sigma)
+	blurRows(&sc.img, &sc.tmp, k)
 
-	out := &rendered{W: W, H: H, Channels: channels, Gray: make([]uint8, W*H), Hand: make([]uint8, W*H), Anom: make([]uint8, W*H)}
+	out.W, out.H, out.Channels = W, H, channels
+	out.Gray = growU8(out.Gray, W*H)
+	out.Hand = growU8(out.Hand, W*H)
+	out.Anom = growU8(out.Anom, W*H)
+	clear(out.Hand)
+	clear(out.Anom)
 	var lut [1024]uint8 // grey level ×4 → gamma-corrected byte
 	for i := range lut {
 		lut[i] = uint8(math.Round(255 * math.Pow(float64(i)/4/255, gamma)))
@@ -819,39 +846,41 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 			lut[i] = 255
 		}
 	}
+	// The vertical blur pass row by row, straight into the second noise
+	// (drawn in pixel order), the gamma table and the masks.
 	n2 := float32(noise2)
-	for i, v := range sc.img.Pix {
-		v = (v + n2*nr.norm()) * 4
-		if v < 0 {
-			v = 0
-		}
-		if v > 1023 {
-			v = 1023
-		}
-		out.Gray[i] = lut[min(int(v+0.5), 1023)]
-	}
-	for i := range out.Hand {
-		if sc.sdf.Pix[i] < 0 && sc.cov.Pix[i] > 0.5 {
-			out.Hand[i] = 255
-			if sc.mark[i] != 0 {
-				out.Anom[i] = 255
+	sc.row = growF32(sc.row, W)
+	row := sc.row
+	abb, nAnom := box{}, 0 // anomalous pixels: box and count
+	for y := 0; y < H; y++ {
+		blurColumn(&sc.tmp, k, y, row)
+		o := y * W
+		gray := out.Gray[o : o+W]
+		for x, v := range row {
+			v = (v + n2*nr.norm()) * 4
+			if v < 0 {
+				v = 0
 			}
+			if v > 1023 {
+				v = 1023
+			}
+			gray[x] = lut[min(int(v+0.5), 1023)]
 		}
-	}
-	if an0 != nil {
-		bb := box{}
-		n := 0
-		for y := 0; y < H; y++ {
-			for x := 0; x < W; x++ {
-				if out.Anom[y*W+x] != 0 {
-					n++
-					bb = bb.union(box{x, y, x + 1, y + 1})
+		sdf, cov, mark := sc.sdf.Pix[o:o+W], sc.cov.Pix[o:o+W], sc.mark[o:o+W]
+		hand, anom := out.Hand[o:o+W], out.Anom[o:o+W]
+		for x, d := range sdf {
+			if d < 0 && cov[x] > 0.5 {
+				hand[x] = 255
+				if mark[x] != 0 {
+					anom[x] = 255
+					nAnom++
+					abb = abb.union(box{x, y, x + 1, y + 1})
 				}
 			}
 		}
-		if n > 0 {
-			truth.Anomalies = append(truth.Anomalies, anomalyTruth{Kind: an0.Kind, Detail: an0.Sub, Site: an0.Site, BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}, Pixels: n, Support: support})
-		}
+	}
+	if an0 != nil && nAnom > 0 {
+		truth.Anomalies = append(truth.Anomalies, anomalyTruth{Kind: an0.Kind, Detail: an0.Sub, Site: an0.Site, BBox: [4]int{abb.X0, abb.Y0, abb.X1, abb.Y1}, Pixels: nAnom, Support: support})
 	}
 	if truth.Anomalies == nil {
 		truth.Anomalies = []anomalyTruth{}
@@ -860,7 +889,6 @@ func (sc *synthScratch) render(j imageJob) *rendered {
 		truth.Distractors = []distractorTruth{}
 	}
 	out.Truth = truth
-	return out
 }
 
 // swell bulges the soft tissue at c with an ellipse along u: half axes
