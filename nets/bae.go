@@ -133,7 +133,7 @@ func newBAE(cfg Config, dt tensor.Dtype) (*cae, error) {
 func baeForward(gn *graphNet, x *G.Node, stages []baeStage) (*G.Node, error) {
 	wrap := func(name string, err error) error { return fmt.Errorf("bae %s: %w", name, err) }
 	bnTanh := func(h *G.Node, name string) (*G.Node, error) {
-		h, err := gn.batchNorm(h, name)
+		h, err := gn.batchNorm(h, name, false)
 		if err != nil {
 			return nil, fmt.Errorf("bae %w", err)
 		}
@@ -147,7 +147,7 @@ func baeForward(gn *graphNet, x *G.Node, stages []baeStage) (*G.Node, error) {
 	idx := make([]*PoolIndices, len(stages))
 	for i, st := range stages {
 		name := fmt.Sprintf("enc%d", i)
-		if h, err = G.Conv2d(h, gn.p(name+".w"), tensor.Shape{st.k, st.k}, []int{1, 1}, []int{st.s, st.s}, []int{1, 1}); err != nil {
+		if h, err = Conv2d(h, gn.p(name+".w"), st.s, 1); err != nil {
 			return nil, wrap(name, err)
 		}
 		if h, idx[i], err = MaxPool2d(h, 2, 2); err != nil {
@@ -157,7 +157,7 @@ func baeForward(gn *graphNet, x *G.Node, stages []baeStage) (*G.Node, error) {
 			return nil, err
 		}
 	}
-	if h, err = G.Conv2d(h, gn.p("bottleneck.w"), tensor.Shape{1, 1}, []int{0, 0}, []int{1, 1}, []int{1, 1}); err != nil {
+	if h, err = Conv2d(h, gn.p("bottleneck.w"), 1, 0); err != nil {
 		return nil, wrap("bottleneck", err)
 	}
 	if h, err = bnTanh(h, "bottleneck"); err != nil {

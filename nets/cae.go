@@ -159,9 +159,11 @@ func (m *cae) forward(gn *graphNet, x *G.Node) (*G.Node, error) {
 			return nil, fmt.Errorf("cae %s: %w", l.name, err)
 		}
 		if l.bn {
-			if h, err = gn.batchNorm(h, l.name); err != nil {
+			// BatchNorm and ReLU as one op
+			if h, err = gn.batchNorm(h, l.name, true); err != nil {
 				return nil, fmt.Errorf("cae %w", err)
 			}
+			continue
 		}
 		if h, err = G.Rectify(h); err != nil {
 			return nil, fmt.Errorf("cae %s relu: %w", l.name, err)

@@ -139,7 +139,7 @@ type netBind struct {
 	net  *ganNet
 	gn   *graphNet
 	snW  map[string]*G.Node
-	runs [][]*G.BatchNormOp
+	runs [][]*BatchNorm
 }
 
 func (b *netBind) weight(name string) (*G.Node, error) {
@@ -185,7 +185,7 @@ func (b *netBind) apply(h *G.Node, l gLayer, slope float64) (*G.Node, error) {
 	}
 	switch l.kind {
 	case kConv:
-		h, err = G.Conv2d(h, w, tensor.Shape{l.k, l.k}, []int{l.p, l.p}, []int{l.s, l.s}, []int{1, 1})
+		h, err = Conv2d(h, w, l.s, l.p)
 	case kConvT:
 		h, err = ConvTranspose2d(h, w, l.s, l.p)
 	case kLinear:
@@ -203,12 +203,17 @@ func (b *netBind) apply(h *G.Node, l gLayer, slope float64) (*G.Node, error) {
 			return nil, fmt.Errorf("%s bias: %w", l.name, err)
 		}
 	}
+	act := l.act
 	if l.bn {
-		if h, err = b.gn.batchNorm(h, l.name); err != nil {
+		// a following ReLU is fused into the BatchNorm op
+		if h, err = b.gn.batchNorm(h, l.name, act == aReLU); err != nil {
 			return nil, err
 		}
+		if act == aReLU {
+			act = aNone
+		}
 	}
-	switch l.act {
+	switch act {
 	case aReLU:
 		h, err = G.Rectify(h)
 	case aLReLU:
@@ -349,7 +354,7 @@ func (gg *ganGraph) grads(n *ganNet) ([]G.Value, error) {
 
 // adoptStats makes the network's running statistics what PyTorch would
 // hold after this graph's forward passes ran one after another. Each of
-// Gorgonia's ops started from the same statistics s and holds
+// graph's BatchNorm layers started from the same statistics s and holds
 // sᵢ = (1−m)·s + m·bᵢ, so the sequential result is
 // cᵢ = (1−m)·cᵢ₋₁ + (sᵢ − (1−m)·s), starting from c₀ = s.
 func (gg *ganGraph) adoptStats(n *ganNet) {
@@ -357,10 +362,10 @@ func (gg *ganGraph) adoptStats(n *ganNet) {
 	for li, s := range n.stats {
 		for _, pair := range []struct {
 			dst *tensor.Dense
-			get func(*G.BatchNormOp) *tensor.Dense
+			get func(*BatchNorm) *tensor.Dense
 		}{
-			{s.mean, func(op *G.BatchNormOp) *tensor.Dense { m, _ := op.Stats(); return m.(*tensor.Dense) }},
-			{s.variance, func(op *G.BatchNormOp) *tensor.Dense { _, v := op.Stats(); return v.(*tensor.Dense) }},
+			{s.mean, func(bn *BatchNorm) *tensor.Dense { return bn.mean }},
+			{s.variance, func(bn *BatchNorm) *tensor.Dense { return bn.variance }},
 		} {
 			switch d := pair.dst.Data().(type) {
 			case []float32:

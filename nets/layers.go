@@ -61,9 +61,9 @@ func uniformInit(r *rand.Rand, fanIn int) func() float64 {
 func constInit(v float64) func() float64 { return func() float64 { return v } }
 
 // bnStats are the running statistics of one BatchNorm layer. The model
-// keeps them, not Gorgonia's op: every graph has its own BatchNormOp, and
-// NewTapeMachine resets an op's statistics, so they are copied into the
-// op before each run and back out after a training run.
+// keeps them, not the op: every graph has its own BatchNorm per layer, so
+// they are copied into it before each run and back out after a training
+// run whose step is adopted (a NaN step leaves them untouched).
 type bnStats struct {
 	name           string
 	mean, variance *tensor.Dense
@@ -91,12 +91,12 @@ func fill(t *tensor.Dense, v float64) {
 }
 
 // graphNet is the per-graph binding of a paramSet: its parameter nodes and
-// the BatchNorm ops created while building, in creation order.
+// the BatchNorm layers created while building, in creation order.
 type graphNet struct {
 	g      *G.ExprGraph
 	ps     *paramSet
 	nodes  []*G.Node
-	bnOps  []*G.BatchNormOp
+	bnOps  []*BatchNorm
 	params map[string]*G.Node
 }
 
@@ -137,14 +137,15 @@ func (gn *graphNet) p(name string) *G.Node {
 	return n
 }
 
-// batchNorm applies BatchNorm with per-channel (1,C,1,1) scale and bias
-// named prefix.gamma / prefix.beta, and records the op.
-func (gn *graphNet) batchNorm(x *G.Node, prefix string) (*G.Node, error) {
-	y, _, _, op, err := G.BatchNorm(x, gn.p(prefix+".gamma"), gn.p(prefix+".beta"), bnMomentum, bnEpsilon)
+// batchNorm applies BatchNorm2d (then ReLU, with relu) with per-channel
+// (1,C,1,1) scale and bias named prefix.gamma / prefix.beta, and records
+// the layer.
+func (gn *graphNet) batchNorm(x *G.Node, prefix string, relu bool) (*G.Node, error) {
+	y, bn, err := BatchNorm2d(x, gn.p(prefix+".gamma"), gn.p(prefix+".beta"), relu)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
-	gn.bnOps = append(gn.bnOps, op)
+	gn.bnOps = append(gn.bnOps, bn)
 	return y, nil
 }
 

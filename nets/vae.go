@@ -191,14 +191,11 @@ func (m *vae) forward(gn *graphNet, vg *vaeGraph) error {
 	var err error
 	for i := range m.chans {
 		name := fmt.Sprintf("enc%d", i)
-		if h, err = G.Conv2d(h, gn.p(name+".w"), tensor.Shape{4, 4}, []int{0, 0}, []int{2, 2}, []int{1, 1}); err != nil {
+		if h, err = Conv2d(h, gn.p(name+".w"), 2, 0); err != nil {
 			return wrap(name, err)
 		}
-		if h, err = gn.batchNorm(h, name); err != nil {
+		if h, err = gn.batchNorm(h, name, true); err != nil { // BN + ReLU
 			return fmt.Errorf("vae %w", err)
-		}
-		if h, err = G.Rectify(h); err != nil {
-			return wrap(name+" relu", err)
 		}
 	}
 	top := m.chans[len(m.chans)-1]
@@ -240,11 +237,8 @@ func (m *vae) forward(gn *graphNet, vg *vaeGraph) error {
 		if h, err = ConvTranspose2d(h, gn.p(name+".w"), 2, 0); err != nil {
 			return wrap(name, err)
 		}
-		if h, err = gn.batchNorm(h, name); err != nil {
+		if h, err = gn.batchNorm(h, name, true); err != nil { // BN + ReLU
 			return fmt.Errorf("vae %w", err)
-		}
-		if h, err = G.Rectify(h); err != nil {
-			return wrap(name+" relu", err)
 		}
 	}
 	if h, err = ConvTranspose2d(h, gn.p("out.w"), 2, 0); err != nil {
