@@ -378,3 +378,28 @@ experiments:
 		}
 	}
 }
+
+// A server with data roots refuses specs whose MURA folder lies elsewhere,
+// and queues nothing.
+func TestSubmitChecksDataRoots(t *testing.T) {
+	e := newEnv(t)
+	m := experiments.NewManager(e.store, e.hub, nil, "test")
+	allowed := t.TempDir()
+	m.SetDataRoots([]string{allowed})
+	_, _, err := m.Submit(context.Background(), []byte(`
+experiments:
+  outside:
+    dataset: {mura: {root: /etc}}
+    models: [{name: pixelgauss}]
+`), "")
+	want := "experiment outside: dataset path /etc is outside the data roots this server allows (" + allowed + ")"
+	if experiments.CodeOf(err) != experiments.CodeInvalid || err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if _, n, _ := e.store.ListExperiments(context.Background(), "", 10, 0); n != 0 {
+		t.Errorf("%d experiments recorded after a refused submission", n)
+	}
+	if _, _, err := m.Submit(context.Background(), []byte(tinySpec), ""); err != nil {
+		t.Errorf("synthetic data needs no root: %v", err)
+	}
+}
