@@ -518,6 +518,9 @@ func cmdSynth(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: xraylab synth --out DIR [--patients N] [--size PX] [--seed S] [--difficulty easy|medium|hard]")
 		return errUsage
 	}
+	if *workers < 0 || *workers > 256 {
+		return fmt.Errorf("--workers must be between 0 (one per core) and 256, got %d", *workers)
+	}
 	start := time.Now()
 	rep, err := preprocess.Synthesize(context.Background(), preprocess.SynthOptions{
 		Out: *out, Patients: *patients, Size: *size, Seed: *seed, Difficulty: *difficulty, Workers: *workers,
