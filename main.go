@@ -642,6 +642,9 @@ func cmdPreprocess(args []string, stdout, stderr io.Writer) error {
 	if *rows < 1 || *rows > 200 {
 		return fmt.Errorf("--rows must be between 1 and 200, got %d", *rows)
 	}
+	if *size < 16 || *size > 1024 {
+		return fmt.Errorf("--size must be between 16 and 1024 pixels (as a spec's image_size), got %d", *size)
+	}
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
 		Variant: preprocess.Variant(*variant), HistEq: *he, CLAHE: *clahe, Size: *size, CacheDir: *cache,
 	})
