@@ -11,9 +11,9 @@ import "C"
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"image"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,10 +25,13 @@ import (
 )
 
 // Detector input: the SSD-MobileNet convention of the paper's TensorFlow
-// detector (300×300, RGB scaled to [-1,1]).
+// detector (300×300, RGB scaled to [-1,1]). SSD class 0 is the background,
+// so the single object class of a hand detector is 1 (as in the TF Object
+// Detection API's label maps and OpenCV's DetectionOutput layer).
 const (
-	detInput   = 300
-	detMinConf = 0.5
+	detInput     = 300
+	detMinConf   = 0.5
+	detHandClass = 1
 )
 
 // dnnDetector wraps a gocv DNN detection model (SSD output [1,1,N,7]:
@@ -84,11 +87,15 @@ func (d *dnnDetector) detect(grey gocv.Mat) ([]image.Rectangle, error) {
 	d.mu.Lock()
 	d.net.SetInput(blob, "")
 	out := d.net.Forward("")
-	d.mu.Unlock()
-	defer out.Close()
+	// Forward's Mat shares the net's output buffer, which the next Forward
+	// overwrites: copy the rows before another worker may run the net.
+	shape := out.Size()
 	vals, err := out.DataPtrFloat32()
-	if err != nil || len(vals)%7 != 0 {
-		return nil, errors.New("detector output is not [1,1,N,7]")
+	vals = append([]float32(nil), vals...)
+	d.mu.Unlock()
+	out.Close()
+	if err != nil || len(shape) != 4 || shape[0] != 1 || shape[1] != 1 || shape[3] != 7 {
+		return nil, fmt.Errorf("detector output has shape %v, want SSD detections [1,1,N,7]", shape)
 	}
 	type det struct {
 		r    image.Rectangle
@@ -96,14 +103,8 @@ func (d *dnnDetector) detect(grey gocv.Mat) ([]image.Rectangle, error) {
 	}
 	var dets []det
 	for i := 0; i+7 <= len(vals); i += 7 {
-		v := vals[i : i+7]
-		if v[2] < detMinConf {
-			continue
-		}
-		r := image.Rect(int(v[3]*float32(w)), int(v[4]*float32(h)), int(v[5]*float32(w)+0.5), int(v[6]*float32(h)+0.5)).
-			Intersect(image.Rect(0, 0, w, h))
-		if !r.Empty() {
-			dets = append(dets, det{r, v[2]})
+		if r, ok := detBox(vals[i:i+7], w, h); ok {
+			dets = append(dets, det{r, vals[i+2]})
 		}
 	}
 	sort.Slice(dets, func(i, j int) bool { return dets[i].conf > dets[j].conf })
@@ -124,6 +125,34 @@ func (d *dnnDetector) detect(grey gocv.Mat) ([]image.Rectangle, error) {
 	}
 	sort.Slice(boxes, func(i, j int) bool { return boxes[i].Min.X < boxes[j].Min.X })
 	return boxes, nil
+}
+
+// detBox turns one SSD row (image id, class, score, x1, y1, x2, y2
+// normalised) into a hand box in a w×h image. Rows for another image of the
+// batch, of another class, below the confidence threshold, with non-finite
+// numbers or with x2 <= x1 or y2 <= y1 are not hands. The order is checked
+// here because image.Rect would silently swap the corners of an inverted box.
+// Corners are rounded to the nearest pixel: truncation turns 0.1666666 × 300
+// (float32 for 50) into 49.
+func detBox(v []float32, w, h int) (image.Rectangle, bool) {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return image.Rectangle{}, false
+		}
+	}
+	if v[0] != 0 || v[1] != detHandClass || v[2] < detMinConf {
+		return image.Rectangle{}, false
+	}
+	clamp := func(x float32) float64 { return math.Min(math.Max(float64(x), 0), 1) }
+	x1, y1, x2, y2 := clamp(v[3]), clamp(v[4]), clamp(v[5]), clamp(v[6])
+	if x2 <= x1 || y2 <= y1 {
+		return image.Rectangle{}, false
+	}
+	r := image.Rectangle{
+		Min: image.Pt(int(math.Round(x1*float64(w))), int(math.Round(y1*float64(h)))),
+		Max: image.Pt(int(math.Round(x2*float64(w))), int(math.Round(y2*float64(h)))),
+	}
+	return r, !r.Empty()
 }
 
 // rectIoU is the intersection over union of two boxes.

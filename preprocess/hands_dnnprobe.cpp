@@ -17,8 +17,12 @@ int xl_probe_net(const char* model, int size, char* err, int errlen) {
         cv::Mat blob(4, dims, CV_32F, cv::Scalar(0));
         net.setInput(blob);
         cv::Mat out = net.forward();
-        if (out.dims != 4 || out.size[3] != 7)
-            return fail(err, errlen, "output is not SSD detections of shape [1,1,N,7]");
+        if (out.dims != 4 || out.size[0] != 1 || out.size[1] != 1 || out.size[3] != 7) {
+            std::string shape = "[";
+            for (int i = 0; i < out.dims; i++)
+                shape += (i ? "," : "") + std::to_string(out.size[i]);
+            return fail(err, errlen, "output has shape " + shape + "], want SSD detections [1,1,N,7]");
+        }
         return 0;
     } catch (const cv::Exception& e) {
         return fail(err, errlen, e.err.empty() ? e.what() : e.err);
