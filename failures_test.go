@@ -371,22 +371,7 @@ func TestStorageFailures(t *testing.T) {
 		id := submitOne(t, p.base, specNamed(storageSpec, "fill-database", 200))
 		waitTraining(t, p.base, id)
 		filler := fillDisk(t, varDir)
-		line := waitLog(t, logPath, time.Minute, "cannot record run outcome", fmt.Sprintf("run=%d", id))
-		for _, want := range []string{"store metrics", "commit to " + db, "database or disk is full"} {
-			if !strings.Contains(line, want) {
-				t.Fatalf("the log line on the unrecordable failure lacks %q:\n%s", want, line)
-			}
-		}
-		t.Logf("log: %s", line)
-		checkHealthy(t, p.base)
-		if r := getRun(t, p.base, id); r.State != "running" {
-			t.Fatalf("run %d is %s while its outcome cannot be recorded", id, r.State)
-		}
-		status, body := submitStatus(t, p.base, specNamed(shortSpec, "while-full", 0))
-		if status != 500 || !strings.Contains(body, `"internal"`) {
-			t.Fatalf("submit on a full database: %d %s, want 500", status, body)
-		}
-		waitLog(t, logPath, 10*time.Second, "request failed", "path=/api/experiments", "status=500", "commit to "+db, "database or disk is full")
+		checkUnrecordable(t, p.base, logPath, db, id, "database or disk is full", "while-full")
 
 		if err := os.Remove(filler); err != nil {
 			t.Fatal(err)
@@ -480,25 +465,34 @@ func TestStorageFailures(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(varDir, "probe"), nil, 0o644); !errors.Is(err, syscall.EROFS) {
 			t.Fatalf("after the ext4 error, writing in %s gives %v, want read-only file system", varDir, err)
 		}
-		line := waitLog(t, logPath, time.Minute, "cannot record run outcome", fmt.Sprintf("run=%d", id))
-		for _, want := range []string{"store metrics", "commit to " + db, "read-only file system"} {
-			if !strings.Contains(line, want) {
-				t.Fatalf("the log line on the unrecordable failure lacks %q:\n%s", want, line)
-			}
-		}
-		t.Logf("log: %s", line)
-		checkHealthy(t, p.base)
-		if r := getRun(t, p.base, id); r.State != "running" {
-			t.Fatalf("run %d is %s on a read-only database", id, r.State)
-		}
-		status, body := submitStatus(t, p.base, specNamed(shortSpec, "while-read-only", 0))
-		if status != 500 || !strings.Contains(body, `"internal"`) {
-			t.Fatalf("submit on a read-only database: %d %s, want 500", status, body)
-		}
-		waitLog(t, logPath, 10*time.Second, "request failed", "path=/api/experiments", "status=500", "commit to "+db, "read-only file system")
+		checkUnrecordable(t, p.base, logPath, db, id, "read-only file system", "while-read-only")
 		if err := p.stop(); err != nil {
 			t.Fatalf("stop on a read-only database: %v", err)
 		}
 		waitLog(t, logPath, time.Second, "run outcome not recorded before shutdown", fmt.Sprintf("run=%d", id))
 	})
+}
+
+// checkUnrecordable checks a server whose database refuses writes (cause):
+// the run's failure is logged with the database error and retried, the
+// server stays up, the run still reads as running, and a submission gets a
+// 500 whose cause is logged.
+func checkUnrecordable(t *testing.T, base, logPath, db string, id int64, cause, name string) {
+	t.Helper()
+	line := waitLog(t, logPath, time.Minute, "cannot record run outcome", fmt.Sprintf("run=%d", id))
+	for _, want := range []string{"store metrics", "commit to " + db, cause} {
+		if !strings.Contains(line, want) {
+			t.Fatalf("the log line on the unrecordable failure lacks %q:\n%s", want, line)
+		}
+	}
+	t.Logf("log: %s", line)
+	checkHealthy(t, base)
+	if r := getRun(t, base, id); r.State != "running" {
+		t.Fatalf("run %d is %s while its outcome cannot be recorded (%s)", id, r.State, cause)
+	}
+	status, body := submitStatus(t, base, specNamed(shortSpec, name, 0))
+	if status != 500 || !strings.Contains(body, `"internal"`) {
+		t.Fatalf("submit while the database refuses writes (%s): %d %s, want 500", cause, status, body)
+	}
+	waitLog(t, logPath, 10*time.Second, "request failed", "path=/api/experiments", "status=500", "commit to "+db, cause)
 }
