@@ -60,6 +60,20 @@ func (e *env) runner(workers int) *experiments.Runner {
 	return experiments.NewRunner(e.store, e.hub, e.exec, experiments.RunnerOptions{Devices: devices, Poll: 50 * time.Millisecond})
 }
 
+// serve starts a pool of workers for the test's lifetime and returns a
+// manager that wakes it; the pool stops when the test ends.
+func (e *env) serve(t *testing.T, workers int) *experiments.Manager {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := e.runner(workers)
+	r.Start(ctx)
+	t.Cleanup(func() {
+		cancel()
+		r.Wait()
+	})
+	return experiments.NewManager(e.store, e.hub, r, "test")
+}
+
 // waitAll waits until every run of the experiment is finished.
 func (e *env) waitAll(t *testing.T, expID int64, timeout time.Duration) []*experiments.Run {
 	t.Helper()
@@ -103,13 +117,8 @@ experiments:
 
 func TestRunsEndToEndAndDeterministic(t *testing.T) {
 	e := newEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r := e.runner(2)
-	m := experiments.NewManager(e.store, e.hub, r, "test")
-	r.Start(ctx)
-	defer r.Wait()
-	defer cancel()
+	m := e.serve(t, 2)
+	ctx := context.Background()
 
 	first := submit(t, m, tinySpec)
 	runs := e.waitAll(t, first, time.Minute)
@@ -170,12 +179,7 @@ func submit(t *testing.T, m *experiments.Manager, spec string) int64 {
 // stop the other runs.
 func TestFailingRunDoesNotStopOthers(t *testing.T) {
 	e := newEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	r := e.runner(1)
-	m := experiments.NewManager(e.store, e.hub, r, "test")
-	r.Start(ctx)
-	defer r.Wait()
-	defer cancel()
+	m := e.serve(t, 1)
 	bad := submit(t, m, `
 experiments:
   missing:
@@ -218,14 +222,10 @@ func TestCancel(t *testing.T) {
 // Cancelling a running run stops it at its next batch.
 func TestCancelRunning(t *testing.T) {
 	e := newEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	r := e.runner(1)
-	m := experiments.NewManager(e.store, e.hub, r, "test")
 	events, unsub := e.hub.Subscribe()
 	defer unsub()
-	r.Start(ctx)
-	defer r.Wait()
-	defer cancel()
+	m := e.serve(t, 1)
+	ctx := context.Background()
 	id := submit(t, m, strings.Replace(slowSpec, "epochs: 4", "epochs: 50", 1))
 	runID := waitEpoch(t, events, 1)
 	run, err := m.Cancel(ctx, runID)
@@ -349,12 +349,7 @@ func TestRestartResumesFromCheckpoint(t *testing.T) {
 // (measured 0.72 and 0.80 test ROC-AUC for these two split seeds).
 func TestPixelGaussBeatsChanceOnEasyData(t *testing.T) {
 	e := newEnv(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	r := e.runner(1)
-	m := experiments.NewManager(e.store, e.hub, r, "test")
-	r.Start(ctx)
-	defer r.Wait()
-	defer cancel()
+	m := e.serve(t, 1)
 	id := submit(t, m, `
 experiments:
   easy:

@@ -151,8 +151,14 @@ func (op bnOp) SetTraining(training bool) error {
 }
 
 func (op bnOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	if len(ds) != 3 {
-		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(ds))
+	return shapeOfFirst(op, 3, ds)
+}
+
+// shapeOfFirst is the output shape of both BatchNorm ops: that of their
+// first input, of which there must be n.
+func shapeOfFirst(op fmt.Stringer, n int, ds []G.DimSizer) (tensor.Shape, error) {
+	if len(ds) != n {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, n, len(ds))
 	}
 	s, ok := ds[0].(tensor.Shape)
 	if !ok {
@@ -339,14 +345,7 @@ func (op bnGradOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("%v: second derivatives are not implemented", op)
 }
 func (op bnGradOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
-	if len(ds) != 4 {
-		return nil, fmt.Errorf("%v: want 4 inputs, got %d", op, len(ds))
-	}
-	s, ok := ds[0].(tensor.Shape)
-	if !ok {
-		return nil, fmt.Errorf("%v: input must have a tensor shape, got %T", op, ds[0])
-	}
-	return s.Clone(), nil
+	return shapeOfFirst(op, 4, ds)
 }
 
 func (op bnGradOp) Do(vs ...G.Value) (G.Value, error) {
