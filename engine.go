@@ -1,0 +1,103 @@
+// The engine: one process's store, hub, executor, runner and manager.
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"xraylab/experiments"
+	"xraylab/registry"
+	"xraylab/server"
+)
+
+// varPaths are the files a server keeps under its var folder.
+type varPaths struct{ root, db, artifacts, data, cache string }
+
+func paths(root string) varPaths {
+	return varPaths{root: root, db: filepath.Join(root, "xraylab.db"), artifacts: filepath.Join(root, "artifacts"),
+		data: filepath.Join(root, "data"), cache: filepath.Join(root, "cache")}
+}
+
+// engine is the store, hub, executor, runner and manager of one process.
+type engine struct {
+	store   *registry.Store
+	hub     *experiments.Hub
+	exec    experiments.Executor
+	runner  *experiments.Runner
+	manager *experiments.Manager
+}
+
+func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
+	store, err := registry.Open(p.db)
+	if err != nil {
+		return nil, err
+	}
+	hub := experiments.NewHub(256)
+	exec := experiments.NewLocalExecutor(store, hub, experiments.LocalOptions{
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+	})
+	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}, nil
+}
+
+// withWorkers builds the worker pool (leasing only the given experiments'
+// runs when only is not empty) and hands it to the manager.
+func (e *engine) withWorkers(workers int, only []int64, log *slog.Logger) {
+	devices := make([]string, workers)
+	for i := range devices {
+		devices[i] = "cpu"
+	}
+	e.runner = experiments.NewRunner(e.store, e.hub, e.exec, experiments.RunnerOptions{Devices: devices, Experiments: only, Logger: log})
+	e.manager = experiments.NewManager(e.store, e.hub, e.runner, experiments.BinaryVersion())
+}
+
+// openVar opens the database of an existing var folder.
+func openVar(varDir string) (*registry.Store, varPaths, error) {
+	p := paths(varDir)
+	if _, err := os.Stat(p.db); err != nil {
+		return nil, p, fmt.Errorf("no database at %s (use --var to point at the server's var folder)", p.db)
+	}
+	store, err := registry.Open(p.db)
+	return store, p, err
+}
+
+// noteStore adapts the registry's notes to server.NoteStore (server may not
+// import registry).
+type noteStore struct{ s *registry.Store }
+
+func toServerNote(n *registry.Note) *server.Note {
+	return &server.Note{ID: n.ID, ExperimentID: n.ExperimentID, Body: n.Body, Created: n.Created, Updated: n.Updated}
+}
+
+func (a noteStore) AddNote(ctx context.Context, exp int64, body string) (*server.Note, error) {
+	n, err := a.s.AddNote(ctx, exp, body)
+	if err != nil {
+		return nil, err
+	}
+	return toServerNote(n), nil
+}
+
+func (a noteStore) UpdateNote(ctx context.Context, id int64, body string) (*server.Note, error) {
+	n, err := a.s.UpdateNote(ctx, id, body)
+	if err != nil {
+		return nil, err
+	}
+	return toServerNote(n), nil
+}
+
+func (a noteStore) DeleteNote(ctx context.Context, id int64) error { return a.s.DeleteNote(ctx, id) }
+
+func (a noteStore) Notes(ctx context.Context, exp int64) ([]*server.Note, error) {
+	ns, err := a.s.Notes(ctx, exp)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*server.Note, len(ns))
+	for i, n := range ns {
+		out[i] = toServerNote(n)
+	}
+	return out, nil
+}
