@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"xraylab/preprocess"
+	"xraylab/preprocess/synth"
 )
 
 func cmdSynth(args []string, stdout, stderr io.Writer) error {
@@ -32,7 +32,7 @@ func cmdSynth(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--workers must be between 0 (one per core) and 256, got %d", *workers)
 	}
 	start := time.Now()
-	rep, err := preprocess.Synthesize(context.Background(), preprocess.SynthOptions{
+	rep, err := synth.Generate(context.Background(), synth.Options{
 		Out: *out, Patients: *patients, Size: *size, Seed: *seed, Difficulty: *difficulty, Workers: *workers,
 	}, progressBar(stderr, "synth"))
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"xraylab/nets"
 	"xraylab/preprocess"
+	"xraylab/preprocess/synth"
 )
 
 // LocalOptions configure the in-process executor.
@@ -216,7 +217,7 @@ func (x *LocalExecutor) datasetRoot(ctx context.Context, d DatasetSpec) (string,
 	// The generator's version is part of the name: a binary whose generator
 	// draws other pixels never reuses another's data.
 	name := fmt.Sprintf("synthetic-%dp-%dpx-%s-seed%d-%s", s.Patients, s.Size, s.Difficulty, s.Seed,
-		strings.ReplaceAll(preprocess.SynthVersion, "/", "-"))
+		strings.ReplaceAll(synth.Version, "/", "-"))
 	out := filepath.Join(x.opts.DataDir, name)
 	root := filepath.Join(out, "MURA-v1.1")
 	// Synthetic patients are spread over MURA's two folders; use them all.
@@ -231,7 +232,7 @@ func (x *LocalExecutor) datasetRoot(ctx context.Context, d DatasetSpec) (string,
 	tmp := out + fmt.Sprintf(".tmp-%d", os.Getpid())
 	os.RemoveAll(tmp)
 	x.log.Info("generating synthetic dataset", "dir", out)
-	if _, err := preprocess.Synthesize(ctx, preprocess.SynthOptions{
+	if _, err := synth.Generate(ctx, synth.Options{
 		Out: tmp, Patients: s.Patients, Size: s.Size, Seed: s.Seed, Difficulty: s.Difficulty,
 	}, nil); err != nil {
 		os.RemoveAll(tmp)

@@ -33,7 +33,7 @@ type LoadOptions struct {
 	Parts []string
 	// MaskRoot is a tree of anomaly masks mirroring the dataset's relative
 	// paths (imageM_anomaly.png beside each imageM.png). "" auto-detects
-	// "<root>-truth", which is where Synthesize writes it.
+	// "<root>-truth", which is where synth.Generate writes it.
 	MaskRoot string
 }
 

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"xraylab/preprocess/synth"
 )
 
 // benchSet is a synthetic MURA tree shared by the speed benchmarks and the
@@ -35,11 +37,11 @@ func benchData(b *testing.B) []Record {
 		// Named after the generator version and settings: an existing tree
 		// of that name is the same data, reused.
 		out := filepath.Join(os.TempDir(), fmt.Sprintf("xraylab-preprocess-bench-%s-%d-%d",
-			strings.NewReplacer("/", "_", ".", "_").Replace(SynthVersion), benchPatients, benchSize))
+			strings.NewReplacer("/", "_", ".", "_").Replace(synth.Version), benchPatients, benchSize))
 		benchRoot = filepath.Join(out, "MURA-v1.1")
 		if _, err := os.Stat(filepath.Join(out, "MURA-v1.1-truth")); err != nil {
 			os.RemoveAll(out)
-			if _, err := Synthesize(context.Background(), SynthOptions{Out: out, Patients: benchPatients, Size: benchSize, Seed: 7}, nil); err != nil {
+			if _, err := synth.Generate(context.Background(), synth.Options{Out: out, Patients: benchPatients, Size: benchSize, Seed: 7}, nil); err != nil {
 				benchErr = err
 				return
 			}

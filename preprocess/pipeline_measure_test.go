@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"gocv.io/x/gocv"
+
+	"xraylab/preprocess/synth"
 )
 
 // synthTruth is the part of the generator's imageM.json the measurements use.
@@ -27,7 +29,7 @@ type synthTruth struct {
 func synthRecords(t testing.TB, patients, size int, difficulty string, seed int64) []Record {
 	t.Helper()
 	out := t.TempDir()
-	rep, err := Synthesize(context.Background(), SynthOptions{Out: out, Patients: patients, Size: size, Seed: seed, Difficulty: difficulty}, nil)
+	rep, err := synth.Generate(context.Background(), synth.Options{Out: out, Patients: patients, Size: size, Seed: seed, Difficulty: difficulty}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

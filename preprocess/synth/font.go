@@ -1,4 +1,4 @@
-package preprocess
+package synth
 
 // A 5×7 bitmap font for the lead markers ("R", "L") and label text the
 // generator draws as distractors. Rows top to bottom, '#' = set.

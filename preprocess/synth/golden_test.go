@@ -1,4 +1,4 @@
-package preprocess
+package synth
 
 import (
 	"context"
@@ -35,7 +35,7 @@ func treeHash(t *testing.T, dir string) string {
 
 // TestSynthGoldenHash pins the exact bytes of fixed-seed datasets, so a
 // speed-up cannot change the output unnoticed. A change that is meant to
-// alter pixels, PNG bytes or truth files must bump SynthVersion (which is
+// alter pixels, PNG bytes or truth files must bump Version (which is
 // itself in synthetic.json, so it changes these hashes) and update them.
 // The hashes hold for amd64: other architectures may fuse multiply-adds,
 // which Go permits, and so round some pixels differently.
@@ -55,12 +55,12 @@ func TestSynthGoldenHash(t *testing.T) {
 	}
 	for _, c := range cases {
 		out := filepath.Join(t.TempDir(), "d")
-		if _, err := Synthesize(context.Background(), SynthOptions{Out: out, Patients: c.patients, Size: c.size,
+		if _, err := Generate(context.Background(), Options{Out: out, Patients: c.patients, Size: c.size,
 			Seed: c.seed, Difficulty: c.difficulty, Workers: 2}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := treeHash(t, out); got != c.want {
-			t.Errorf("%d patients, %d px, seed %d, %s: tree hash %s, want %s (bump SynthVersion if the change is meant)",
+			t.Errorf("%d patients, %d px, seed %d, %s: tree hash %s, want %s (bump Version if the change is meant)",
 				c.patients, c.size, c.seed, c.difficulty, got, c.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package preprocess
+package synth
 
 import (
 	"image"
@@ -55,7 +55,7 @@ func contactTiles() []contactTile {
 
 // TestWriteContactSheet regenerates docs/synthetic-examples.png:
 //
-//	XRAYLAB_CONTACT_SHEET=1 go test ./preprocess/ -run TestWriteContactSheet
+//	XRAYLAB_CONTACT_SHEET=1 go test ./preprocess/synth/ -run TestWriteContactSheet
 func TestWriteContactSheet(t *testing.T) {
 	if os.Getenv("XRAYLAB_CONTACT_SHEET") == "" {
 		t.Skip("set XRAYLAB_CONTACT_SHEET=1 to regenerate docs/synthetic-examples.png")
@@ -113,7 +113,7 @@ func TestWriteContactSheet(t *testing.T) {
 		}
 		drawCaption(sheet, ox+4, oy+4, tl.caption, 2, color.RGBA{255, 220, 0, 255})
 	}
-	path := filepath.Join("..", "docs", "synthetic-examples.png")
+	path := filepath.Join("..", "..", "docs", "synthetic-examples.png")
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)

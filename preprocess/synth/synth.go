@@ -1,4 +1,8 @@
-package preprocess
+// Package synth generates synthetic hand radiographs in MURA's layout, with
+// pixel ground truth (anomaly masks, hand silhouettes, carrier corners) that
+// real MURA lacks, for the preprocess pipeline and the experiments to run on.
+// The same options always give the same bytes.
+package synth
 
 import (
 	"bytes"
@@ -15,12 +19,12 @@ import (
 	"sync"
 )
 
-// SynthVersion names the generator's drawing code. Change it whenever the
+// Version names the generator's drawing code. Change it whenever the
 // same seed would give other pixels, so a dataset records what made it.
-const SynthVersion = "xraylab-synth/2"
+const Version = "xraylab-synth/2"
 
-// SynthOptions configures Synthesize.
-type SynthOptions struct {
+// Options configures Generate.
+type Options struct {
 	Out        string `json:"-"`          // the folder that receives MURA-v1.1/ and MURA-v1.1-truth/
 	Patients   int    `json:"patients"`   // number of patients, train and valid together
 	Size       int    `json:"size"`       // longer image side in pixels; 0 means 512
@@ -29,8 +33,8 @@ type SynthOptions struct {
 	Workers    int    `json:"-"`          // parallel renderers; 0 means GOMAXPROCS. Does not change the output.
 }
 
-// SynthReport says what Synthesize wrote.
-type SynthReport struct {
+// Report says what Generate wrote.
+type Report struct {
 	Root            string         `json:"root"`       // Out/MURA-v1.1
 	TruthRoot       string         `json:"truth_root"` // Out/MURA-v1.1-truth
 	Patients        int            `json:"patients"`
@@ -69,7 +73,7 @@ type synthPlan struct {
 	valid   int
 }
 
-func (o *SynthOptions) normalize() error {
+func (o *Options) normalize() error {
 	if o.Out == "" {
 		return errors.New("synth: no output folder given")
 	}
@@ -96,7 +100,7 @@ func (o *SynthOptions) normalize() error {
 
 // plan draws everything above the pixel level from one sequential stream:
 // patients, studies, views, labels and each positive study's pathology.
-func plan(o SynthOptions) synthPlan {
+func plan(o Options) synthPlan {
 	r := rand.New(rand.NewSource(o.Seed))
 	diff := difficulties[o.Difficulty]
 	nValid := int(math.Round(validPatientShare * float64(o.Patients)))
@@ -201,7 +205,7 @@ func pickWeighted(r *rand.Rand, w []float64) int {
 	return len(w) - 1
 }
 
-// Synthesize writes a synthetic hand-radiograph dataset in MURA's layout:
+// Generate writes a synthetic hand-radiograph dataset in MURA's layout:
 // Out/MURA-v1.1/{train,valid}/XR_HAND/patientNNNNN/studyK_{positive,negative}/imageM.png
 // with both CSVs per part and synthetic.json (the options and generator
 // version), and beside it Out/MURA-v1.1-truth/ mirroring the relative paths
@@ -209,7 +213,7 @@ func pickWeighted(r *rand.Rand, w []float64) int {
 // hand silhouette) and imageM.json (carrier corners, hands, anomalies,
 // distractors). The bytes depend only on the options other than Workers.
 // progress, if not nil, is called from the calling goroutine after each image.
-func Synthesize(ctx context.Context, opts SynthOptions, progress func(done, total int)) (*SynthReport, error) {
+func Generate(ctx context.Context, opts Options, progress func(done, total int)) (*Report, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
@@ -222,7 +226,7 @@ func Synthesize(ctx context.Context, opts SynthOptions, progress func(done, tota
 	}
 	p := plan(opts)
 
-	rep := &SynthReport{Root: root, TruthRoot: truthRoot, Patients: opts.Patients, TrainPatients: p.train,
+	rep := &Report{Root: root, TruthRoot: truthRoot, Patients: opts.Patients, TrainPatients: p.train,
 		ValidPatients: p.valid, Studies: len(p.studies), Images: len(p.images), Kinds: map[string]int{}}
 	for _, s := range p.studies {
 		for _, base := range []string{root, truthRoot} {
@@ -238,10 +242,10 @@ func Synthesize(ctx context.Context, opts SynthOptions, progress func(done, tota
 		return nil, err
 	}
 	meta, _ := json.MarshalIndent(struct {
-		Generator string       `json:"generator"`
-		Options   SynthOptions `json:"options"`
-		BodyPart  string       `json:"body_part"`
-	}{SynthVersion, opts, "XR_HAND"}, "", "  ")
+		Generator string  `json:"generator"`
+		Options   Options `json:"options"`
+		BodyPart  string  `json:"body_part"`
+	}{Version, opts, "XR_HAND"}, "", "  ")
 	if err := os.WriteFile(filepath.Join(root, "synthetic.json"), append(meta, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
@@ -321,7 +325,7 @@ func Synthesize(ctx context.Context, opts SynthOptions, progress func(done, tota
 }
 
 func writeCSVs(root string, p synthPlan) error {
-	for _, part := range MURAParts {
+	for _, part := range []string{"train", "valid"} { // MURA's parts, as plan names them
 		var imgs, studies bytes.Buffer
 		for _, im := range p.images {
 			if im.part == part {

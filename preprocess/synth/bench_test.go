@@ -1,4 +1,4 @@
-package preprocess
+package synth
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"time"
 )
 
-// BenchmarkSynthesize measures whole-dataset generation, including PNG
+// BenchmarkGenerate measures whole-dataset generation, including PNG
 // encoding and writing the image, both masks and the JSON. It reports
 // images/s (wall clock, so it depends on what else the machine runs) and
 // the process's user and system (file creation, mostly) CPU per image,
 // which depend on it less. Run with
 //
-//	go test ./preprocess/ -run '^$' -bench 'Synthesize|Render$' -benchtime 5x
-func BenchmarkSynthesize(b *testing.B) {
+//	go test ./preprocess/synth/ -run '^$' -bench 'Generate|Render$' -benchtime 5x
+func BenchmarkGenerate(b *testing.B) {
 	for _, size := range []int{512, 128} {
 		b.Run(strconv.Itoa(size)+"px", func(b *testing.B) {
 			dir := b.TempDir()
@@ -24,7 +24,7 @@ func BenchmarkSynthesize(b *testing.B) {
 			user0, sys0 := processCPU(b)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				rep, err := Synthesize(context.Background(), SynthOptions{
+				rep, err := Generate(context.Background(), Options{
 					Out: filepath.Join(dir, strconv.Itoa(i)), Patients: 40, Size: size, Seed: int64(i),
 				}, nil)
 				if err != nil {

@@ -1,4 +1,4 @@
-package preprocess
+package synth
 
 import (
 	"math"
@@ -100,7 +100,7 @@ func TestDifficultyLevelsOrdered(t *testing.T) {
 	type counts struct{ pos, shown, supported, supportable int }
 	stats := map[string]counts{}
 	for _, level := range []string{"easy", "hard"} {
-		p := plan(SynthOptions{Patients: 400, Size: 64, Seed: 3, Difficulty: level})
+		p := plan(Options{Patients: 400, Size: 64, Seed: 3, Difficulty: level})
 		var c counts
 		for _, im := range p.images {
 			if im.job.Label == 0 {
