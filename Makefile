@@ -65,7 +65,7 @@ fuzz: deps
 	$(GO) test -run '^$$' -fuzz '^FuzzLoadModel$$' -fuzztime $(FUZZTIME) ./nets/
 
 load: deps
-	XRAYLAB_LOAD=1 $(GO) test -count=1 -timeout 20m -run '^TestLoad$$' -v .
+	$(GO) test -count=1 -timeout 20m -run '^$$' -bench '^BenchmarkLoad$$' -benchtime 1x .
 
 clean:
 	rm -rf bin

@@ -9,203 +9,23 @@ package main
 // more), XRAYLAB_CRASH_SEED the seed of the kill schedule (default 1).
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"xraylab/experiments"
 	"xraylab/registry"
 )
-
-// crashToken is written to the var folder before the first start, so the
-// server uses it (and a server without auth ignores the header).
-const crashToken = "c7a5e0d1b2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9"
-
-const crashSpec = `
-experiments:
-  crash:
-    dataset:
-      synthetic: {patients: 40, size: 96, seed: 5, difficulty: easy}
-    image_size: 32
-    epochs: 5
-    batch_size: 8
-    checkpoint_every: 1
-    models:
-      - {name: pixelgauss, topk: [20]}
-      - {name: cae, params: {width: 0.125}, topk: [20]}
-    seeds: [1, 2, 3]
-`
-
-// A second experiment submitted halfway through the kills.
-const crashSpecLate = `
-experiments:
-  late:
-    dataset:
-      synthetic: {patients: 40, size: 96, seed: 5, difficulty: easy}
-    image_size: 32
-    epochs: 3
-    batch_size: 8
-    checkpoint_every: 2
-    models:
-      - {name: cae, params: {width: 0.125}, topk: [20]}
-    seeds: [7, 8]
-`
-
-// buildBinary builds xraylab once per test into its temporary folder.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "xraylab")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// proc is one running `xraylab serve`.
-type proc struct {
-	cmd  *exec.Cmd
-	base string // http://127.0.0.1:port
-	log  *os.File
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit error, once done is closed
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startServe starts the binary on a free loopback port and waits for
-// /api/health; logName collects its output under dir.
-func startServe(t *testing.T, bin, varDir, logPath string, extra ...string) *proc {
-	t.Helper()
-	port := freePort(t)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	lf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"serve", "--addr", addr, "--var", varDir}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p := &proc{cmd: cmd, base: "http://" + addr, log: lf, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		close(p.done)
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			lf.Close()
-			out, _ := os.ReadFile(logPath)
-			t.Fatalf("xraylab serve exited at start: %v\n%s", p.err, tail(out, 3000))
-		default:
-		}
-		resp, err := http.Get(p.base + "/api/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p
-			}
-		}
-		if time.Now().After(deadline) {
-			p.kill()
-			t.Fatalf("xraylab serve did not answer /api/health within 60 s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// kill ends the process at once; it is safe to call after it exited.
-func (p *proc) kill() {
-	p.cmd.Process.Signal(syscall.SIGKILL)
-	<-p.done
-	p.log.Close()
-}
-
-// stop asks for a graceful shutdown and returns the exit error.
-func (p *proc) stop() error {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		p.log.Close()
-		return p.err
-	case <-time.After(60 * time.Second):
-		p.kill()
-		return fmt.Errorf("did not stop within 60 s of SIGTERM")
-	}
-}
-
-func tail(b []byte, n int) string {
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-// submitStatus posts a spec and returns the status and body.
-func submitStatus(t *testing.T, base, spec string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("POST", base+"/api/experiments", strings.NewReader(spec))
-	req.Header.Set("Content-Type", "application/yaml")
-	req.Header.Set("Authorization", "Bearer "+crashToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("submit: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
-// submitHTTP posts a spec with the token and returns the queued
-// experiments with their run IDs.
-func submitHTTP(t *testing.T, base, spec string) map[int64][]int64 {
-	t.Helper()
-	status, body := submitStatus(t, base, spec)
-	if status != 201 {
-		t.Fatalf("submit: %d %s", status, body)
-	}
-	var out struct {
-		Experiments []struct {
-			ID     int64   `json:"id"`
-			RunIDs []int64 `json:"run_ids"`
-		} `json:"experiments"`
-	}
-	if err := json.Unmarshal([]byte(body), &out); err != nil {
-		t.Fatal(err)
-	}
-	m := map[int64][]int64{}
-	for _, e := range out.Experiments {
-		m[e.ID] = e.RunIDs
-	}
-	return m
-}
 
 // runStates returns every run's state through the API.
 func runStates(base string) (map[int64]string, error) {
@@ -242,31 +62,6 @@ func allTerminal(states map[int64]string, want int) bool {
 	return true
 }
 
-// waitEvent reads the server's event stream until match holds or the
-// timeout passes; it reports whether it matched.
-func waitEvent(base string, timeout time.Duration, match func(experiments.Event) bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/api/events?token="+crashToken, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return false
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		var ev experiments.Event
-		if json.Unmarshal([]byte(data), &ev) == nil && match(ev) {
-			return true
-		}
-	}
-	return false
-}
-
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v >= 0 {
 		return v
@@ -284,12 +79,7 @@ func TestCrashSafety(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	varDir := filepath.Join(dir, "var")
-	if err := os.MkdirAll(varDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(varDir, "token"), []byte(crashToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	newVar(t, varDir)
 	logPath := filepath.Join(dir, "serve.log")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -298,6 +88,8 @@ func TestCrashSafety(t *testing.T) {
 		}
 	})
 
+	// lateSpec comes halfway through the kills, and whenever all is done.
+	spec, lateSpec := readSpec(t, "crash.yaml"), readSpec(t, "crash-late.yaml")
 	began := time.Now()
 	accepted := map[int64][]int64{}
 	wantRuns := 0
@@ -314,11 +106,11 @@ func TestCrashSafety(t *testing.T) {
 		restarts++
 		switch {
 		case k == 0:
-			accept(submitHTTP(t, p.base, crashSpec))
+			accept(submitHTTP(t, p.base, spec))
 		case k == kills/2 || idle:
 			// Halfway, and whenever everything has finished, more work
 			// arrives, so every kill finds something to interrupt.
-			late := strings.Replace(crashSpecLate, "late:", fmt.Sprintf("late-%d:", k), 1)
+			late := strings.Replace(lateSpec, "late:", fmt.Sprintf("late-%d:", k), 1)
 			accept(submitHTTP(t, p.base, late))
 		}
 		// Pick where to strike.
@@ -389,10 +181,7 @@ type storeStats struct {
 // and every accepted run ended properly with its metric series intact.
 func verifyStore(t *testing.T, dbPath string, accepted map[int64][]int64) storeStats {
 	t.Helper()
-	store, err := registry.Open(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, dbPath)
 	defer store.Close()
 	ctx := context.Background()
 	if err := store.IntegrityCheck(ctx); err != nil {
@@ -517,49 +306,20 @@ func TestDeletedArtifactFolderFailsRun(t *testing.T) {
 		t.Skip("starts the real binary")
 	}
 	bin := buildBinary(t)
-	dir := t.TempDir()
-	varDir := filepath.Join(dir, "var")
-	os.MkdirAll(varDir, 0o755)
-	os.WriteFile(filepath.Join(varDir, "token"), []byte(crashToken+"\n"), 0o600)
-	logPath := filepath.Join(dir, "serve.log")
-	p := startServe(t, bin, varDir, logPath)
-	defer p.kill()
-	spec := strings.Replace(strings.Replace(crashSpecLate, "epochs: 3", "epochs: 200", 1), "seeds: [7, 8]", "seeds: [7]", 1)
-	var runID int64
-	for _, runs := range submitHTTP(t, p.base, spec) {
-		runID = runs[0]
-	}
-	if !waitEvent(p.base, 60*time.Second, func(ev experiments.Event) bool {
-		return ev.RunID == runID && ev.Type == "progress" && ev.Epoch >= 1 && ev.Batch > 0
-	}) {
-		t.Fatal("the run did not start training within 60 s")
-	}
+	varDir := filepath.Join(t.TempDir(), "var")
+	newVar(t, varDir)
+	p, _ := serveOn(t, bin, varDir)
+	spec := strings.Replace(strings.Replace(readSpec(t, "crash-late.yaml"), "epochs: 3", "epochs: 200", 1), "seeds: [7, 8]", "seeds: [7]", 1)
+	runID := submitOne(t, p.base, spec)
+	waitTraining(t, p.base, runID)
 	if err := os.RemoveAll(filepath.Join(varDir, "artifacts", strconv.FormatInt(runID, 10))); err != nil {
 		t.Fatal(err)
 	}
-	var run struct {
-		State string `json:"state"`
-		Error string `json:"error"`
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for run.State == "" || !experiments.State(run.State).Terminal() {
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d still %s 2 minutes after its folder was deleted", runID, run.State)
-		}
-		time.Sleep(100 * time.Millisecond)
-		resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d", p.base, runID))
-		if err != nil {
-			t.Fatalf("server gone after the folder was deleted: %v", err)
-		}
-		json.NewDecoder(resp.Body).Decode(&run)
-		resp.Body.Close()
-	}
+	run := waitEnd(t, p.base, runID, 2*time.Minute)
 	if run.State != "failed" || !strings.Contains(run.Error, "checkpoint") || !strings.Contains(run.Error, "no such file or directory") {
 		t.Fatalf("run ended %s: %q; want failed naming the checkpoint and the missing folder", run.State, run.Error)
 	}
-	if resp, err := http.Get(p.base + "/api/health"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("health after the failure: %v %v", resp, err)
-	}
+	checkHealthy(t, p.base)
 	t.Logf("run %d: %s: %s", runID, run.State, run.Error)
 }
 
@@ -595,15 +355,8 @@ func TestUnusableDatabaseIsAStartupError(t *testing.T) {
 			if err := c.prepare(varDir); err != nil {
 				t.Fatal(err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--var", varDir)
-			out, err := cmd.CombinedOutput()
-			code := -1
-			if ee, ok := err.(*exec.ExitError); ok {
-				code = ee.ExitCode()
-			}
-			if code != 1 || !strings.Contains(string(out), c.want) || strings.Contains(string(out), "panic") {
+			code, out, err := serveExit(t, bin, varDir)
+			if code != 1 || !strings.Contains(out, c.want) || strings.Contains(out, "panic") {
 				t.Fatalf("exit %d (%v), want 1 with %q:\n%s", code, err, c.want, out)
 			}
 		})

@@ -15,12 +15,8 @@ package main
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,44 +25,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"xraylab/experiments"
-	"xraylab/registry"
 )
 
-// A run that trains until the disk trouble strikes. checkpoint_every 200
-// keeps the artifacts out of the way where the database is the target;
-// the artifacts case sets 1.
-const storageSpec = `
-experiments:
-  NAME:
-    dataset:
-      synthetic: {patients: 40, size: 96, seed: 5, difficulty: easy}
-    image_size: 32
-    epochs: 200
-    batch_size: 8
-    checkpoint_every: EVERY
-    models:
-      - {name: cae, params: {width: 0.125}, topk: [20]}
-    seeds: [7]
-`
-
-// A short run, to see that the server still does work afterwards.
-const shortSpec = `
-experiments:
-  NAME:
-    dataset:
-      synthetic: {patients: 40, size: 96, seed: 5, difficulty: easy}
-    image_size: 32
-    epochs: 1
-    batch_size: 8
-    models:
-      - {name: pixelgauss, topk: [20]}
-    seeds: [1]
-`
-
-func specNamed(spec, name string, every int) string {
-	return strings.NewReplacer("NAME", name, "EVERY", strconv.Itoa(every)).Replace(spec)
+// specNamed reads a spec template of testdata: storage.yaml trains until
+// the disk trouble strikes (every 200 keeps the artifacts out of the way
+// where the database is the target; the artifacts case sets 1), short.yaml
+// is a short run, to see that the server still does work afterwards.
+func specNamed(t *testing.T, file, name string, every int) string {
+	t.Helper()
+	return strings.NewReplacer("NAME", name, "EVERY", strconv.Itoa(every)).Replace(readSpec(t, file))
 }
 
 // mounter runs mount(8) and umount(8), skipping the test when this
@@ -173,94 +140,6 @@ func fillDisk(t *testing.T, dir string) string {
 	return path
 }
 
-// newVar writes the token into varDir so the server uses crashToken.
-func newVar(t *testing.T, varDir string) {
-	t.Helper()
-	if err := os.MkdirAll(varDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(varDir, "token"), []byte(crashToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// serveOn starts the server on varDir, kills it at cleanup (before the
-// unmounts registered earlier), and shows its log when the test failed.
-func serveOn(t *testing.T, bin, varDir string) (*proc, string) {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "serve.log")
-	p := startServe(t, bin, varDir, logPath)
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			out, _ := os.ReadFile(logPath)
-			t.Logf("server log (tail):\n%s", tail(out, 6000))
-		}
-	})
-	return p, logPath
-}
-
-// submitOne submits a one-run spec and returns its run ID.
-func submitOne(t *testing.T, base, spec string) int64 {
-	t.Helper()
-	for _, runs := range submitHTTP(t, base, spec) {
-		if len(runs) == 1 {
-			return runs[0]
-		}
-	}
-	t.Fatalf("submit did not queue exactly one run")
-	return 0
-}
-
-type runView struct {
-	State string `json:"state"`
-	Error string `json:"error"`
-}
-
-func getRun(t *testing.T, base string, id int64) runView {
-	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d", base, id))
-	if err != nil {
-		t.Fatalf("server gone: %v", err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /api/runs/%d: %d %s", id, resp.StatusCode, body)
-	}
-	var r runView
-	if err := json.Unmarshal(body, &r); err != nil {
-		t.Fatalf("GET /api/runs/%d: %v", id, err)
-	}
-	return r
-}
-
-// waitEnd polls the run until it is finished.
-func waitEnd(t *testing.T, base string, id int64, timeout time.Duration) runView {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		r := getRun(t, base, id)
-		if experiments.State(r.State).Terminal() {
-			return r
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("run %d still %s after %s", id, r.State, timeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitTraining waits until the run has trained a batch.
-func waitTraining(t *testing.T, base string, id int64) {
-	t.Helper()
-	if !waitEvent(base, 60*time.Second, func(ev experiments.Event) bool {
-		return ev.RunID == id && ev.Type == "progress" && ev.Epoch >= 1 && ev.Batch > 0
-	}) {
-		t.Fatalf("run %d did not start training within 60 s", id)
-	}
-}
-
 // waitLog waits until a line of the server log holds every part, and
 // returns it.
 func waitLog(t *testing.T, logPath string, timeout time.Duration, parts ...string) string {
@@ -291,21 +170,6 @@ func waitLog(t *testing.T, logPath string, timeout time.Duration, parts ...strin
 	}
 }
 
-// checkHealthy: the server answers its health check and the run list.
-func checkHealthy(t *testing.T, base string) {
-	t.Helper()
-	for _, path := range []string{"/api/health", "/api/runs?limit=10"} {
-		resp, err := http.Get(base + path)
-		if err != nil {
-			t.Fatalf("GET %s: %v", path, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("GET %s: %d", path, resp.StatusCode)
-		}
-	}
-}
-
 func TestStorageFailures(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the real binary")
@@ -326,7 +190,7 @@ func TestStorageFailures(t *testing.T) {
 		m.tmpfs(artifacts, "4m")
 		p, _ := serveOn(t, bin, varDir)
 
-		id := submitOne(t, p.base, specNamed(storageSpec, "fill-artifacts", 1))
+		id := submitOne(t, p.base, specNamed(t, "storage.yaml", "fill-artifacts", 1))
 		waitTraining(t, p.base, id)
 		filler := fillDisk(t, artifacts)
 		r := waitEnd(t, p.base, id, time.Minute)
@@ -338,7 +202,7 @@ func TestStorageFailures(t *testing.T) {
 		t.Logf("run %d, disk filled while training: %s: %s", id, r.State, r.Error)
 		checkHealthy(t, p.base)
 
-		id2 := submitOne(t, p.base, specNamed(shortSpec, "start-on-full", 0))
+		id2 := submitOne(t, p.base, specNamed(t, "short.yaml", "start-on-full", 0))
 		r2 := waitEnd(t, p.base, id2, time.Minute)
 		runDir2 := filepath.Join(artifacts, strconv.FormatInt(id2, 10))
 		if r2.State != "failed" || !strings.Contains(r2.Error, runDir2+string(filepath.Separator)) || !strings.Contains(r2.Error, "no space left on device") {
@@ -349,7 +213,7 @@ func TestStorageFailures(t *testing.T) {
 		if err := os.Remove(filler); err != nil {
 			t.Fatal(err)
 		}
-		id3 := submitOne(t, p.base, specNamed(shortSpec, "after-room", 0))
+		id3 := submitOne(t, p.base, specNamed(t, "short.yaml", "after-room", 0))
 		if r3 := waitEnd(t, p.base, id3, time.Minute); r3.State != "succeeded" {
 			t.Fatalf("run %d after the space was freed ended %s: %q", id3, r3.State, r3.Error)
 		}
@@ -368,7 +232,7 @@ func TestStorageFailures(t *testing.T) {
 		p, logPath := serveOn(t, bin, varDir)
 		db := filepath.Join(varDir, "xraylab.db")
 
-		id := submitOne(t, p.base, specNamed(storageSpec, "fill-database", 200))
+		id := submitOne(t, p.base, specNamed(t, "storage.yaml", "fill-database", 200))
 		waitTraining(t, p.base, id)
 		filler := fillDisk(t, varDir)
 		checkUnrecordable(t, p.base, logPath, db, id, "database or disk is full", "while-full")
@@ -381,7 +245,7 @@ func TestStorageFailures(t *testing.T) {
 			t.Fatalf("run %d ended %s: %q; want failed with the store error", id, r.State, r.Error)
 		}
 		t.Logf("run %d once there was room: %s: %s", id, r.State, r.Error)
-		id2 := submitOne(t, p.base, specNamed(shortSpec, "after-room", 0))
+		id2 := submitOne(t, p.base, specNamed(t, "short.yaml", "after-room", 0))
 		if r2 := waitEnd(t, p.base, id2, time.Minute); r2.State != "succeeded" {
 			t.Fatalf("run %d after the space was freed ended %s: %q", id2, r2.State, r2.Error)
 		}
@@ -400,11 +264,7 @@ func TestStorageFailures(t *testing.T) {
 			{"new var folder", func(*testing.T, string, string) {},
 				"cannot create files in %[1]s, where the database xraylab.db and its -wal and -shm files live: read-only file system"},
 			{"closed cleanly", func(t *testing.T, _, db string) {
-				store, err := registry.Open(db)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := store.Close(); err != nil {
+				if err := openStore(t, db).Close(); err != nil {
 					t.Fatal(err)
 				}
 			}, "the database %[2]s cannot be written: read-only file system"},
@@ -425,16 +285,9 @@ func TestStorageFailures(t *testing.T) {
 				if out, err := exec.Command("mount", "-o", "remount,ro", varDir).CombinedOutput(); err != nil {
 					t.Fatalf("remount read-only: %v: %s", err, out)
 				}
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				defer cancel()
-				cmd := exec.CommandContext(ctx, bin, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--var", varDir)
-				out, err := cmd.CombinedOutput()
-				code := -1
-				if ee, ok := err.(*exec.ExitError); ok {
-					code = ee.ExitCode()
-				}
+				code, out, err := serveExit(t, bin, varDir)
 				want := "xraylab serve: registry: " + fmt.Sprintf(c.want, varDir, db) + "\n"
-				if code != 1 || !strings.Contains(string(out), want) || strings.Contains(string(out), "panic") {
+				if code != 1 || !strings.Contains(out, want) || strings.Contains(out, "panic") {
 					t.Fatalf("exit %d (%v), want 1 with %q:\n%s", code, err, want, out)
 				}
 			})
@@ -457,7 +310,7 @@ func TestStorageFailures(t *testing.T) {
 		p, logPath := serveOn(t, bin, varDir)
 		db := filepath.Join(varDir, "xraylab.db")
 
-		id := submitOne(t, p.base, specNamed(storageSpec, "turn-read-only", 200))
+		id := submitOne(t, p.base, specNamed(t, "storage.yaml", "turn-read-only", 200))
 		waitTraining(t, p.base, id)
 		if err := os.WriteFile(trigger, []byte("xraylab TestStorageFailures"), 0o200); err != nil {
 			t.Skipf("cannot make ext4 fail: %v", err)
@@ -490,7 +343,7 @@ func checkUnrecordable(t *testing.T, base, logPath, db string, id int64, cause, 
 	if r := getRun(t, base, id); r.State != "running" {
 		t.Fatalf("run %d is %s while its outcome cannot be recorded (%s)", id, r.State, cause)
 	}
-	status, body := submitStatus(t, base, specNamed(shortSpec, name, 0))
+	status, body := submitStatus(t, base, specNamed(t, "short.yaml", name, 0))
 	if status != 500 || !strings.Contains(body, `"internal"`) {
 		t.Fatalf("submit while the database refuses writes (%s): %d %s, want 500", cause, status, body)
 	}

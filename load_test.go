@@ -1,11 +1,12 @@
 package main
 
-// Load test of the real binary on loopback, run only with XRAYLAB_LOAD=1
-// (`make load`): it is bounded in requests and time but is a measurement,
-// not a unit test. It reports requests per second and p50/p99 latencies of
-// the run list at 1,000 and 10,000 runs, a mixed workload of concurrent
+// Load benchmark of the real binary on loopback (`make load`, one
+// iteration: it is bounded in requests and time, a measurement rather than
+// a unit test). It reports p50/p99 latencies of the run list at 1,000 and
+// 10,000 runs, requests per second of a mixed workload of concurrent
 // clients while metrics are written, metric ingestion points per second,
-// and checks that SSE clients that vanish leave no connection behind.
+// and the time the server takes to drop SSE clients that vanish (it fails
+// if they leave connections behind).
 
 import (
 	"bufio"
@@ -24,17 +25,13 @@ import (
 	"time"
 
 	"xraylab/experiments"
-	"xraylab/registry"
 )
 
 // seedRuns adds finished runs to the database until it holds total runs,
 // 100 per experiment, each with a short training curve.
-func seedRuns(t *testing.T, dbPath string, total int) {
+func seedRuns(t testing.TB, dbPath string, total int) {
 	t.Helper()
-	store, err := registry.Open(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store := openStore(t, dbPath)
 	defer store.Close()
 	ctx := context.Background()
 	_, have, err := store.ListRuns(ctx, experiments.RunFilter{Limit: 1})
@@ -106,7 +103,7 @@ func timedGet(url string) (time.Duration, int, error) {
 
 // listLatency measures n sequential first pages and n pages at random
 // offsets of the run list.
-func listLatency(t *testing.T, base string, runs, n int, rng *rand.Rand) (first, deep latencies) {
+func listLatency(t testing.TB, base string, runs, n int, rng *rand.Rand) (first, deep latencies) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		d, code, err := timedGet(base + "/api/runs?limit=50")
@@ -132,16 +129,21 @@ func openFDs(pid int) int {
 	return len(ents)
 }
 
-func TestLoad(t *testing.T) {
-	if os.Getenv("XRAYLAB_LOAD") != "1" {
-		t.Skip("set XRAYLAB_LOAD=1 (make load) to run the load test")
+// BenchmarkLoad measures a fresh var folder per iteration and reports the
+// last one's figures.
+func BenchmarkLoad(b *testing.B) {
+	bin := buildBinary(b)
+	spec := readSpec(b, "load-submit.yaml")
+	for range b.N {
+		measureLoad(b, bin, spec)
 	}
+}
+
+func measureLoad(b *testing.B, bin, spec string) {
 	rng := rand.New(rand.NewSource(1))
-	bin := buildBinary(t)
-	dir := t.TempDir()
+	dir := b.TempDir()
 	varDir := filepath.Join(dir, "var")
-	os.MkdirAll(varDir, 0o755)
-	os.WriteFile(filepath.Join(varDir, "token"), []byte(crashToken+"\n"), 0o600)
+	newVar(b, varDir)
 	dbPath := filepath.Join(varDir, "xraylab.db")
 	logPath := filepath.Join(dir, "serve.log")
 
@@ -149,34 +151,41 @@ func TestLoad(t *testing.T) {
 	var p50 [2]time.Duration
 	for i, total := range []int{1000, 10000} {
 		start := time.Now()
-		seedRuns(t, dbPath, total)
+		seedRuns(b, dbPath, total)
 		seeded := time.Since(start)
-		p := startServe(t, bin, varDir, logPath)
+		p := startServe(b, bin, varDir, logPath)
 		for j := 0; j < 20; j++ { // warm the page cache and connections
 			timedGet(p.base + "/api/runs?limit=50")
 		}
-		first, deep := listLatency(t, p.base, total, 300, rng)
+		first, deep := listLatency(b, p.base, total, 300, rng)
 		p50[i] = first.pct(0.5)
-		t.Logf("%d runs (seeded in %s): first page %s; random offsets %s", total, seeded.Round(time.Millisecond), first, deep)
+		b.Logf("%d runs (seeded in %s): first page %s; random offsets %s", total, seeded.Round(time.Millisecond), first, deep)
+		at := fmt.Sprintf("%dk", total/1000)
+		b.ReportMetric(ms(first.pct(0.5)), "list-"+at+"-p50-ms")
+		b.ReportMetric(ms(first.pct(0.99)), "list-"+at+"-p99-ms")
+		b.ReportMetric(ms(deep.pct(0.5)), "offset-"+at+"-p50-ms")
+		b.ReportMetric(ms(deep.pct(0.99)), "offset-"+at+"-p99-ms")
 		if i == 1 {
-			mixedLoad(t, p, dbPath, rng)
-			vanishingStreams(t, p)
+			mixedLoad(b, p, dbPath, rng, spec)
+			vanishingStreams(b, p)
 		}
 		if err := p.stop(); err != nil {
-			t.Fatalf("stop: %v", err)
+			b.Fatalf("stop: %v", err)
 		}
 	}
 	// Generous, since this shares a loaded machine: a list that scanned
 	// the table would be ~10× slower at 10× the runs.
 	if p50[1] > 3*p50[0]+2*time.Millisecond {
-		t.Errorf("run list p50 grew from %v at 1,000 runs to %v at 10,000", p50[0], p50[1])
+		b.Errorf("run list p50 grew from %v at 1,000 runs to %v at 10,000", p50[0], p50[1])
 	}
 }
+
+func ms(d time.Duration) float64 { return d.Seconds() * 1000 }
 
 // mixedLoad runs concurrent clients (run list, run, metrics, submissions)
 // for a bounded time and number of requests while a writer appends metric
 // points, then reports throughput and latencies.
-func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
+func mixedLoad(b *testing.B, p *proc, dbPath string, rng *rand.Rand, spec string) {
 	const (
 		clients     = 32
 		maxRequests = 20000
@@ -185,10 +194,7 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 	// Metric ingestion through a second store on the same file, batched
 	// like a training epoch (one transaction per batch of points), into
 	// runs of an experiment of its own.
-	writer, err := registry.Open(dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	writer := openStore(b, dbPath)
 	defer writer.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	defer cancel()
@@ -198,7 +204,7 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 		wruns = append(wruns, &experiments.Run{Index: i, Model: "cae", Params: []byte(`{}`), Seed: int64(i), State: experiments.StateQueued})
 	}
 	if err := writer.CreateExperiment(context.Background(), e, wruns); err != nil {
-		t.Fatal(err)
+		b.Fatal(err)
 	}
 	var points atomic.Int64
 	var wg sync.WaitGroup
@@ -212,7 +218,7 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 					batch[i] = experiments.MetricPoint{Key: "train/mse", Step: step + i, Epoch: step/100 + 1, Value: 0.1, Time: time.Now()}
 				}
 				if err := writer.AppendMetrics(context.Background(), r.ID, batch); err != nil {
-					t.Errorf("append metrics: %v", err)
+					b.Errorf("append metrics: %v", err)
 					return
 				}
 				points.Add(100)
@@ -227,7 +233,6 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 	}
 	samples := make(chan sample, maxRequests)
 	var issued atomic.Int64
-	spec := "experiments:\n  load:\n    dataset: {mura: {root: /nonexistent}}\n    models: [{name: pixelgauss}]\n"
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		crng := rand.New(rand.NewSource(rng.Int63()))
@@ -249,12 +254,9 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 				t0 := time.Now()
 				var code int
 				if kind == "submit" {
-					req, _ := http.NewRequest("POST", p.base+"/api/experiments", strings.NewReader(spec))
-					req.Header.Set("Content-Type", "application/yaml")
-					req.Header.Set("Authorization", "Bearer "+crashToken)
-					resp, err := loadClient.Do(req)
+					resp, err := loadClient.Do(submitRequest(p.base, spec))
 					if err != nil {
-						t.Errorf("submit: %v", err)
+						b.Errorf("submit: %v", err)
 						return
 					}
 					io.Copy(io.Discard, resp.Body)
@@ -263,7 +265,7 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 				} else {
 					_, c, err := timedGet(url)
 					if err != nil {
-						t.Errorf("%s: %v", kind, err)
+						b.Errorf("%s: %v", kind, err)
 						return
 					}
 					code = c
@@ -286,16 +288,18 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 		codes[s.kind][s.code]++
 		total++
 	}
-	t.Logf("mixed load: %d clients, %d requests in %s = %.0f req/s", clients, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
+	b.Logf("mixed load: %d clients, %d requests in %s = %.0f req/s", clients, total, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds())
 	for _, k := range []string{"list", "run", "metrics", "submit"} {
-		t.Logf("  %-8s %s statuses %v", k, by[k], codes[k])
+		b.Logf("  %-8s %s statuses %v", k, by[k], codes[k])
 	}
-	t.Logf("  metric ingestion meanwhile: %d points in %s = %.0f points/s (4 writers, 100-point batches)",
+	b.Logf("  metric ingestion meanwhile: %d points in %s = %.0f points/s (4 writers, 100-point batches)",
 		points.Load(), elapsed.Round(time.Millisecond), float64(points.Load())/elapsed.Seconds())
+	b.ReportMetric(float64(total)/elapsed.Seconds(), "mixed-req/s")
+	b.ReportMetric(float64(points.Load())/elapsed.Seconds(), "ingest-points/s")
 	for k, cs := range codes {
 		for code, n := range cs {
 			if code >= 500 || (k != "submit" && code != 200) || (k == "submit" && code != 201 && code != 429) {
-				t.Errorf("%s: %d answers with status %d", k, n, code)
+				b.Errorf("%s: %d answers with status %d", k, n, code)
 			}
 		}
 	}
@@ -303,7 +307,7 @@ func mixedLoad(t *testing.T, p *proc, dbPath string, rng *rand.Rand) {
 
 // vanishingStreams opens many SSE clients, drops them, and checks that the
 // server closes every connection within two heartbeats (15 s each).
-func vanishingStreams(t *testing.T, p *proc) {
+func vanishingStreams(b *testing.B, p *proc) {
 	pid := p.cmd.Process.Pid
 	time.Sleep(time.Second)
 	loadClient.CloseIdleConnections()
@@ -312,26 +316,28 @@ func vanishingStreams(t *testing.T, p *proc) {
 	var bodies []io.Closer
 	for i := 0; i < n; i++ {
 		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := c.Get(p.base + "/api/events?token=" + crashToken)
+		resp, err := c.Get(p.base + "/api/events?token=" + testToken)
 		if err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 		if _, err := bufio.NewReader(resp.Body).ReadString('\n'); err != nil {
-			t.Fatal(err)
+			b.Fatal(err)
 		}
 		bodies = append(bodies, resp.Body)
 	}
 	open := openFDs(pid)
-	for _, b := range bodies {
-		b.Close()
+	for _, body := range bodies {
+		body.Close()
 	}
 	start := time.Now()
 	for openFDs(pid) > base+5 {
 		if time.Since(start) > 40*time.Second {
-			t.Fatalf("server holds %d descriptors 40 s after %d SSE clients vanished (%d before, %d with them open)", openFDs(pid), n, base, open)
+			b.Fatalf("server holds %d descriptors 40 s after %d SSE clients vanished (%d before, %d with them open)", openFDs(pid), n, base, open)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Logf("SSE: %d descriptors before, %d with %d streams open, back to %d %s after they vanished",
-		base, open, n, openFDs(pid), time.Since(start).Round(100*time.Millisecond))
+	released := time.Since(start)
+	b.Logf("SSE: %d descriptors before, %d with %d streams open, back to %d %s after they vanished",
+		base, open, n, openFDs(pid), released.Round(100*time.Millisecond))
+	b.ReportMetric(released.Seconds(), "sse-release-s")
 }

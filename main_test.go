@@ -11,21 +11,7 @@ import (
 
 func TestRunCommandEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	spec := filepath.Join(dir, "spec.yaml")
-	os.WriteFile(spec, []byte(`
-experiments:
-  tiny:
-    dataset:
-      synthetic: {patients: 40, size: 96, seed: 3, difficulty: easy}
-    image_size: 32
-    epochs: 1
-    batch_size: 8
-    models: [{name: pixelgauss, topk: [20]}]
-    seeds: [42, 4242]
-  other:
-    dataset: {mura: {root: /nowhere}}
-    models: [{name: pixelgauss}]
-`), 0o644)
+	spec := filepath.Join("testdata", "cli-run.yaml")
 	var out, errb bytes.Buffer
 	code := run([]string{"run", spec, "--experiment", "tiny", "--var", filepath.Join(dir, "var")}, &out, &errb)
 	if code != 0 {
@@ -115,10 +101,8 @@ experiments:
 
 func TestCommandErrors(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [{name: cea}]\n"), 0o644)
-	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [{name: pixelgauss}]\n"), 0o644)
+	bad := filepath.Join("testdata", "cli-bad-model.yaml")
+	good := filepath.Join("testdata", "cli-good.yaml")
 	cases := []struct {
 		args []string
 		code int
