@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/eval"
 )
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
@@ -22,8 +23,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "text", "text (runs table), json, csv, markdown, latex, png, svg (the comparison table) or html (the report)")
 	out := fs.String("out", "", "write to this file instead of standard output (required for png, svg)")
 	split := fs.String("split", "test", "table figures from the test or val split")
-	metric := fs.String("metric", experiments.MetricROCAUC, "table metric: roc_auc or ap")
-	aggregate := fs.String("aggregate", experiments.AggImage, "table level: image, study_mean or study_max")
+	metric := fs.String("metric", eval.MetricROCAUC, "table metric: roc_auc or ap")
+	aggregate := fs.String("aggregate", eval.AggImage, "table level: image, study_mean or study_max")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	choices := map[string][]string{
 		"format": {"text", "json", "csv", "markdown", "latex", "png", "svg", "html"}, "split": {"test", "val"},
-		"metric": {experiments.MetricROCAUC, experiments.MetricAP}, "aggregate": {experiments.AggImage, experiments.AggStudyMean, experiments.AggStudyMax},
+		"metric": {eval.MetricROCAUC, eval.MetricAP}, "aggregate": {eval.AggImage, eval.AggStudyMean, eval.AggStudyMax},
 	}
 	for name, v := range map[string]string{"format": *format, "split": *split, "metric": *metric, "aggregate": *aggregate} {
 		if !slices.Contains(choices[name], v) {

@@ -7,10 +7,10 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"gonum.org/v1/plot/vg"
 
+	"xraylab/experiments/eval"
 	"xraylab/plots"
 	"xraylab/preprocess"
 )
@@ -32,7 +32,7 @@ func (x *LocalExecutor) drawRunFigures(ctx context.Context, run *Run, spec RunSp
 	names := sortedKeys(sc.scores)
 	var curves []plots.Curve
 	for _, n := range names {
-		c, auc, err := ROC(sc.scores[n], labels)
+		c, auc, err := eval.ROC(sc.scores[n], labels)
 		if err != nil {
 			return err
 		}
@@ -94,7 +94,7 @@ func (x *LocalExecutor) drawCurves(ctx context.Context, run *Run, title string) 
 			byKey[p.Key] = s
 		}
 		x := float64(p.Step)
-		if strings.HasPrefix(p.Key, "val/") {
+		if k, err := eval.Parse(p.Key); err == nil && k.Split == eval.SplitVal {
 			x = float64(p.Epoch)
 		}
 		s.X, s.Y = append(s.X, x), append(s.Y, p.Value)
@@ -102,12 +102,14 @@ func (x *LocalExecutor) drawCurves(ctx context.Context, run *Run, title string) 
 	var losses, val []plots.Series
 	for _, k := range sortedKeys(byKey) {
 		s := *byKey[k]
+		key, err := eval.Parse(k)
 		switch {
-		case strings.HasPrefix(k, "train/"):
-			s.Label = strings.TrimPrefix(k, "train/")
+		case err != nil:
+		case key.Split == eval.SplitTrain:
+			s.Label = key.Metric // the loss
 			losses = append(losses, s)
-		case strings.HasPrefix(k, "val/"):
-			s.Label = strings.TrimSuffix(strings.TrimPrefix(k, "val/"), "/roc_auc")
+		case key.Split == eval.SplitVal && key.Metric == eval.MetricROCAUC:
+			s.Label = key.Score
 			val = append(val, s)
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"xraylab/experiments/eval"
 	"xraylab/nets"
 	"xraylab/preprocess"
 )
@@ -343,7 +344,7 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					return fmt.Errorf("training diverged: loss %s is %v at epoch %d, batch %d (last good checkpoint kept)", k, v, epoch, b)
 				}
-				points = append(points, MetricPoint{Key: "train/" + k, Step: step, Epoch: epoch, Value: v, Time: time.Now().UTC()})
+				points = append(points, MetricPoint{Key: eval.RunKey(eval.SplitTrain, k).String(), Step: step, Epoch: epoch, Value: v, Time: time.Now().UTC()})
 			}
 			trained++
 			if time.Since(lastEvent) > 500*time.Millisecond || b == batches {
@@ -371,8 +372,8 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 			return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
 		}
 		for _, name := range sortedKeys(val.scores) {
-			if auc, err := ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
-				points = append(points, MetricPoint{Key: "val/" + name + "/roc_auc", Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+			if auc, err := eval.ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
+				points = append(points, MetricPoint{Key: eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String(), Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
 			}
 		}
 		if err := x.store.AppendMetrics(ctx, run.ID, points); err != nil {
@@ -495,7 +496,7 @@ func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d 
 	}
 	var head []string
 	for _, name := range sortedKeys(all["test"]) {
-		head = append(head, fmt.Sprintf("%s %.3f", name, final[MetricKey("test", name, AggImage, MetricROCAUC)]))
+		head = append(head, fmt.Sprintf("%s %.3f", name, final[eval.ScoreKey(eval.SplitTest, name, eval.AggImage, eval.MetricROCAUC).String()]))
 	}
 	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "test ROC-AUC: " + strings.Join(head, ", ")})
 	return x.store.SetFinalMetrics(ctx, run.ID, final)
@@ -513,38 +514,38 @@ func partMetrics(final map[string]float64, part string, items []preprocess.Item,
 	}
 	for _, name := range sortedKeys(sc.scores) {
 		v := sc.scores[name]
-		auc, err := ROCAUC(v, labels)
+		auc, err := eval.ROCAUC(v, labels)
 		if err != nil {
 			return fmt.Errorf("%s ROC-AUC of %s: %w", part, name, err)
 		}
-		ap, err := AveragePrecision(v, labels)
+		ap, err := eval.AveragePrecision(v, labels)
 		if err != nil {
 			return fmt.Errorf("%s average precision of %s: %w", part, name, err)
 		}
-		final[MetricKey(part, name, AggImage, MetricROCAUC)] = auc
-		final[MetricKey(part, name, AggImage, MetricAP)] = ap
+		final[eval.ScoreKey(part, name, eval.AggImage, eval.MetricROCAUC).String()] = auc
+		final[eval.ScoreKey(part, name, eval.AggImage, eval.MetricAP).String()] = ap
 		// A score that no longer varies (a collapsed GAN) shows as std 0.
-		final[part+"/"+name+"/std"] = Summarize(v).Std
-		for _, agg := range []struct{ key, how string }{{AggStudyMean, StudyMean}, {AggStudyMax, StudyMax}} {
-			sauc, err := StudyROCAUC(studies, v, labels, agg.how)
+		final[eval.ScoreKey(part, name, eval.AggImage, eval.MetricStd).String()] = eval.Summarize(v).Std
+		for _, agg := range []struct{ key, how string }{{eval.AggStudyMean, eval.StudyMean}, {eval.AggStudyMax, eval.StudyMax}} {
+			sauc, err := eval.StudyROCAUC(studies, v, labels, agg.how)
 			if err != nil {
 				return fmt.Errorf("%s study-level ROC-AUC of %s: %w", part, name, err)
 			}
-			final[MetricKey(part, name, agg.key, MetricROCAUC)] = sauc
+			final[eval.ScoreKey(part, name, agg.key, eval.MetricROCAUC).String()] = sauc
 		}
 	}
-	final[part+"/images"] = float64(len(items))
+	final[eval.RunKey(part, eval.MetricImages).String()] = float64(len(items))
 	if len(sc.maps) == 0 || sc.truth[0] == nil {
 		return nil
 	}
-	pauc, err := PixelROCAUC(sc.maps, sc.truth, sc.masks)
+	pauc, err := eval.PixelROCAUC(sc.maps, sc.truth, sc.masks)
 	if err == nil {
-		final[PixelMetricKey(part, MetricPixelROCAUC)] = pauc
+		final[eval.RunKey(part, eval.MetricPixelROCAUC).String()] = pauc
 		side := int(math.Sqrt(float64(len(sc.maps[0]))))
-		if pro, err := AUPRO(sc.maps, sc.truth, sc.masks, side, side, 0.3); err == nil {
-			final[PixelMetricKey(part, MetricPixelAUPRO)] = pro
+		if pro, err := eval.AUPRO(sc.maps, sc.truth, sc.masks, side, side, 0.3, preprocess.LabelRegions); err == nil {
+			final[eval.RunKey(part, eval.MetricPixelAUPRO).String()] = pro
 		}
-		final[part+"/pixel_images"] = float64(len(sc.maps))
+		final[eval.RunKey(part, eval.MetricPixelImages).String()] = float64(len(sc.maps))
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"xraylab/experiments/eval"
 	"xraylab/plots"
 )
 
@@ -203,7 +204,7 @@ func (r *Reports) scoreCurves(runs []*Run, score string) ([]plots.Curve, error) 
 		if len(scores) == 0 {
 			continue
 		}
-		c, auc, err := ROC(scores, labels)
+		c, auc, err := eval.ROC(scores, labels)
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", run.ID, err)
 		}
@@ -347,7 +348,8 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:13px}img{max-width:10
 func headlineKeys(m map[string]float64) []string {
 	var out []string
 	for _, k := range sortedKeys(m) {
-		if strings.HasPrefix(k, "test/") && (strings.HasSuffix(k, "/roc_auc") || strings.HasSuffix(k, "/ap") || strings.Contains(k, "pixel_")) {
+		key, err := eval.Parse(k)
+		if err == nil && key.Split == eval.SplitTest && (key.Metric == eval.MetricROCAUC || key.Metric == eval.MetricAP || strings.HasPrefix(key.Metric, "pixel_")) {
 			out = append(out, k)
 		}
 	}

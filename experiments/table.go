@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"xraylab/experiments/eval"
 )
 
 // RunsTable renders runs as a plain-text table: one row per run with its
@@ -13,11 +14,9 @@ func RunsTable(runs []*Run) string {
 	scoreSet := map[string]bool{}
 	for _, r := range runs {
 		for k := range r.Metrics {
-			if s, ok := strings.CutPrefix(k, "test/"); ok {
-				// Image-level figures only: test/<score>/roc_auc.
-				if name, ok := strings.CutSuffix(s, "/roc_auc"); ok && !strings.Contains(name, "/") {
-					scoreSet[name] = true
-				}
+			// Image-level figures only: test/<score>/roc_auc.
+			if key, err := eval.Parse(k); err == nil && key.Split == eval.SplitTest && key.Image() && key.Metric == eval.MetricROCAUC {
+				scoreSet[key.Score] = true
 			}
 		}
 	}
@@ -40,7 +39,7 @@ func RunsTable(runs []*Run) string {
 		}
 		row := []string{fmt.Sprint(r.ID), label, string(r.State)}
 		for _, s := range scores {
-			if v, ok := r.Metrics["test/"+s+"/roc_auc"]; ok {
+			if v, ok := r.Metrics[eval.ScoreKey(eval.SplitTest, s, eval.AggImage, eval.MetricROCAUC).String()]; ok {
 				row = append(row, fmt.Sprintf("%.3f", v))
 			} else {
 				row = append(row, "–")

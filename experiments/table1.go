@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"xraylab/experiments/eval"
 	"xraylab/nets"
 )
 
@@ -18,37 +19,6 @@ import (
 // (without, with), cells mean ± sample std (n) over seeds, the best cell
 // per model bold, and per model the configuration chosen on validation
 // ROC-AUC with its test figure.
-
-// Aggregation levels of a table (TableOptions.Aggregate) and of metric keys.
-const (
-	AggImage     = "image"
-	AggStudyMean = "study_mean"
-	AggStudyMax  = "study_max"
-)
-
-// Metric names in final-metric keys.
-const (
-	MetricROCAUC      = "roc_auc"
-	MetricAP          = "ap"
-	MetricPixelROCAUC = "pixel_roc_auc"
-	MetricPixelAUPRO  = "pixel_aupro"
-)
-
-// MetricKey is the final-metric key of a score's figure on a split:
-// "<split>/<score>/<metric>" at image level (e.g. "test/mse/roc_auc") and
-// "<split>/<score>/<aggregate>/<metric>" at study level (e.g.
-// "test/mse/study_mean/roc_auc", "val/mse/study_max/ap").
-func MetricKey(split, score, aggregate, metric string) string {
-	if aggregate == AggImage || aggregate == "" {
-		return split + "/" + score + "/" + metric
-	}
-	return split + "/" + score + "/" + aggregate + "/" + metric
-}
-
-// PixelMetricKey is the final-metric key of a pixel-level figure of the
-// run's anomaly maps (one per run, not per score): "<split>/pixel_roc_auc"
-// or "<split>/pixel_aupro". Two segments, so it never reads as a score.
-func PixelMetricKey(split, metric string) string { return split + "/" + metric }
 
 // ResultRow is one figure of one run: a score's metric on a split for one
 // seed of a grid point.
@@ -70,7 +40,7 @@ type Cell struct {
 	Preprocessing string `json:"preprocessing"`
 	HistEq        bool   `json:"histogram_equalization"`
 	Split         string `json:"split"`
-	Summary
+	eval.Summary
 	Seeds []int64 `json:"seeds"`
 }
 
@@ -100,7 +70,7 @@ func Aggregate(rows []ResultRow) []Cell {
 		cells[i].Seeds = append(cells[i].Seeds, r.Seed)
 	}
 	for i := range cells {
-		cells[i].Summary = Summarize(values[i])
+		cells[i].Summary = eval.Summarize(values[i])
 	}
 	return cells
 }
@@ -129,16 +99,16 @@ func (c Column) Label() string {
 
 // TableCell is a table entry; Best marks the best mean of its model.
 type TableCell struct {
-	Summary
+	eval.Summary
 	Best bool `json:"best"`
 }
 
 // RowChoice is the column a row's score would pick on validation ROC-AUC.
 type RowChoice struct {
-	Preprocessing string   `json:"preprocessing"`
-	HistEq        bool     `json:"histogram_equalization"`
-	Validation    Summary  `json:"validation"`
-	Test          *Summary `json:"test"` // nil when no test figure exists
+	Preprocessing string        `json:"preprocessing"`
+	HistEq        bool          `json:"histogram_equalization"`
+	Validation    eval.Summary  `json:"validation"`
+	Test          *eval.Summary `json:"test"` // nil when no test figure exists
 }
 
 // TableRow is one model × score line; Cells align with Table.Columns and
@@ -154,12 +124,12 @@ type TableRow struct {
 // of a model with the highest mean validation ROC-AUC, and its test figure.
 // Validation is nil when no succeeded run of the model has one.
 type Selection struct {
-	Model         string   `json:"model"`
-	Score         string   `json:"score"`
-	Preprocessing string   `json:"preprocessing"`
-	HistEq        bool     `json:"histogram_equalization"`
-	Validation    *Summary `json:"validation"`
-	Test          *Summary `json:"test"`
+	Model         string        `json:"model"`
+	Score         string        `json:"score"`
+	Preprocessing string        `json:"preprocessing"`
+	HistEq        bool          `json:"histogram_equalization"`
+	Validation    *eval.Summary `json:"validation"`
+	Test          *eval.Summary `json:"test"`
 }
 
 // Table is an experiment's comparison table.
@@ -197,19 +167,19 @@ func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
 		opts.Split = "test"
 	}
 	if opts.Metric == "" {
-		opts.Metric = MetricROCAUC
+		opts.Metric = eval.MetricROCAUC
 	}
 	if opts.Aggregate == "" {
-		opts.Aggregate = AggImage
+		opts.Aggregate = eval.AggImage
 	}
 	if opts.Split != "test" && opts.Split != "val" {
 		return nil, Errorf(CodeInvalid, "table split %q: must be test or val", opts.Split)
 	}
-	if opts.Metric != MetricROCAUC && opts.Metric != MetricAP {
-		return nil, Errorf(CodeInvalid, "table metric %q: must be %s or %s", opts.Metric, MetricROCAUC, MetricAP)
+	if opts.Metric != eval.MetricROCAUC && opts.Metric != eval.MetricAP {
+		return nil, Errorf(CodeInvalid, "table metric %q: must be %s or %s", opts.Metric, eval.MetricROCAUC, eval.MetricAP)
 	}
-	if opts.Aggregate != AggImage && opts.Aggregate != AggStudyMean && opts.Aggregate != AggStudyMax {
-		return nil, Errorf(CodeInvalid, "table aggregate %q: must be %s, %s or %s", opts.Aggregate, AggImage, AggStudyMean, AggStudyMax)
+	if opts.Aggregate != eval.AggImage && opts.Aggregate != eval.AggStudyMean && opts.Aggregate != eval.AggStudyMax {
+		return nil, Errorf(CodeInvalid, "table aggregate %q: must be %s, %s or %s", opts.Aggregate, eval.AggImage, eval.AggStudyMean, eval.AggStudyMax)
 	}
 	if len(runs) == 0 {
 		return nil, Errorf(CodeInvalid, "a table needs at least one run")
@@ -299,19 +269,19 @@ func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
 		for _, s := range id.scores {
 			row := ResultRow{Model: id.label, Score: s, Preprocessing: spec.Preprocessing, HistEq: spec.HistEq, Seed: spec.Seed}
 			add := func(dst *[]ResultRow, split, metric string) {
-				if v, ok := r.Metrics[MetricKey(split, s, opts.Aggregate, metric)]; ok && !math.IsNaN(v) {
+				if v, ok := r.Metrics[eval.ScoreKey(split, s, opts.Aggregate, metric).String()]; ok && !math.IsNaN(v) {
 					rr := row
 					rr.Split, rr.Value = split, v
 					*dst = append(*dst, rr)
 				}
 			}
 			add(&shown, opts.Split, opts.Metric)
-			add(&valAUC, "val", MetricROCAUC)
+			add(&valAUC, "val", eval.MetricROCAUC)
 			add(&testFig, "test", opts.Metric)
 		}
 	}
-	lookup := func(rows []ResultRow) map[cellKey]Summary {
-		m := map[cellKey]Summary{}
+	lookup := func(rows []ResultRow) map[cellKey]eval.Summary {
+		m := map[cellKey]eval.Summary{}
 		for _, c := range Aggregate(rows) {
 			m[cellKey{c.Model, c.Score, c.Preprocessing, c.HistEq, ""}] = c.Summary
 		}
@@ -333,7 +303,7 @@ func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
 				if !ok {
 					continue
 				}
-				var test *Summary
+				var test *eval.Summary
 				if ts, ok := testBy[k]; ok {
 					test = &ts
 				}
@@ -377,12 +347,12 @@ func markBest(rows []TableRow) {
 func scoresInMetrics(metrics map[string]float64, aggregate string) []string {
 	set := map[string]bool{}
 	for k := range metrics {
-		p := strings.Split(k, "/")
-		switch {
-		case aggregate == AggImage && len(p) == 3 && (p[0] == "test" || p[0] == "val") && (p[2] == MetricROCAUC || p[2] == MetricAP):
-			set[p[1]] = true
-		case aggregate != AggImage && len(p) == 4 && (p[0] == "test" || p[0] == "val") && p[2] == aggregate:
-			set[p[1]] = true
+		key, err := eval.Parse(k)
+		if err != nil || key.Score == "" || (key.Split != eval.SplitTest && key.Split != eval.SplitVal) || key.Aggregate != aggregate {
+			continue
+		}
+		if aggregate != eval.AggImage || key.Metric == eval.MetricROCAUC || key.Metric == eval.MetricAP {
+			set[key.Score] = true
 		}
 	}
 	out := make([]string, 0, len(set))
@@ -401,8 +371,8 @@ func (t *Table) JSON() ([]byte, error) {
 // Title says what the cells are, e.g. "Test ROC-AUC, image level".
 func (t *Table) Title() string {
 	split := map[string]string{"test": "Test", "val": "Validation"}[t.Split]
-	metric := map[string]string{MetricROCAUC: "ROC-AUC", MetricAP: "average precision"}[t.Metric]
-	level := map[string]string{AggImage: "image level", AggStudyMean: "study level (mean of image scores)", AggStudyMax: "study level (max of image scores)"}[t.Aggregate]
+	metric := map[string]string{eval.MetricROCAUC: "ROC-AUC", eval.MetricAP: "average precision"}[t.Metric]
+	level := map[string]string{eval.AggImage: "image level", eval.AggStudyMean: "study level (mean of image scores)", eval.AggStudyMax: "study level (max of image scores)"}[t.Aggregate]
 	return fmt.Sprintf("%s %s, %s; mean ± std (n) over seeds, best per model in bold", split, metric, level)
 }
 
@@ -414,7 +384,7 @@ func cellText(c *TableCell) string {
 	return fmt.Sprintf("%.3f ± %.3f (%d)", c.Mean, c.Std, c.N)
 }
 
-func summaryText(s *Summary) string {
+func summaryText(s *eval.Summary) string {
 	if s == nil || s.N == 0 {
 		return "–"
 	}
@@ -553,7 +523,7 @@ func (t *Table) LaTeX() ([]byte, error) {
 			fmt.Fprintf(&b, "%s & -- & -- & -- & -- \\\\\n", latexEscape(s.Model))
 			continue
 		}
-		tex := func(x *Summary) string {
+		tex := func(x *eval.Summary) string {
 			return strings.ReplaceAll(strings.ReplaceAll(summaryText(x), "±", "$\\pm$"), "–", "--")
 		}
 		fmt.Fprintf(&b, "%s & %s & %s & %s & %s \\\\\n", latexEscape(s.Model), latexEscape(s.Score),

@@ -8,23 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"xraylab/experiments/eval"
 )
-
-func TestMetricKey(t *testing.T) {
-	cases := []struct{ got, want string }{
-		{MetricKey("test", "mse", AggImage, MetricROCAUC), "test/mse/roc_auc"},
-		{MetricKey("val", "mse_top200", "", MetricAP), "val/mse_top200/ap"},
-		{MetricKey("test", "kld", AggStudyMean, MetricROCAUC), "test/kld/study_mean/roc_auc"},
-		{MetricKey("val", "d", AggStudyMax, MetricAP), "val/d/study_max/ap"},
-		{PixelMetricKey("test", MetricPixelAUPRO), "test/pixel_aupro"},
-		{PixelMetricKey("val", MetricPixelROCAUC), "val/pixel_roc_auc"},
-	}
-	for _, c := range cases {
-		if c.got != c.want {
-			t.Errorf("key %q, want %q", c.got, c.want)
-		}
-	}
-}
 
 func TestAggregate(t *testing.T) {
 	rows := []ResultRow{
@@ -190,7 +175,7 @@ func TestBuildTable(t *testing.T) {
 func TestBuildTableOptions(t *testing.T) {
 	runs := paperRuns(t)
 	// Study level reads only the study keys: just cae/mse on raw has one.
-	tab, err := BuildTable(runs, TableOptions{Aggregate: AggStudyMean})
+	tab, err := BuildTable(runs, TableOptions{Aggregate: eval.AggStudyMean})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"xraylab/experiments"
+	"xraylab/experiments/eval"
 )
 
 // Reports draws an experiment's comparison table, figures and report
@@ -42,10 +43,10 @@ func (s *Server) experimentTable(c *fiber.Ctx) error {
 	if opts.Split, err = enumQuery(c, "split", "test", "test", "val"); err != nil {
 		return err
 	}
-	if opts.Metric, err = enumQuery(c, "metric", experiments.MetricROCAUC, experiments.MetricROCAUC, experiments.MetricAP); err != nil {
+	if opts.Metric, err = enumQuery(c, "metric", eval.MetricROCAUC, eval.MetricROCAUC, eval.MetricAP); err != nil {
 		return err
 	}
-	if opts.Aggregate, err = enumQuery(c, "aggregate", experiments.AggImage, experiments.AggImage, experiments.AggStudyMean, experiments.AggStudyMax); err != nil {
+	if opts.Aggregate, err = enumQuery(c, "aggregate", eval.AggImage, eval.AggImage, eval.AggStudyMean, eval.AggStudyMax); err != nil {
 		return err
 	}
 	if format == "png" || format == "svg" {

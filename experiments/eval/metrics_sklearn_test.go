@@ -1,4 +1,4 @@
-package experiments
+package eval
 
 import (
 	"encoding/json"
@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"xraylab/preprocess"
 )
 
 // Fixtures written once by bench/sklearn_reference.py with scikit-learn
@@ -331,7 +332,7 @@ func TestSklearnPixelLevel(t *testing.T) {
 				t.Fatalf("%d pixels inside the masks, reference %d: generator differs", inside, c.Pixels)
 			}
 			for i := range maps {
-				_, n, err := regions(truth[i], masks[i], c.W, c.H)
+				_, n, err := preprocess.LabelRegions(truth[i], masks[i], c.W, c.H)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -352,7 +353,7 @@ func TestSklearnPixelLevel(t *testing.T) {
 			for lim, want := range c.AUPRO {
 				var limit float64
 				fmt.Sscan(lim, &limit)
-				got, err := AUPRO(maps, truth, masks, c.W, c.H, limit)
+				got, err := AUPRO(maps, truth, masks, c.W, c.H, limit, preprocess.LabelRegions)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package experiments
+package eval
 
 import (
 	"math"
@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"xraylab/preprocess"
 )
 
 // randomPixels makes n w×h maps with blob-shaped truth (anomalous pixels
@@ -98,44 +99,12 @@ func TestAUPROAnalytic(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := AUPRO([][]float32{c.m}, truth, nil, w, h, c.limit)
+			got, err := AUPRO([][]float32{c.m}, truth, nil, w, h, c.limit, preprocess.LabelRegions)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if math.Abs(got-c.want) > 1e-12 {
 				t.Errorf("AUPRO = %v, want %v", got, c.want)
-			}
-		})
-	}
-}
-
-// 8-connectivity: pixels touching at a corner form one region; a gap of
-// one pixel separates; pixels outside the loss mask belong to no region.
-func TestRegions(t *testing.T) {
-	cases := []struct {
-		name        string
-		truth, mask []float32
-		want        int
-	}{
-		{"diagonal", []float32{1, 0, 0, 0, 1, 0, 0, 0, 1}, nil, 1},
-		{"gap", []float32{1, 0, 1, 1, 0, 1, 0, 0, 0}, nil, 2},
-		{"mask splits", []float32{1, 1, 1, 0, 0, 0, 0, 0, 0}, []float32{1, 0, 1, 1, 1, 1, 1, 1, 1}, 2},
-		{"none", make([]float32, 9), nil, 0},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			lab, n, err := regions(c.truth, c.mask, 3, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n != c.want {
-				t.Errorf("%d regions, want %d (labels %v)", n, c.want, lab)
-			}
-			for j, l := range lab {
-				inRegion := c.truth[j] >= 0.5 && (c.mask == nil || c.mask[j] >= 0.5)
-				if (l > 0) != inRegion || int(l) > n {
-					t.Errorf("pixel %d label %d, in region %v", j, l, inRegion)
-				}
 			}
 		})
 	}
@@ -175,7 +144,7 @@ func TestPixelErrors(t *testing.T) {
 			if err == nil || err.Error() != want {
 				t.Errorf("PixelROCAUC error = %v, want %q", err, want)
 			}
-			_, err = AUPRO(c.maps, c.truth, c.masks, 2, 2, c.limit)
+			_, err = AUPRO(c.maps, c.truth, c.masks, 2, 2, c.limit, preprocess.LabelRegions)
 			want = strings.Replace(c.want, "%s", "AUPRO", 1)
 			if c.name == "NaN" {
 				want = strings.Replace(c.want, "%s", " (x=1, y=0)", 1)
@@ -195,7 +164,7 @@ func TestPixelErrors(t *testing.T) {
 		{0, 4, 0.3, "AUPRO image size 0×4: width and height must be positive"},
 		{4, 2, 0.3, "anomaly map 0 has 4 pixels; want 4×2 = 8"},
 	} {
-		_, err := AUPRO(one, [][]float32{{1, 0, 0, 0}}, nil, c.w, c.h, c.limit)
+		_, err := AUPRO(one, [][]float32{{1, 0, 0, 0}}, nil, c.w, c.h, c.limit, preprocess.LabelRegions)
 		if err == nil || err.Error() != c.want {
 			t.Errorf("AUPRO(%d×%d, %v) error = %v, want %q", c.w, c.h, c.limit, err, c.want)
 		}
@@ -212,7 +181,7 @@ func TestPixelSubsample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exactPRO, err := AUPRO(maps, truth, masks, 40, 40, 0.3)
+	exactPRO, err := AUPRO(maps, truth, masks, 40, 40, 0.3, preprocess.LabelRegions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,11 +212,11 @@ func TestPixelSubsample(t *testing.T) {
 		t.Fatal(err)
 	}
 	a2, _ := pixelROCAUC(maps, truth, masks, limit)
-	p1, err := aupro(maps, truth, masks, 40, 40, 0.3, limit)
+	p1, err := aupro(maps, truth, masks, 40, 40, 0.3, preprocess.LabelRegions, limit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, _ := aupro(maps, truth, masks, 40, 40, 0.3, limit)
+	p2, _ := aupro(maps, truth, masks, 40, 40, 0.3, preprocess.LabelRegions, limit)
 	if a1 != a2 || p1 != p2 {
 		t.Errorf("subsample not deterministic: AUC %v vs %v, AUPRO %v vs %v", a1, a2, p1, p2)
 	}
@@ -293,7 +262,7 @@ func TestFloatKeyAndRadixSort(t *testing.T) {
 	}
 }
 
-// go test -run '^$' -bench 'Pixel|AUPRO' -benchmem ./experiments/
+// go test -run '^$' -bench 'Pixel|AUPRO' -benchmem ./experiments/eval/
 func benchPixels(b *testing.B) (maps, truth, masks [][]float32) {
 	b.Helper()
 	return randomPixels(rand.New(rand.NewSource(1)), 100, 128, 128)
@@ -313,7 +282,7 @@ func BenchmarkAUPRO(b *testing.B) {
 	maps, truth, masks := benchPixels(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := AUPRO(maps, truth, masks, 128, 128, 0.3); err != nil {
+		if _, err := AUPRO(maps, truth, masks, 128, 128, 0.3, preprocess.LabelRegions); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
-package experiments
+package eval
 
 import (
+	"errors"
 	"math"
 	"math/rand"
 	"testing"
@@ -103,7 +104,7 @@ func TestROCErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := ROCAUC(c.scores, c.labels)
-		if err == nil || err.Error() != c.want || CodeOf(err) != CodeInvalid {
+		if err == nil || err.Error() != c.want || !errors.Is(err, ErrInvalid) {
 			t.Errorf("ROCAUC(%v, %v) = %v, want %q", c.scores, c.labels, err, c.want)
 		}
 		if _, err := AveragePrecision(c.scores, c.labels); err == nil || err.Error() != c.want {

@@ -1,6 +1,7 @@
-package experiments
+package eval
 
 import (
+	"errors"
 	"math"
 	"reflect"
 	"testing"
@@ -76,8 +77,8 @@ func TestStudyScoresErrors(t *testing.T) {
 			if err == nil || err.Error() != c.want {
 				t.Fatalf("error = %v, want %q", err, c.want)
 			}
-			if CodeOf(err) != CodeInvalid {
-				t.Errorf("code %s, want invalid", CodeOf(err))
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not match ErrInvalid", err)
 			}
 		})
 	}

@@ -1,4 +1,4 @@
-package experiments
+package eval
 
 import (
 	"fmt"
@@ -20,11 +20,11 @@ type Curve struct {
 // checkBinary validates scores and labels for a ranking metric.
 func checkBinary(scores []float64, labels []int) (pos, neg int, err error) {
 	if len(scores) != len(labels) {
-		return 0, 0, Errorf(CodeInvalid, "%d scores but %d labels", len(scores), len(labels))
+		return 0, 0, invalidf("%d scores but %d labels", len(scores), len(labels))
 	}
 	for i, s := range scores {
 		if math.IsNaN(s) {
-			return 0, 0, Errorf(CodeInvalid, "score %d is NaN", i)
+			return 0, 0, invalidf("score %d is NaN", i)
 		}
 		switch labels[i] {
 		case 0:
@@ -32,11 +32,11 @@ func checkBinary(scores []float64, labels []int) (pos, neg int, err error) {
 		case 1:
 			pos++
 		default:
-			return 0, 0, Errorf(CodeInvalid, "label %d is %d; labels must be 0 (normal) or 1 (abnormal)", i, labels[i])
+			return 0, 0, invalidf("label %d is %d; labels must be 0 (normal) or 1 (abnormal)", i, labels[i])
 		}
 	}
 	if pos == 0 || neg == 0 {
-		return pos, neg, Errorf(CodeInvalid, "ROC needs both classes; got %d normal and %d abnormal", neg, pos)
+		return pos, neg, invalidf("ROC needs both classes; got %d normal and %d abnormal", neg, pos)
 	}
 	return pos, neg, nil
 }

@@ -1,11 +1,8 @@
-package experiments
+package eval
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
-
-	"gocv.io/x/gocv"
 )
 
 // Pixel-level metrics of anomaly maps against ground-truth anomaly masks
@@ -50,7 +47,7 @@ func pixelROCAUC(maps, truth, masks [][]float32, limit int) (float64, error) {
 		}
 	}
 	if nPos == 0 || nNeg == 0 {
-		return 0, Errorf(CodeInvalid, "pixel ROC-AUC needs both classes inside the loss masks; got %d normal and %d anomalous pixels", nNeg, nPos)
+		return 0, invalidf("pixel ROC-AUC needs both classes inside the loss masks; got %d normal and %d anomalous pixels", nNeg, nPos)
 	}
 	pos := make([]uint32, 0, nPos)
 	neg := make([]uint32, 0, nNeg)
@@ -101,17 +98,23 @@ func pixelROCAUC(maps, truth, masks [][]float32, limit int) (float64, error) {
 // all regions of the fraction of the region at or above it, the FPR the
 // fraction of normal in-mask pixels at or above it. The curve runs from
 // (0,0) to (1,1) and is interpolated linearly at fprLimit. Every map must
-// be w×h, row-major; masks may be nil (every pixel counts).
-func AUPRO(maps, truth, masks [][]float32, w, h int, fprLimit float64) (float64, error) {
-	return aupro(maps, truth, masks, w, h, fprLimit, MaxPixels)
+// be w×h, row-major; masks may be nil (every pixel counts); label finds
+// each image's regions.
+func AUPRO(maps, truth, masks [][]float32, w, h int, fprLimit float64, label Labeler) (float64, error) {
+	return aupro(maps, truth, masks, w, h, fprLimit, label, MaxPixels)
 }
 
-func aupro(maps, truth, masks [][]float32, w, h int, fprLimit float64, limit int) (float64, error) {
+// Labeler labels the 8-connected regions of truth ∧ mask (values ≥ 0.5) of
+// a w×h image: 0 outside any region, 1..n inside. The caller supplies it
+// (preprocess.LabelRegions, with OpenCV) so this package stays pure Go.
+type Labeler func(truth, mask []float32, w, h int) (labels []int32, n int, err error)
+
+func aupro(maps, truth, masks [][]float32, w, h int, fprLimit float64, label Labeler, limit int) (float64, error) {
 	if !(fprLimit > 0 && fprLimit <= 1) {
-		return 0, Errorf(CodeInvalid, "AUPRO FPR limit %v: must be in (0, 1]", fprLimit)
+		return 0, invalidf("AUPRO FPR limit %v: must be in (0, 1]", fprLimit)
 	}
 	if w <= 0 || h <= 0 {
-		return 0, Errorf(CodeInvalid, "AUPRO image size %d×%d: width and height must be positive", w, h)
+		return 0, invalidf("AUPRO image size %d×%d: width and height must be positive", w, h)
 	}
 	if err := checkPixels(maps, truth, masks, w, h); err != nil {
 		return 0, err
@@ -124,7 +127,7 @@ func aupro(maps, truth, masks [][]float32, w, h int, fprLimit float64, limit int
 	labels := make([][]int32, len(maps))
 	var size []int
 	for i := range maps {
-		lab, n, err := regions(truth[i], maskOf(masks, i), w, h)
+		lab, n, err := label(truth[i], maskOf(masks, i), w, h)
 		if err != nil {
 			return 0, fmt.Errorf("image %d: %w", i, err)
 		}
@@ -157,7 +160,7 @@ func aupro(maps, truth, masks [][]float32, w, h int, fprLimit float64, limit int
 		}
 	}
 	if nRegions == 0 || normal == 0 {
-		return 0, Errorf(CodeInvalid, "AUPRO needs both classes inside the loss masks; got %d normal and %d anomalous pixels", normal, kept-normal)
+		return 0, invalidf("AUPRO needs both classes inside the loss masks; got %d normal and %d anomalous pixels", normal, kept-normal)
 	}
 	// Key in the high 32 bits (ascending map value), region id (0 =
 	// normal) in the low ones; walking from the end visits thresholds from
@@ -208,67 +211,34 @@ func interpolated(x0, y0, x1, y1, x float64) float64 {
 	return 0.5 * (y + y0) * (x - x0)
 }
 
-// regions labels the 8-connected components of truth ∧ mask with OpenCV:
-// 0 outside any region, 1..n inside.
-func regions(truth, mask []float32, w, h int) ([]int32, int, error) {
-	bin := make([]byte, w*h)
-	found := false
-	for j, t := range truth {
-		if t >= 0.5 && (mask == nil || mask[j] >= 0.5) {
-			bin[j] = 255
-			found = true
-		}
-	}
-	out := make([]int32, w*h)
-	if !found {
-		return out, 0, nil
-	}
-	src, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, bin)
-	if err != nil {
-		return nil, 0, fmt.Errorf("truth mask to OpenCV: %w", err)
-	}
-	defer src.Close()
-	lab := gocv.NewMat()
-	defer lab.Close()
-	n := gocv.ConnectedComponentsWithParams(src, &lab, 8, gocv.MatTypeCV32S, gocv.CCL_DEFAULT)
-	raw := lab.ToBytes()
-	if len(raw) != 4*w*h {
-		return nil, 0, fmt.Errorf("OpenCV labels have %d bytes, want %d", len(raw), 4*w*h)
-	}
-	for j := range out {
-		out[j] = int32(binary.LittleEndian.Uint32(raw[4*j:]))
-	}
-	return out, n - 1, nil // n counts the background
-}
-
 // checkPixels validates the shapes and values of maps, truth and masks;
 // w, h > 0 also requires every map to have w·h pixels.
 func checkPixels(maps, truth, masks [][]float32, w, h int) error {
 	if len(maps) == 0 {
-		return Errorf(CodeInvalid, "pixel metrics need at least one anomaly map")
+		return invalidf("pixel metrics need at least one anomaly map")
 	}
 	if len(truth) != len(maps) {
-		return Errorf(CodeInvalid, "%d anomaly maps but %d truth masks", len(maps), len(truth))
+		return invalidf("%d anomaly maps but %d truth masks", len(maps), len(truth))
 	}
 	if masks != nil && len(masks) != len(maps) {
-		return Errorf(CodeInvalid, "%d anomaly maps but %d loss masks", len(maps), len(masks))
+		return invalidf("%d anomaly maps but %d loss masks", len(maps), len(masks))
 	}
 	for i, m := range maps {
 		if w > 0 && len(m) != w*h {
-			return Errorf(CodeInvalid, "anomaly map %d has %d pixels; want %d×%d = %d", i, len(m), w, h, w*h)
+			return invalidf("anomaly map %d has %d pixels; want %d×%d = %d", i, len(m), w, h, w*h)
 		}
 		if len(truth[i]) != len(m) {
-			return Errorf(CodeInvalid, "anomaly map %d has %d pixels but its truth mask %d", i, len(m), len(truth[i]))
+			return invalidf("anomaly map %d has %d pixels but its truth mask %d", i, len(m), len(truth[i]))
 		}
 		if masks != nil && len(masks[i]) != len(m) {
-			return Errorf(CodeInvalid, "anomaly map %d has %d pixels but its loss mask %d", i, len(m), len(masks[i]))
+			return invalidf("anomaly map %d has %d pixels but its loss mask %d", i, len(m), len(masks[i]))
 		}
 		for j, v := range m {
 			if v != v {
 				if w > 0 {
-					return Errorf(CodeInvalid, "anomaly map %d is NaN at pixel %d (x=%d, y=%d)", i, j, j%w, j/w)
+					return invalidf("anomaly map %d is NaN at pixel %d (x=%d, y=%d)", i, j, j%w, j/w)
 				}
-				return Errorf(CodeInvalid, "anomaly map %d is NaN at pixel %d", i, j)
+				return invalidf("anomaly map %d is NaN at pixel %d", i, j)
 			}
 		}
 	}
@@ -304,7 +274,7 @@ func newSampler(maps, truth, masks [][]float32, limit int) (sampler, error) {
 		}
 	}
 	if n[0]+n[1] == 0 {
-		return s, Errorf(CodeInvalid, "no pixel lies inside the loss masks")
+		return s, invalidf("no pixel lies inside the loss masks")
 	}
 	if n[0]+n[1] <= limit {
 		return s, nil

@@ -1,4 +1,4 @@
-package experiments
+package eval
 
 import (
 	"math"
@@ -22,22 +22,22 @@ const (
 // so identical inputs give bit-identical study scores.
 func StudyScores(studies []string, scores []float64, labels []int, agg string) (ss []float64, sl []int, err error) {
 	if agg != StudyMean && agg != StudyMax {
-		return nil, nil, Errorf(CodeInvalid, "study aggregation %q: must be %q or %q", agg, StudyMean, StudyMax)
+		return nil, nil, invalidf("study aggregation %q: must be %q or %q", agg, StudyMean, StudyMax)
 	}
 	if len(studies) != len(scores) || len(scores) != len(labels) {
-		return nil, nil, Errorf(CodeInvalid, "%d studies, %d scores and %d labels: need one of each per image", len(studies), len(scores), len(labels))
+		return nil, nil, invalidf("%d studies, %d scores and %d labels: need one of each per image", len(studies), len(scores), len(labels))
 	}
 	index := map[string]int{}
 	var counts []int
 	for i, st := range studies {
 		if st == "" {
-			return nil, nil, Errorf(CodeInvalid, "image %d has an empty study key", i)
+			return nil, nil, invalidf("image %d has an empty study key", i)
 		}
 		if math.IsNaN(scores[i]) {
-			return nil, nil, Errorf(CodeInvalid, "score of image %d (study %q) is NaN", i, st)
+			return nil, nil, invalidf("score of image %d (study %q) is NaN", i, st)
 		}
 		if labels[i] != 0 && labels[i] != 1 {
-			return nil, nil, Errorf(CodeInvalid, "label of image %d (study %q) is %d; labels must be 0 (normal) or 1 (abnormal)", i, st, labels[i])
+			return nil, nil, invalidf("label of image %d (study %q) is %d; labels must be 0 (normal) or 1 (abnormal)", i, st, labels[i])
 		}
 		k, ok := index[st]
 		if !ok {
@@ -48,7 +48,7 @@ func StudyScores(studies []string, scores []float64, labels []int, agg string) (
 			continue
 		}
 		if labels[i] != sl[k] {
-			return nil, nil, Errorf(CodeInvalid, "study %q has images labelled both 0 and 1 (image %d is %d); a study has one label", st, i, labels[i])
+			return nil, nil, invalidf("study %q has images labelled both 0 and 1 (image %d is %d); a study has one label", st, i, labels[i])
 		}
 		counts[k]++
 		if agg == StudyMean {
