@@ -15,6 +15,7 @@ import (
 
 	"xraylab/experiments"
 	"xraylab/experiments/eval"
+	"xraylab/experiments/report"
 )
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
@@ -54,8 +55,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 	ctx := context.Background()
-	reports := experiments.NewReports(store, p.artifacts)
-	opts := experiments.TableOptions{Split: *split, Metric: *metric, Aggregate: *aggregate}
+	reports := report.NewReports(store, p.artifacts)
+	opts := report.TableOptions{Split: *split, Metric: *metric, Aggregate: *aggregate}
 	var body []byte
 	switch *format {
 	case "text":
@@ -67,7 +68,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		body = []byte(fmt.Sprintf("experiment %q (id %d), created %s, %d runs\n\n%s", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs, experiments.RunsTable(runs)))
+		body = []byte(fmt.Sprintf("experiment %q (id %d), created %s, %d runs\n\n%s", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs, report.RunsTable(runs)))
 	case "png", "svg":
 		body, err = reports.TableImage(ctx, id, opts, *format)
 	case "html":

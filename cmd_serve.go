@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
 	"xraylab/frontend"
 	"xraylab/server"
 )
@@ -97,7 +98,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead})
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
-		Reports: experiments.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
+		Reports: report.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
 		Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {

@@ -5,15 +5,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"xraylab/experiments"
 	"xraylab/experiments/eval"
+	"xraylab/experiments/report"
 )
 
 // Reports draws an experiment's comparison table, figures and report
-// (experiments.Reports implements it; results are cached there).
+// (report.Reports implements it; results are cached there).
 type Reports interface {
-	Table(ctx context.Context, id int64, opts experiments.TableOptions) (*experiments.Table, error)
-	TableImage(ctx context.Context, id int64, opts experiments.TableOptions, format string) ([]byte, error)
+	Table(ctx context.Context, id int64, opts report.TableOptions) (*report.Table, error)
+	TableImage(ctx context.Context, id int64, opts report.TableOptions, format string) ([]byte, error)
 	ROCImage(ctx context.Context, id int64, score, format string) ([]byte, error)
 	HTML(ctx context.Context, id int64) ([]byte, error)
 }
@@ -39,7 +39,7 @@ func (s *Server) experimentTable(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var opts experiments.TableOptions
+	var opts report.TableOptions
 	if opts.Split, err = enumQuery(c, "split", "test", "test", "val"); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package experiments
+package report
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"xraylab/experiments"
 	"xraylab/experiments/eval"
 )
 
@@ -50,24 +51,24 @@ func TestAggregate(t *testing.T) {
 
 // tableRun builds a run of experiment 7 with the given grid point, state
 // and final metrics.
-func tableRun(t *testing.T, id int64, model ModelSpec, pre string, he bool, seed int64, state State, metrics map[string]float64) *Run {
+func tableRun(t *testing.T, id int64, model experiments.ModelSpec, pre string, he bool, seed int64, state experiments.State, metrics map[string]float64) *experiments.Run {
 	t.Helper()
-	params, err := json.Marshal(RunSpec{Experiment: "t1", Model: model, Preprocessing: pre, HistEq: he, Seed: seed})
+	params, err := json.Marshal(experiments.RunSpec{Experiment: "t1", Model: model, Preprocessing: pre, HistEq: he, Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Run{ID: id, ExperimentID: 7, Model: model.Name, Params: params, Seed: seed, State: state, Metrics: metrics}
+	return &experiments.Run{ID: id, ExperimentID: 7, Model: model.Name, Params: params, Seed: seed, State: state, Metrics: metrics}
 }
 
 var (
-	caeSpec = ModelSpec{Name: "cae", Scores: []string{"mse", "mse_topk"}, TopK: []int{200}}
-	vaeSpec = ModelSpec{Name: "vae", Scores: []string{"kld"}}
+	caeSpec = experiments.ModelSpec{Name: "cae", Scores: []string{"mse", "mse_topk"}, TopK: []int{200}}
+	vaeSpec = experiments.ModelSpec{Name: "vae", Scores: []string{"kld"}}
 )
 
 // paperRuns is a small experiment: cae on raw (3 seeds) and full (2
 // seeds; its full+HE run failed), vae on full+HE (1 seed; raw failed).
 // cae's top-200 score wins on validation but not on test, as can happen.
-func paperRuns(t *testing.T) []*Run {
+func paperRuns(t *testing.T) []*experiments.Run {
 	m := func(kv ...any) map[string]float64 {
 		out := map[string]float64{}
 		for i := 0; i < len(kv); i += 2 {
@@ -75,29 +76,29 @@ func paperRuns(t *testing.T) []*Run {
 		}
 		return out
 	}
-	var runs []*Run
+	var runs []*experiments.Run
 	id := int64(1)
-	add := func(spec ModelSpec, pre string, he bool, seed int64, state State, metrics map[string]float64) {
+	add := func(spec experiments.ModelSpec, pre string, he bool, seed int64, state experiments.State, metrics map[string]float64) {
 		runs = append(runs, tableRun(t, id, spec, pre, he, seed, state, metrics))
 		id++
 	}
 	for i, seed := range []int64{42, 4242, 424242} {
 		v := 0.5 + 0.1*float64(i)
-		add(caeSpec, "raw", false, seed, StateSucceeded, m(
+		add(caeSpec, "raw", false, seed, experiments.StateSucceeded, m(
 			"test/mse/roc_auc", v, "val/mse/roc_auc", v+0.02, "test/mse/ap", 0.3,
 			"test/mse_top200/roc_auc", 0.55, "val/mse_top200/roc_auc", 0.9,
 			"test/mse/study_mean/roc_auc", 0.61, "test/images", 100.0, "test/pixel_roc_auc", 0.8))
 	}
-	add(vaeSpec, "raw", false, 42, StateFailed, nil)
+	add(vaeSpec, "raw", false, 42, experiments.StateFailed, nil)
 	for i, seed := range []int64{42, 4242} {
 		v := 0.8 + 0.1*float64(i)
-		add(caeSpec, "full", false, seed, StateSucceeded, m(
+		add(caeSpec, "full", false, seed, experiments.StateSucceeded, m(
 			"test/mse/roc_auc", v, "val/mse/roc_auc", 0.7,
 			"test/mse_top200/roc_auc", 0.6, "val/mse_top200/roc_auc", 0.5))
 	}
-	add(caeSpec, "full", true, 42, StateFailed, nil)
-	add(vaeSpec, "full", true, 42, StateSucceeded, m("test/kld/roc_auc", 0.55, "val/kld/roc_auc", 0.6))
-	add(caeSpec, "full", true, 4242, StateRunning, nil)
+	add(caeSpec, "full", true, 42, experiments.StateFailed, nil)
+	add(vaeSpec, "full", true, 42, experiments.StateSucceeded, m("test/kld/roc_auc", 0.55, "val/kld/roc_auc", 0.6))
+	add(caeSpec, "full", true, 4242, experiments.StateRunning, nil)
 	return runs
 }
 
@@ -221,7 +222,7 @@ func TestBuildTableOptions(t *testing.T) {
 		{TableOptions{Aggregate: "patient"}, `table aggregate "patient": must be image, study_mean or study_max`},
 	}
 	for _, e := range errs {
-		if _, err := BuildTable(runs, e.opts); err == nil || err.Error() != e.want || CodeOf(err) != CodeInvalid {
+		if _, err := BuildTable(runs, e.opts); err == nil || err.Error() != e.want || experiments.CodeOf(err) != experiments.CodeInvalid {
 			t.Errorf("%+v: error %v, want %q", e.opts, err, e.want)
 		}
 	}
@@ -229,23 +230,23 @@ func TestBuildTableOptions(t *testing.T) {
 
 func TestBuildTableErrors(t *testing.T) {
 	ok := map[string]float64{"test/mse/roc_auc": 0.5}
-	dup := []*Run{
-		tableRun(t, 3, caeSpec, "raw", false, 42, StateSucceeded, ok),
-		tableRun(t, 9, caeSpec, "raw", false, 42, StateSucceeded, ok),
+	dup := []*experiments.Run{
+		tableRun(t, 3, caeSpec, "raw", false, 42, experiments.StateSucceeded, ok),
+		tableRun(t, 9, caeSpec, "raw", false, 42, experiments.StateSucceeded, ok),
 	}
-	other := tableRun(t, 4, caeSpec, "raw", false, 1, StateSucceeded, ok)
+	other := tableRun(t, 4, caeSpec, "raw", false, 1, experiments.StateSucceeded, ok)
 	other.ExperimentID = 8
-	bad := tableRun(t, 5, caeSpec, "raw", false, 1, StateSucceeded, ok)
+	bad := tableRun(t, 5, caeSpec, "raw", false, 1, experiments.StateSucceeded, ok)
 	bad.Params = []byte(`{"model": 3}`)
 	cases := []struct {
 		name string
-		runs []*Run
+		runs []*experiments.Run
 		want string
 	}{
 		{"none", nil, "a table needs at least one run"},
 		{"duplicate seed", dup, "runs 3 and 9 are the same grid point (cae/raw/HE=false/seed 42); a table counts each seed once"},
-		{"two experiments", []*Run{dup[0], other}, "runs 3 and 4 belong to different experiments (7, 8)"},
-		{"bad params", []*Run{bad}, "run 5: run params are not a valid run spec: json: cannot unmarshal number into Go struct field RunSpec.model of type experiments.ModelSpec"},
+		{"two experiments", []*experiments.Run{dup[0], other}, "runs 3 and 4 belong to different experiments (7, 8)"},
+		{"bad params", []*experiments.Run{bad}, "run 5: run params are not a valid run spec: json: cannot unmarshal number into Go struct field RunSpec.model of type experiments.ModelSpec"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -256,11 +257,11 @@ func TestBuildTableErrors(t *testing.T) {
 		})
 	}
 	// Two configurations of one model name get their own rows.
-	small := ModelSpec{Name: "cae", Scores: []string{"mse"}, Params: map[string]float64{"latent": 8}}
-	big := ModelSpec{Name: "cae", Scores: []string{"mse"}, Params: map[string]float64{"latent": 64}}
-	tab, err := BuildTable([]*Run{
-		tableRun(t, 1, small, "raw", false, 42, StateSucceeded, ok),
-		tableRun(t, 2, big, "raw", false, 42, StateSucceeded, map[string]float64{"test/mse/roc_auc": 0.7}),
+	small := experiments.ModelSpec{Name: "cae", Scores: []string{"mse"}, Params: map[string]float64{"latent": 8}}
+	big := experiments.ModelSpec{Name: "cae", Scores: []string{"mse"}, Params: map[string]float64{"latent": 64}}
+	tab, err := BuildTable([]*experiments.Run{
+		tableRun(t, 1, small, "raw", false, 42, experiments.StateSucceeded, ok),
+		tableRun(t, 2, big, "raw", false, 42, experiments.StateSucceeded, map[string]float64{"test/mse/roc_auc": 0.7}),
 	}, TableOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -391,9 +392,9 @@ vae & kld & full + HE & 0.600 $\pm$ 0.000 (1) & 0.550 $\pm$ 0.000 (1) \\
 
 // Every run failed: rows and columns still show, every cell is "–".
 func TestTableAllFailed(t *testing.T) {
-	tab, err := BuildTable([]*Run{
-		tableRun(t, 1, vaeSpec, "crop", true, 42, StateFailed, nil),
-		tableRun(t, 2, vaeSpec, "raw", false, 42, StateCancelled, nil),
+	tab, err := BuildTable([]*experiments.Run{
+		tableRun(t, 1, vaeSpec, "crop", true, 42, experiments.StateFailed, nil),
+		tableRun(t, 2, vaeSpec, "raw", false, 42, experiments.StateCancelled, nil),
 	}, TableOptions{})
 	if err != nil {
 		t.Fatal(err)

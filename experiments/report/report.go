@@ -1,4 +1,4 @@
-package experiments
+package report
 
 import (
 	"bytes"
@@ -8,38 +8,46 @@ import (
 	"encoding/hex"
 	"fmt"
 	"html/template"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"xraylab/experiments"
 	"xraylab/experiments/eval"
 	"xraylab/plots"
+
+	"gonum.org/v1/plot/vg"
 )
 
 // Reports draws an experiment's figures and reports. Each is cached under
 // <artifacts>/experiments/<id>/ by a key over the request and the state of
 // the experiment's runs, so a request never redraws what has not changed.
 type Reports struct {
-	store Store
+	store experiments.Store
 	dir   string
 }
 
 // NewReports serves reports of the runs whose artifacts live in artifactsDir.
-func NewReports(store Store, artifactsDir string) *Reports {
+func NewReports(store experiments.Store, artifactsDir string) *Reports {
 	return &Reports{store: store, dir: artifactsDir}
 }
 
 // maxROCCurves keeps an overlay of one score across runs legible.
 const maxROCCurves = 16
 
-func (r *Reports) runs(ctx context.Context, id int64) (*Experiment, []*Run, error) {
+// figSide is the side of a square figure, as the runs' own figures.
+const figSide = 5 * vg.Inch
+
+func (r *Reports) runs(ctx context.Context, id int64) (*experiments.Experiment, []*experiments.Run, error) {
 	e, err := r.store.GetExperiment(ctx, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	runs, _, err := r.store.ListRuns(ctx, RunFilter{ExperimentID: id})
+	runs, _, err := r.store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id})
 	return e, runs, err
 }
 
@@ -58,7 +66,7 @@ func (r *Reports) Table(ctx context.Context, id int64, opts TableOptions) (*Tabl
 }
 
 // cached returns the file for key, drawing it with draw when absent.
-func (r *Reports) cached(id int64, runs []*Run, name string, draw func() ([]byte, error), key ...string) ([]byte, error) {
+func (r *Reports) cached(id int64, runs []*experiments.Run, name string, draw func() ([]byte, error), key ...string) ([]byte, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, strings.Join(key, "\x00"))
 	for _, run := range runs {
@@ -174,13 +182,13 @@ func (r *Reports) ROCImage(ctx context.Context, id int64, score, format string) 
 	}, score)
 }
 
-func (r *Reports) scoreCurves(runs []*Run, score string) ([]plots.Curve, error) {
+func (r *Reports) scoreCurves(runs []*experiments.Run, score string) ([]plots.Curve, error) {
 	var curves []plots.Curve
 	for _, run := range runs {
-		if run.State != StateSucceeded || len(curves) == maxROCCurves {
+		if run.State != experiments.StateSucceeded || len(curves) == maxROCCurves {
 			continue
 		}
-		spec, err := DecodeRunSpec(run.Params)
+		spec, err := experiments.DecodeRunSpec(run.Params)
 		if err != nil {
 			return nil, err
 		}
@@ -188,7 +196,7 @@ func (r *Reports) scoreCurves(runs []*Run, score string) ([]plots.Curve, error) 
 		if err != nil {
 			continue // a run without scores has no curve to draw
 		}
-		t, err := ReadScoresCSV(f)
+		t, err := experiments.ReadScoresCSV(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", run.ID, err)
@@ -215,7 +223,7 @@ func (r *Reports) scoreCurves(runs []*Run, score string) ([]plots.Curve, error) 
 		curves = append(curves, plots.Curve{Label: fmt.Sprintf("#%d %s %s %s s%d", run.ID, spec.Model.Name, spec.Preprocessing, he, spec.Seed), FPR: c.FPR, TPR: c.TPR, AUC: auc})
 	}
 	if len(curves) == 0 {
-		return nil, Errorf(CodeNotFound, "no finished run has test scores named %q", score)
+		return nil, experiments.Errorf(experiments.CodeNotFound, "no finished run has test scores named %q", score)
 	}
 	return curves, nil
 }
@@ -233,14 +241,14 @@ func (r *Reports) HTML(ctx context.Context, id int64) ([]byte, error) {
 }
 
 type reportRun struct {
-	*Run
+	*experiments.Run
 	Label   string
 	Figures []template.URL
 }
 
-func (r *Reports) renderHTML(ctx context.Context, e *Experiment, runs []*Run) ([]byte, error) {
+func (r *Reports) renderHTML(ctx context.Context, e *experiments.Experiment, runs []*experiments.Run) ([]byte, error) {
 	data := struct {
-		E         *Experiment
+		E         *experiments.Experiment
 		Generated time.Time
 		Table     *Table
 		TableErr  string
@@ -262,9 +270,9 @@ func (r *Reports) renderHTML(ctx context.Context, e *Experiment, runs []*Run) ([
 	scores := map[string]bool{}
 	for _, run := range runs {
 		rr := reportRun{Run: run, Label: run.Model}
-		if spec, err := DecodeRunSpec(run.Params); err == nil {
+		if spec, err := experiments.DecodeRunSpec(run.Params); err == nil {
 			rr.Label = spec.Label()
-			if run.State == StateSucceeded && selected[fmt.Sprintf("%s/%s/%v", spec.Model.Name, spec.Preprocessing, spec.HistEq)] {
+			if run.State == experiments.StateSucceeded && selected[fmt.Sprintf("%s/%s/%v", spec.Model.Name, spec.Preprocessing, spec.HistEq)] {
 				for _, name := range []string{"roc.png", "heatmaps.png"} {
 					if b, err := os.ReadFile(filepath.Join(r.dir, strconv.FormatInt(run.ID, 10), name)); err == nil {
 						rr.Figures = append(rr.Figures, dataURL(b))
@@ -347,7 +355,7 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:13px}img{max-width:10
 // ROC-AUC and AP, study-level ROC-AUC and pixel-level figures.
 func headlineKeys(m map[string]float64) []string {
 	var out []string
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		key, err := eval.Parse(k)
 		if err == nil && key.Split == eval.SplitTest && (key.Metric == eval.MetricROCAUC || key.Metric == eval.MetricAP || strings.HasPrefix(key.Metric, "pixel_")) {
 			out = append(out, k)

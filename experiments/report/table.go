@@ -1,16 +1,17 @@
-package experiments
+package report
 
 import (
 	"fmt"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"xraylab/experiments"
 	"xraylab/experiments/eval"
 )
 
 // RunsTable renders runs as a plain-text table: one row per run with its
 // grid point, state and test ROC-AUC of every score (or its error).
-func RunsTable(runs []*Run) string {
+func RunsTable(runs []*experiments.Run) string {
 	scoreSet := map[string]bool{}
 	for _, r := range runs {
 		for k := range r.Metrics {
@@ -34,7 +35,7 @@ func RunsTable(runs []*Run) string {
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range runs {
 		label := r.Model
-		if spec, err := DecodeRunSpec(r.Params); err == nil {
+		if spec, err := experiments.DecodeRunSpec(r.Params); err == nil {
 			label = spec.Label()
 		}
 		row := []string{fmt.Sprint(r.ID), label, string(r.State)}

@@ -1,4 +1,4 @@
-package experiments
+package report
 
 import (
 	"bytes"
@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"xraylab/experiments"
 	"xraylab/experiments/eval"
 	"xraylab/nets"
 )
@@ -162,7 +164,7 @@ type modelIdent struct {
 // selection ranks mean validation ROC-AUC at the table's aggregation level
 // (first in row, then column order on ties) and reports the chosen cell's
 // test figure of the table's metric.
-func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
+func BuildTable(runs []*experiments.Run, opts TableOptions) (*Table, error) {
 	if opts.Split == "" {
 		opts.Split = "test"
 	}
@@ -173,21 +175,21 @@ func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
 		opts.Aggregate = eval.AggImage
 	}
 	if opts.Split != "test" && opts.Split != "val" {
-		return nil, Errorf(CodeInvalid, "table split %q: must be test or val", opts.Split)
+		return nil, experiments.Errorf(experiments.CodeInvalid, "table split %q: must be test or val", opts.Split)
 	}
 	if opts.Metric != eval.MetricROCAUC && opts.Metric != eval.MetricAP {
-		return nil, Errorf(CodeInvalid, "table metric %q: must be %s or %s", opts.Metric, eval.MetricROCAUC, eval.MetricAP)
+		return nil, experiments.Errorf(experiments.CodeInvalid, "table metric %q: must be %s or %s", opts.Metric, eval.MetricROCAUC, eval.MetricAP)
 	}
 	if opts.Aggregate != eval.AggImage && opts.Aggregate != eval.AggStudyMean && opts.Aggregate != eval.AggStudyMax {
-		return nil, Errorf(CodeInvalid, "table aggregate %q: must be %s, %s or %s", opts.Aggregate, eval.AggImage, eval.AggStudyMean, eval.AggStudyMax)
+		return nil, experiments.Errorf(experiments.CodeInvalid, "table aggregate %q: must be %s, %s or %s", opts.Aggregate, eval.AggImage, eval.AggStudyMean, eval.AggStudyMax)
 	}
 	if len(runs) == 0 {
-		return nil, Errorf(CodeInvalid, "a table needs at least one run")
+		return nil, experiments.Errorf(experiments.CodeInvalid, "a table needs at least one run")
 	}
 	t := &Table{ExperimentID: runs[0].ExperimentID, Split: opts.Split, Metric: opts.Metric, Aggregate: opts.Aggregate}
 
 	// Pass 1: decode params, find model configurations and columns.
-	specs := make([]RunSpec, len(runs))
+	specs := make([]experiments.RunSpec, len(runs))
 	identOf := make([]int, len(runs))
 	identIndex := map[string]int{}
 	var idents []modelIdent
@@ -195,9 +197,9 @@ func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
 	colSet := map[Column]bool{}
 	for i, r := range runs {
 		if r.ExperimentID != t.ExperimentID {
-			return nil, Errorf(CodeInvalid, "runs %d and %d belong to different experiments (%d, %d)", runs[0].ID, r.ID, t.ExperimentID, r.ExperimentID)
+			return nil, experiments.Errorf(experiments.CodeInvalid, "runs %d and %d belong to different experiments (%d, %d)", runs[0].ID, r.ID, t.ExperimentID, r.ExperimentID)
 		}
-		spec, err := DecodeRunSpec(r.Params)
+		spec, err := experiments.DecodeRunSpec(r.Params)
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", r.ID, err)
 		}
@@ -250,19 +252,19 @@ func BuildTable(runs []*Run, opts TableOptions) (*Table, error) {
 	var shown, valAUC, testFig []ResultRow
 	seen := map[string]int64{}
 	for i, r := range runs {
-		if r.State != StateSucceeded {
+		if r.State != experiments.StateSucceeded {
 			continue
 		}
 		spec := specs[i]
 		id := &idents[identOf[i]]
 		point := fmt.Sprintf("%s/%s/HE=%t/seed %d", id.label, spec.Preprocessing, spec.HistEq, spec.Seed)
 		if prev, dup := seen[point]; dup {
-			return nil, Errorf(CodeInvalid, "runs %d and %d are the same grid point (%s); a table counts each seed once", prev, r.ID, point)
+			return nil, experiments.Errorf(experiments.CodeInvalid, "runs %d and %d are the same grid point (%s); a table counts each seed once", prev, r.ID, point)
 		}
 		seen[point] = r.ID
 		// Scores the params do not list but the metrics carry still count.
 		for _, s := range scoresInMetrics(r.Metrics, opts.Aggregate) {
-			if !contains(id.scores, s) {
+			if !slices.Contains(id.scores, s) {
 				id.scores = append(id.scores, s)
 			}
 		}

@@ -1,36 +1,13 @@
-package experiments
+package report
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"xraylab/experiments"
 )
-
-// Requeue records a bundle's experiment again with exactly its recorded
-// runs (the stored run specs, not a new expansion of the spec), all queued,
-// so they can be executed and compared with the record.
-func (m *Manager) Requeue(ctx context.Context, b *Bundle) (*Experiment, []*Run, error) {
-	e := &Experiment{Name: b.Experiment.Name, SpecText: b.Experiment.SpecText, SpecHash: b.Experiment.SpecHash, Version: m.version}
-	var runs []*Run
-	for _, br := range b.Runs {
-		params, err := json.Marshal(br.Spec)
-		if err != nil {
-			return nil, nil, err
-		}
-		runs = append(runs, &Run{Index: br.Index, Model: br.Spec.Model.Name, Params: params, Seed: br.Spec.Seed, State: StateQueued})
-	}
-	if err := m.store.CreateExperiment(ctx, e, runs); err != nil {
-		return nil, nil, err
-	}
-	if m.runner != nil {
-		m.runner.Wake()
-	}
-	return e, runs, nil
-}
 
 // Difference is one recorded figure beside its reproduction.
 type Difference struct {
@@ -46,8 +23,8 @@ type Difference struct {
 // Compare pairs recorded runs with their reproductions (by grid index) and
 // compares every final metric and the dataset fingerprint. A figure agrees
 // when |recorded − reproduced| ≤ tolerance.
-func Compare(recorded []*BundleRun, reproduced []*Run, tolerance float64) ([]Difference, bool) {
-	byIndex := map[int]*Run{}
+func Compare(recorded []*experiments.BundleRun, reproduced []*experiments.Run, tolerance float64) ([]Difference, bool) {
+	byIndex := map[int]*experiments.Run{}
 	for _, r := range reproduced {
 		byIndex[r.Index] = r
 	}
@@ -61,7 +38,7 @@ func Compare(recorded []*BundleRun, reproduced []*Run, tolerance float64) ([]Dif
 			out = append(out, Difference{Run: label, Key: "(run)", Note: "not reproduced"})
 			allOK = false
 			continue
-		case rep.State != StateSucceeded:
+		case rep.State != experiments.StateSucceeded:
 			out = append(out, Difference{Run: label, Key: "(run)", Note: fmt.Sprintf("reproduction %s: %s", rep.State, rep.Error)})
 			allOK = false
 			continue
