@@ -18,6 +18,7 @@ import (
 
 	"xraylab/experiments"
 	"xraylab/experiments/report"
+	"xraylab/experiments/slurm"
 	"xraylab/frontend"
 	"xraylab/server"
 )
@@ -161,7 +162,7 @@ func slurmFlagSet(fs *flag.FlagSet) *slurmFlags {
 }
 
 // executor returns the slurm executor when --backend slurm, else nil.
-func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*experiments.SlurmExecutor, error) {
+func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*slurm.Executor, error) {
 	switch *f.backend {
 	case experiments.BackendLocal:
 		return nil, nil
@@ -187,7 +188,7 @@ func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*expe
 		}
 		serverURL = "http://" + net.JoinHostPort(host, port)
 	}
-	return experiments.NewSlurmExecutor(eng.store, eng.store, eng.hub, experiments.SlurmOptions{
+	return slurm.NewExecutor(eng.store, eng.store, eng.hub, slurm.Options{
 		Resources: f.res, ServerURL: serverURL, Binary: *f.binary, NodeVar: *f.nodeVar, LogDir: *f.logDir,
 		Retries: *f.retries, Logger: log,
 	})

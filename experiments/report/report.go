@@ -16,11 +16,11 @@ import (
 	"strings"
 	"time"
 
+	"gonum.org/v1/plot/vg"
+
 	"xraylab/experiments"
 	"xraylab/experiments/eval"
 	"xraylab/plots"
-
-	"gonum.org/v1/plot/vg"
 )
 
 // Reports draws an experiment's figures and reports. Each is cached under
@@ -196,7 +196,7 @@ func (r *Reports) scoreCurves(runs []*experiments.Run, score string) ([]plots.Cu
 		if err != nil {
 			continue // a run without scores has no curve to draw
 		}
-		t, err := experiments.ReadScoresCSV(f)
+		t, err := ReadScoresCSV(f)
 		f.Close()
 		if err != nil {
 			return nil, fmt.Errorf("run %d: %w", run.ID, err)

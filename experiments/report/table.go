@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
 	"xraylab/experiments"
 	"xraylab/experiments/eval"
 )

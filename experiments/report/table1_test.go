@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
 	"xraylab/experiments"
 	"xraylab/experiments/eval"
 )

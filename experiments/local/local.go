@@ -1,4 +1,4 @@
-package experiments
+package local
 
 import (
 	"bytes"
@@ -19,13 +19,15 @@ import (
 	"sync"
 	"time"
 
+	"xraylab/experiments"
 	"xraylab/experiments/eval"
+	"xraylab/experiments/report"
 	"xraylab/nets"
 	"xraylab/preprocess"
 )
 
-// LocalOptions configure the in-process executor.
-type LocalOptions struct {
+// Options configure the in-process executor.
+type Options struct {
 	DataDir      string // synthetic datasets are generated (once) under it
 	ArtifactsDir string // each run writes to ArtifactsDir/<run id>/
 	CacheDir     string // offline preprocessing cache
@@ -33,33 +35,33 @@ type LocalOptions struct {
 	Logger       *slog.Logger
 }
 
-// LocalExecutor trains and evaluates runs in this process. What a run
+// Executor trains and evaluates runs in this process. What a run
 // produces goes to a RunSink and its events to a Publisher: the store and
 // hub of a server, or a worker's link to a remote server.
-type LocalExecutor struct {
-	store   RunSink
-	hub     Publisher
-	opts    LocalOptions
+type Executor struct {
+	store   experiments.RunSink
+	hub     experiments.Publisher
+	opts    Options
 	log     *slog.Logger
 	synthMu *sync.Mutex // one generation of a synthetic dataset at a time (shared by per-run copies)
 }
 
-// NewLocalExecutor builds the in-process executor.
-func NewLocalExecutor(store RunSink, hub Publisher, opts LocalOptions) *LocalExecutor {
+// NewExecutor builds the in-process executor.
+func NewExecutor(store experiments.RunSink, hub experiments.Publisher, opts Options) *Executor {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &LocalExecutor{store: store, hub: hub, opts: opts, log: opts.Logger, synthMu: &sync.Mutex{}}
+	return &Executor{store: store, hub: hub, opts: opts, log: opts.Logger, synthMu: &sync.Mutex{}}
 }
 
 // RunDir is where a run's artifacts live.
-func (x *LocalExecutor) RunDir(runID int64) string {
+func (x *Executor) RunDir(runID int64) string {
 	return filepath.Join(x.opts.ArtifactsDir, strconv.FormatInt(runID, 10))
 }
 
 // Execute runs the whole life of one run: data, preprocessing, training
 // with checkpoints, scoring and metrics.
-func (x *LocalExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, device string) (err error) {
+func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, device string) (err error) {
 	dir := x.RunDir(run.ID)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create artifact folder: %w", err)
@@ -68,7 +70,7 @@ func (x *LocalExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, dev
 	logf, lerr := os.OpenFile(filepath.Join(dir, "run.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if lerr == nil {
 		rl := &runLog{next: x.hub, w: logf}
-		rl.printf("attempt %d of %s on %s (binary %s)", run.Attempts, spec.Label(), device, BinaryVersion())
+		rl.printf("attempt %d of %s on %s (binary %s)", run.Attempts, spec.Label(), device, experiments.BinaryVersion())
 		defer func() {
 			switch {
 			case err == nil:
@@ -123,21 +125,21 @@ type DataSummary struct {
 	Preprocess []*preprocess.PrepareReport `json:"preprocess"`
 }
 
-func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec) (*runData, error) {
+func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec experiments.RunSpec) (*runData, error) {
 	root, opts, err := x.datasetRoot(ctx, spec.Dataset)
 	if err != nil {
 		return nil, err
 	}
 	ds, err := preprocess.LoadMURA(root, opts)
 	if err != nil {
-		return nil, Errorf(CodeInvalid, "load dataset: %v", err)
+		return nil, experiments.Errorf(experiments.CodeInvalid, "load dataset: %v", err)
 	}
 	split, err := preprocess.SplitPatients(ds.Records, rand.New(rand.NewSource(spec.SplitSeed)))
 	if err != nil {
 		return nil, fmt.Errorf("split dataset %s: %w", root, err)
 	}
 	sum := split.Summary()
-	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
+	x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
 		"data %s: %d images (%d unreadable files skipped), fingerprint %.12s; split by seed %d: train %d, validation %d, test %d images",
 		root, len(ds.Records), len(ds.Skipped), ds.Fingerprint, spec.SplitSeed, sum.Train.Images, sum.Val.Images, sum.Test.Images)})
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
@@ -160,7 +162,7 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 		recs []preprocess.Record
 		dst  *[]preprocess.Item
 	}{{"train", split.Train, &d.train}, {"validation", split.Val, &d.val}, {"test", split.Test, &d.test}} {
-		x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "preprocessing " + part.name})
+		x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "preprocessing " + part.name})
 		items, rep, err := pipe.Prepare(ctx, part.recs, nil)
 		if err != nil {
 			return nil, fmt.Errorf("preprocess %s images: %w", part.name, err)
@@ -170,12 +172,12 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 		}
 		*part.dst = items
 		summary.Preprocess = append(summary.Preprocess, rep)
-		x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
+		x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
 			"%s: %d images -> %d items (%d skipped, %d carrier crops fell back, %d two-hand splits, cache %d hits / %d misses)",
 			part.name, rep.Images, rep.Items, rep.Skipped, rep.FellBack, rep.TwoHandSplits, rep.CacheHits, rep.CacheMisses)})
 	}
 	raw, _ := json.Marshal(summary)
-	if err := x.store.SetDataset(ctx, run.ID, DatasetRecord{Fingerprint: ds.Fingerprint, Summary: raw}); err != nil {
+	if err := x.store.SetDataset(ctx, run.ID, experiments.DatasetRecord{Fingerprint: ds.Fingerprint, Summary: raw}); err != nil {
 		return nil, err
 	}
 	if err := x.writeExamples(ctx, run, spec, d); err != nil {
@@ -187,7 +189,7 @@ func (x *LocalExecutor) prepareData(ctx context.Context, run *Run, spec RunSpec)
 
 // writeExamples keeps a contact sheet of a few training and abnormal test
 // images as the model sees them, so a run's page shows its inputs.
-func (x *LocalExecutor) writeExamples(ctx context.Context, run *Run, spec RunSpec, d *runData) error {
+func (x *Executor) writeExamples(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, d *runData) error {
 	const name = "preprocessing.png"
 	if _, err := os.Stat(filepath.Join(x.RunDir(run.ID), name)); err == nil {
 		return nil // a resumed run keeps the sheet of its first attempt
@@ -209,7 +211,7 @@ func (x *LocalExecutor) writeExamples(ctx context.Context, run *Run, spec RunSpe
 
 // datasetRoot returns the MURA root a dataset spec points at, generating
 // synthetic data first if it does not exist yet.
-func (x *LocalExecutor) datasetRoot(ctx context.Context, d DatasetSpec) (string, preprocess.LoadOptions, error) {
+func (x *Executor) datasetRoot(ctx context.Context, d experiments.DatasetSpec) (string, preprocess.LoadOptions, error) {
 	if d.MURA != nil {
 		return d.MURA.Root, preprocess.LoadOptions{BodyPart: d.MURA.BodyPart, Parts: d.MURA.Parts}, nil
 	}
@@ -248,13 +250,13 @@ func (x *LocalExecutor) datasetRoot(ctx context.Context, d DatasetSpec) (string,
 // resume loads the run's last checkpoint if it has one and returns the
 // first epoch still to train. Metric points past the checkpoint are
 // dropped so that re-training them neither loses nor doubles any.
-func (x *LocalExecutor) resume(ctx context.Context, run *Run, model nets.Model) (int, error) {
+func (x *Executor) resume(ctx context.Context, run *experiments.Run, model nets.Model) (int, error) {
 	// A process killed while writing a checkpoint leaves its temporary file.
 	stale, _ := filepath.Glob(filepath.Join(x.RunDir(run.ID), ".checkpoint-*"))
 	for _, f := range stale {
 		os.Remove(f)
 	}
-	path := filepath.Join(x.RunDir(run.ID), "checkpoint.bin")
+	path := filepath.Join(x.RunDir(run.ID), CheckpointName)
 	if _, err := os.Stat(path); os.IsNotExist(err) {
 		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
 	}
@@ -270,16 +272,16 @@ func (x *LocalExecutor) resume(ctx context.Context, run *Run, model nets.Model) 
 		return 1, x.store.DeleteMetricsAfter(ctx, run.ID, 0)
 	}
 	x.log.Info("resuming from checkpoint", "run", run.ID, "epoch", h.Epoch)
-	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf("resuming from the checkpoint of epoch %d", h.Epoch)})
+	x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf("resuming from the checkpoint of epoch %d", h.Epoch)})
 	return h.Epoch + 1, x.store.DeleteMetricsAfter(ctx, run.ID, h.Epoch)
 }
 
-func (x *LocalExecutor) saveCheckpoint(ctx context.Context, run *Run, spec RunSpec, model nets.Model, epoch int) error {
+func (x *Executor) saveCheckpoint(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, model nets.Model, epoch int) error {
 	h := CheckpointHeader{RunID: run.ID, Model: model.Name(), Epoch: epoch, Spec: spec}
-	if err := WriteCheckpoint(filepath.Join(x.RunDir(run.ID), "checkpoint.bin"), h, model); err != nil {
+	if err := WriteCheckpoint(filepath.Join(x.RunDir(run.ID), CheckpointName), h, model); err != nil {
 		return fmt.Errorf("write checkpoint: %w", err)
 	}
-	return x.addArtifact(ctx, run.ID, "checkpoint.bin", "checkpoint")
+	return x.addArtifact(ctx, run.ID, CheckpointName, "checkpoint")
 }
 
 // epochRand gives each epoch its own stream, so a run resumed at epoch e
@@ -299,7 +301,7 @@ func toBatch(br preprocess.BatchResult, size int) *nets.Batch {
 	return b
 }
 
-func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *runData, model nets.Model, start int) error {
+func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, d *runData, model nets.Model, start int) error {
 	// A last batch of one image is dropped (a different image each epoch,
 	// since the order is reshuffled): BatchNorm cannot normalise a single
 	// value per channel.
@@ -321,7 +323,7 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 		for i := range seeds {
 			seeds[i] = rng.Int63()
 		}
-		var points []MetricPoint
+		var points []experiments.MetricPoint
 		lastEvent := time.Time{}
 		b := 0
 		for br := range d.pipe.Batches(ctx, d.train, order, seeds, spec.BatchSize, spec.Model.Augmentation) {
@@ -344,14 +346,14 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 				if math.IsNaN(v) || math.IsInf(v, 0) {
 					return fmt.Errorf("training diverged: loss %s is %v at epoch %d, batch %d (last good checkpoint kept)", k, v, epoch, b)
 				}
-				points = append(points, MetricPoint{Key: eval.RunKey(eval.SplitTrain, k).String(), Step: step, Epoch: epoch, Value: v, Time: time.Now().UTC()})
+				points = append(points, experiments.MetricPoint{Key: eval.RunKey(eval.SplitTrain, k).String(), Step: step, Epoch: epoch, Value: v, Time: time.Now().UTC()})
 			}
 			trained++
 			if time.Since(lastEvent) > 500*time.Millisecond || b == batches {
 				lastEvent = time.Now()
 				left := (spec.Epochs-epoch)*batches + (batches - b)
 				eta := time.Since(began).Seconds() / float64(trained) * float64(left)
-				ev := Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Epoch: epoch, Epochs: spec.Epochs, Batch: b, Batches: batches, ETASeconds: eta}
+				ev := experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Epoch: epoch, Epochs: spec.Epochs, Batch: b, Batches: batches, ETASeconds: eta}
 				if len(names) > 0 {
 					v := losses[names[0]]
 					ev.Loss = &v
@@ -373,7 +375,7 @@ func (x *LocalExecutor) train(ctx context.Context, run *Run, spec RunSpec, d *ru
 		}
 		for _, name := range sortedKeys(val.scores) {
 			if auc, err := eval.ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
-				points = append(points, MetricPoint{Key: eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String(), Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+				points = append(points, experiments.MetricPoint{Key: eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String(), Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
 			}
 		}
 		if err := x.store.AppendMetrics(ctx, run.ID, points); err != nil {
@@ -403,7 +405,7 @@ type scored struct {
 const pixelBudget = 1 << 23
 
 // score scores items in order without augmentation.
-func (x *LocalExecutor) score(ctx context.Context, d *runData, items []preprocess.Item, spec RunSpec, model nets.Model, keepMaps bool) (*scored, error) {
+func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Item, spec experiments.RunSpec, model nets.Model, keepMaps bool) (*scored, error) {
 	wanted := map[string]bool{}
 	for _, s := range nets.ExpandScores(spec.Model.Scores, spec.Model.TopK) {
 		wanted[s] = true
@@ -468,8 +470,8 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d *runData, model nets.Model) error {
-	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "scoring validation and test images"})
+func (x *Executor) evaluate(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, d *runData, model nets.Model) error {
+	x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "scoring validation and test images"})
 	final := map[string]float64{}
 	parts := []struct {
 		name  string
@@ -498,7 +500,7 @@ func (x *LocalExecutor) evaluate(ctx context.Context, run *Run, spec RunSpec, d 
 	for _, name := range sortedKeys(all["test"]) {
 		head = append(head, fmt.Sprintf("%s %.3f", name, final[eval.ScoreKey(eval.SplitTest, name, eval.AggImage, eval.MetricROCAUC).String()]))
 	}
-	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "test ROC-AUC: " + strings.Join(head, ", ")})
+	x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: "test ROC-AUC: " + strings.Join(head, ", ")})
 	return x.store.SetFinalMetrics(ctx, run.ID, final)
 }
 
@@ -552,15 +554,15 @@ func partMetrics(final map[string]float64, part string, items []preprocess.Item,
 
 // writeScores keeps every image's scores as CSV so anyone can recompute
 // any figure with their own tools.
-func (x *LocalExecutor) writeScores(ctx context.Context, run *Run, val, test []preprocess.Item, all map[string]map[string][]float64) error {
-	t := &ScoreTable{Scores: sortedKeys(all["test"])}
+func (x *Executor) writeScores(ctx context.Context, run *experiments.Run, val, test []preprocess.Item, all map[string]map[string][]float64) error {
+	t := &report.ScoreTable{Scores: sortedKeys(all["test"])}
 	for _, p := range []struct {
 		name  string
 		items []preprocess.Item
 	}{{"val", val}, {"test", test}} {
 		for i, it := range p.items {
 			r := it.Record
-			row := ScoreRow{Part: p.name, Path: r.RelPath, Patient: r.Patient, Study: r.Study, View: r.View, Half: r.Half, Label: r.Label, Scores: map[string]float64{}}
+			row := report.ScoreRow{Part: p.name, Path: r.RelPath, Patient: r.Patient, Study: r.Study, View: r.View, Half: r.Half, Label: r.Label, Scores: map[string]float64{}}
 			for _, n := range t.Scores {
 				row.Scores[n] = all[p.name][n][i]
 			}
@@ -582,7 +584,7 @@ func (x *LocalExecutor) writeScores(ctx context.Context, run *Run, val, test []p
 }
 
 // addArtifact records a file of the run's folder with its size and hash.
-func (x *LocalExecutor) addArtifact(ctx context.Context, runID int64, name, kind string) error {
+func (x *Executor) addArtifact(ctx context.Context, runID int64, name, kind string) error {
 	f, err := os.Open(filepath.Join(x.RunDir(runID), name))
 	if err != nil {
 		return fmt.Errorf("record artifact %s: %w", name, err)
@@ -593,13 +595,13 @@ func (x *LocalExecutor) addArtifact(ctx context.Context, runID int64, name, kind
 	if err != nil {
 		return fmt.Errorf("record artifact %s: %w", name, err)
 	}
-	return x.store.AddArtifact(ctx, &Artifact{RunID: runID, Name: name, Kind: kind, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+	return x.store.AddArtifact(ctx, &experiments.Artifact{RunID: runID, Name: name, Kind: kind, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
 }
 
 // runLog writes the stage messages and epoch ends of one run to its log
 // file and passes every event on.
 type runLog struct {
-	next Publisher
+	next experiments.Publisher
 	w    io.Writer
 	mu   sync.Mutex
 }
@@ -610,7 +612,7 @@ func (l *runLog) printf(format string, args ...any) {
 	fmt.Fprintf(l.w, "%s %s\n", time.Now().UTC().Format("2006-01-02 15:04:05"), fmt.Sprintf(format, args...))
 }
 
-func (l *runLog) Publish(e Event) {
+func (l *runLog) Publish(e experiments.Event) {
 	switch {
 	case e.Message != "":
 		l.printf("%s", e.Message)

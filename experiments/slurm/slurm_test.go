@@ -1,4 +1,4 @@
-package experiments_test
+package slurm_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/internal/testenv"
+	"xraylab/experiments/slurm"
 	"xraylab/registry"
 )
 
@@ -18,15 +20,17 @@ import (
 // (testdata/fakeslurm: shell scripts keeping job states in a folder the
 // test writes), with the test playing the worker.
 
+func TestMain(m *testing.M) { testenv.Main(m) }
+
 type slurmEnv struct {
 	t     *testing.T
 	store *registry.Store
 	hub   *experiments.Hub
-	x     *experiments.SlurmExecutor
+	x     *slurm.Executor
 	fake  string // the fake cluster's state folder
 }
 
-func newSlurmEnv(t *testing.T, tweak ...func(*experiments.SlurmOptions)) *slurmEnv {
+func newSlurmEnv(t *testing.T, tweak ...func(*slurm.Options)) *slurmEnv {
 	t.Helper()
 	dir := t.TempDir()
 	store, err := registry.Open(filepath.Join(dir, "xraylab.db"))
@@ -42,18 +46,18 @@ func newSlurmEnv(t *testing.T, tweak ...func(*experiments.SlurmOptions)) *slurmE
 	if err := os.Mkdir(fake, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	opts := experiments.SlurmOptions{
+	opts := slurm.Options{
 		Resources: experiments.SlurmResources{Partition: "short", Account: "lab", Time: "1:00:00", CPUs: 2, Mem: "4G",
 			Gres: "gpu:1", Options: []string{"--qos=high"}},
 		ServerURL: "http://head:8080", Binary: "/opt/xraylab/bin/xraylab", NodeVar: "/scratch/xraylab", LogDir: "/home/lab/logs",
 		Retries: 1, Poll: 20 * time.Millisecond, Heartbeat: 50 * time.Millisecond, HeartbeatTimeout: 10 * time.Second,
-		Commands: experiments.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}},
+		Commands: slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}},
 	}
 	for _, f := range tweak {
 		f(&opts)
 	}
 	hub := experiments.NewHub(256)
-	x, err := experiments.NewSlurmExecutor(store, store, hub, opts)
+	x, err := slurm.NewExecutor(store, store, hub, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +258,7 @@ func TestSlurmDeadJobRequeuesThenFails(t *testing.T) {
 	e.submitted(1, "101")
 	e.write("101.state", "TIMEOUT|TimeLimit|node3")
 	err := e.result(done)
-	var rq *experiments.RequeueError
+	var rq *slurm.RequeueError
 	if !errors.As(err, &rq) || !errors.Is(err, experiments.ErrRequeued) || rq.Attempt != 1 {
 		t.Fatalf("Execute = %v, want a requeue after attempt 1", err)
 	}
@@ -289,7 +293,7 @@ func TestSlurmDeadJobRequeuesThenFails(t *testing.T) {
 }
 
 func TestSlurmVanishedJob(t *testing.T) {
-	e := newSlurmEnv(t, func(o *experiments.SlurmOptions) { o.Retries = 0 })
+	e := newSlurmEnv(t, func(o *slurm.Options) { o.Retries = 0 })
 	e.queue(1)
 	done := e.execute(context.Background(), e.lease())
 	e.submitted(1, "101")
@@ -346,7 +350,7 @@ func TestSlurmCancelCallsScancel(t *testing.T) {
 }
 
 func TestSlurmHeartbeatTimeout(t *testing.T) {
-	e := newSlurmEnv(t, func(o *experiments.SlurmOptions) { o.HeartbeatTimeout = 300 * time.Millisecond; o.Retries = 0 })
+	e := newSlurmEnv(t, func(o *slurm.Options) { o.HeartbeatTimeout = 300 * time.Millisecond; o.Retries = 0 })
 	e.queue(1)
 	done := e.execute(context.Background(), e.lease())
 	e.submitted(1, "101")
@@ -399,7 +403,7 @@ func TestSlurmRecoverCancelsOrphans(t *testing.T) {
 		id  string
 	}{{1, "101"}, {2, "57"}} {
 		e.lease()
-		_, hash, err := experiments.NewRunToken()
+		_, hash, err := slurm.NewRunToken()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -473,20 +477,20 @@ func TestSlurmResourcesMerge(t *testing.T) {
 
 func TestNewSlurmExecutorRefuses(t *testing.T) {
 	for _, tc := range []struct {
-		opts experiments.SlurmOptions
+		opts slurm.Options
 		want string
 	}{
-		{experiments.SlurmOptions{}, `slurm server URL "": want the http(s)://host:port at which nodes reach this server`},
-		{experiments.SlurmOptions{ServerURL: "head:8080"}, `slurm server URL "head:8080": want the http(s)://host:port at which nodes reach this server`},
-		{experiments.SlurmOptions{ServerURL: "http://h:1", Retries: -1}, "slurm retries -1: want 0 to 100"},
-		{experiments.SlurmOptions{ServerURL: "http://h:1", Binary: "bin/xraylab"}, `slurm binary "bin/xraylab": want an absolute path on the nodes`},
-		{experiments.SlurmOptions{ServerURL: "http://h:1", Binary: "/x", LogDir: "logs"}, `slurm log dir "logs": want an absolute path on the nodes`},
-		{experiments.SlurmOptions{ServerURL: "http://h:1", Binary: "/x", Heartbeat: time.Minute, HeartbeatTimeout: time.Second},
+		{slurm.Options{}, `slurm server URL "": want the http(s)://host:port at which nodes reach this server`},
+		{slurm.Options{ServerURL: "head:8080"}, `slurm server URL "head:8080": want the http(s)://host:port at which nodes reach this server`},
+		{slurm.Options{ServerURL: "http://h:1", Retries: -1}, "slurm retries -1: want 0 to 100"},
+		{slurm.Options{ServerURL: "http://h:1", Binary: "bin/xraylab"}, `slurm binary "bin/xraylab": want an absolute path on the nodes`},
+		{slurm.Options{ServerURL: "http://h:1", Binary: "/x", LogDir: "logs"}, `slurm log dir "logs": want an absolute path on the nodes`},
+		{slurm.Options{ServerURL: "http://h:1", Binary: "/x", Heartbeat: time.Minute, HeartbeatTimeout: time.Second},
 			"slurm heartbeat timeout 1s must be longer than the heartbeat interval 1m0s"},
-		{experiments.SlurmOptions{ServerURL: "http://h:1", Resources: experiments.SlurmResources{Mem: "lots"}},
+		{slurm.Options{ServerURL: "http://h:1", Resources: experiments.SlurmResources{Mem: "lots"}},
 			`slurm mem "lots": want a size in megabytes or with a K, M, G or T suffix (16G)`},
 	} {
-		_, err := experiments.NewSlurmExecutor(nil, nil, nil, tc.opts)
+		_, err := slurm.NewExecutor(nil, nil, nil, tc.opts)
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("NewSlurmExecutor(%+v) = %v, want %q", tc.opts, err, tc.want)
 		}

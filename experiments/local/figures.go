@@ -1,4 +1,4 @@
-package experiments
+package local
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"gonum.org/v1/plot/vg"
 
+	"xraylab/experiments"
 	"xraylab/experiments/eval"
 	"xraylab/plots"
 	"xraylab/preprocess"
@@ -27,7 +28,7 @@ const (
 // them as artifacts: ROC curves of every score (PNG and SVG), training
 // curves, the test score histogram of the first score and, for models with
 // anomaly maps, a heatmap gallery of test images.
-func (x *LocalExecutor) drawRunFigures(ctx context.Context, run *Run, spec RunSpec, test []preprocess.Item, sc *scored) error {
+func (x *Executor) drawRunFigures(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, test []preprocess.Item, sc *scored) error {
 	labels := labelsOf(test)
 	names := sortedKeys(sc.scores)
 	var curves []plots.Curve
@@ -81,7 +82,7 @@ func (x *LocalExecutor) drawRunFigures(ctx context.Context, run *Run, spec RunSp
 
 // drawCurves plots training losses per step and validation ROC-AUC per
 // epoch from the run's stored series.
-func (x *LocalExecutor) drawCurves(ctx context.Context, run *Run, title string) error {
+func (x *Executor) drawCurves(ctx context.Context, run *experiments.Run, title string) error {
 	points, err := x.store.Metrics(ctx, run.ID, "")
 	if err != nil {
 		return err
@@ -135,7 +136,7 @@ func (x *LocalExecutor) drawCurves(ctx context.Context, run *Run, title string) 
 // drawGallery overlays the anomaly maps of the highest-scoring abnormal and
 // normal test images (by the first score) on the images, with the loss
 // mask and, on synthetic data, the true anomaly outlined.
-func (x *LocalExecutor) drawGallery(ctx context.Context, run *Run, spec RunSpec, test []preprocess.Item, sc *scored, names []string) error {
+func (x *Executor) drawGallery(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, test []preprocess.Item, sc *scored, names []string) error {
 	if len(sc.maps) == 0 || len(names) == 0 {
 		return nil
 	}
@@ -196,7 +197,7 @@ func (x *LocalExecutor) drawGallery(ctx context.Context, run *Run, spec RunSpec,
 }
 
 // writeArtifact writes a file into the run's folder and records it.
-func (x *LocalExecutor) writeArtifact(ctx context.Context, runID int64, name, kind string, data []byte) error {
+func (x *Executor) writeArtifact(ctx context.Context, runID int64, name, kind string, data []byte) error {
 	p := filepath.Join(x.RunDir(runID), name)
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", name, err)

@@ -1,9 +1,7 @@
-package experiments_test
+package slurm_test
 
 import (
 	"context"
-	"encoding/json"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,45 +11,21 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/internal/testenv"
+	"xraylab/experiments/slurm"
 	"xraylab/registry"
 	"xraylab/server"
 )
-
-func TestWireFloatRoundTrip(t *testing.T) {
-	for _, tc := range []struct {
-		v    float64
-		wire string
-	}{
-		{0.1, `0.1`}, {1.0 / 3, `0.3333333333333333`}, {-2.5e-300, `-2.5e-300`}, {0, `0`},
-		{math.NaN(), `"NaN"`}, {math.Inf(1), `"+Inf"`}, {math.Inf(-1), `"-Inf"`},
-	} {
-		b, err := json.Marshal(experiments.WireFloat(tc.v))
-		if err != nil || string(b) != tc.wire {
-			t.Errorf("marshal %v = %s, %v; want %s", tc.v, b, err, tc.wire)
-		}
-		var back experiments.WireFloat
-		if err := json.Unmarshal(b, &back); err != nil {
-			t.Fatal(err)
-		}
-		if got := float64(back); got != tc.v && !(math.IsNaN(got) && math.IsNaN(tc.v)) {
-			t.Errorf("round trip of %v gave %v", tc.v, got)
-		}
-	}
-	var f experiments.WireFloat
-	if err := json.Unmarshal([]byte(`"lots"`), &f); err == nil || err.Error() != `want a number, "NaN", "+Inf" or "-Inf", got "lots"` {
-		t.Errorf("unmarshal of a bad value: %v", err)
-	}
-}
 
 // RunWorker, in this process, plays the node for a server whose slurm
 // backend submits to the fake cluster: the runs end as they do locally.
 func TestWorkerRunsRunsForTheServer(t *testing.T) {
 	// The local reference.
-	local := newEnv(t)
+	local := testenv.New(t)
 	lctx, lcancel := context.WithCancel(context.Background())
-	lr := local.runner(1)
+	lr := local.Runner(1)
 	lr.Start(lctx)
-	want := local.waitAll(t, submit(t, experiments.NewManager(local.store, local.hub, lr, "test"), tinySpec), time.Minute)
+	want := local.WaitAll(t, testenv.Submit(t, experiments.NewManager(local.Store, local.Hub, lr, "test"), testenv.TinySpec), time.Minute)
 	lcancel()
 	lr.Wait()
 
@@ -70,8 +44,8 @@ func TestWorkerRunsRunsForTheServer(t *testing.T) {
 	}
 	url := "http://" + ln.Addr().String()
 	hub := experiments.NewHub(256)
-	x, err := experiments.NewSlurmExecutor(store, store, hub, experiments.SlurmOptions{ServerURL: url, Binary: "/usr/bin/xraylab",
-		Poll: 20 * time.Millisecond, Commands: experiments.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}}})
+	x, err := slurm.NewExecutor(store, store, hub, slurm.Options{ServerURL: url, Binary: "/usr/bin/xraylab",
+		Poll: 20 * time.Millisecond, Commands: slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +62,7 @@ func TestWorkerRunsRunsForTheServer(t *testing.T) {
 	defer func() { cancel(); runner.Wait() }()
 	runner.Start(ctx)
 
-	expID := submit(t, mgr, tinySpec)
+	expID := testenv.Submit(t, mgr, testenv.TinySpec)
 	nodeVar := filepath.Join(dir, "node")
 	for i := range want {
 		job := strconv.Itoa(101 + i)
@@ -107,7 +81,7 @@ func TestWorkerRunsRunsForTheServer(t *testing.T) {
 		_, rest, _ := strings.Cut(string(script), "<<'XRAYLAB_TOKEN'\n")
 		token, _, _ := strings.Cut(rest, "\n")
 		os.WriteFile(filepath.Join(fake, job+".state"), []byte("RUNNING|None|node1\n"), 0o644)
-		if err := experiments.RunWorker(ctx, experiments.WorkerOptions{Server: url, RunID: runID, Token: token, VarDir: nodeVar}); err != nil {
+		if err := slurm.RunWorker(ctx, slurm.WorkerOptions{Server: url, RunID: runID, Token: token, VarDir: nodeVar}); err != nil {
 			t.Fatalf("worker of run %d: %v", runID, err)
 		}
 		os.WriteFile(filepath.Join(fake, job+".state"), []byte("COMPLETED|None|node1\n"), 0o644)

@@ -1,4 +1,4 @@
-package experiments_test
+package slurm_test
 
 import (
 	"context"
@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/internal/testenv"
+	"xraylab/experiments/slurm"
 	"xraylab/registry"
 	"xraylab/server"
 )
@@ -83,11 +85,12 @@ func xraylabBinary(t *testing.T) string {
 	if bin == "" {
 		gobin, err := exec.LookPath("go")
 		if err != nil {
+			//lint:ignore SA1019 the toolchain that built this test is the one to build with
 			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		bin = filepath.Join(t.TempDir(), "xraylab")
 		cmd := exec.Command(gobin, "build", "-o", bin, "xraylab")
-		cmd.Dir = ".."
+		cmd.Dir = filepath.Join("..", "..") // the module root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("build xraylab for the nodes: %v\n%s", err, out)
 		}
@@ -107,7 +110,7 @@ func xraylabBinary(t *testing.T) string {
 type clusterEnv struct {
 	store  *registry.Store
 	hub    *experiments.Hub
-	x      *experiments.SlurmExecutor
+	x      *slurm.Executor
 	mgr    *experiments.Manager
 	srv    *server.Server
 	url    string
@@ -135,7 +138,7 @@ func newClusterEnv(t *testing.T) *clusterEnv {
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	hub := experiments.NewHub(4096)
 	url := "http://" + ln.Addr().String()
-	x, err := experiments.NewSlurmExecutor(store, store, hub, experiments.SlurmOptions{
+	x, err := slurm.NewExecutor(store, store, hub, slurm.Options{
 		ServerURL: url, Binary: bin, NodeVar: filepath.Join(dir, "node"), LogDir: logDir,
 		Retries: 1, Poll: 250 * time.Millisecond, Heartbeat: time.Second, Logger: log,
 		Resources: experiments.SlurmResources{Time: "10:00", CPUs: 1},
@@ -239,11 +242,11 @@ func TestSlurmClusterEndToEnd(t *testing.T) {
 	host, _, _ = strings.Cut(host, ".")
 
 	// The same experiment under the local backend is the reference.
-	local := newEnv(t)
+	local := testenv.New(t)
 	lctx, lcancel := context.WithCancel(ctx)
-	lr := local.runner(1)
+	lr := local.Runner(1)
 	lr.Start(lctx)
-	want := local.waitAll(t, submit(t, experiments.NewManager(local.store, local.hub, lr, "test"), clusterSpec), 5*time.Minute)
+	want := local.WaitAll(t, testenv.Submit(t, experiments.NewManager(local.Store, local.Hub, lr, "test"), clusterSpec), 5*time.Minute)
 	lcancel()
 	lr.Wait()
 	sameFigures := func(what string, got []*experiments.Run) {
@@ -266,7 +269,7 @@ func TestSlurmClusterEndToEnd(t *testing.T) {
 			}
 			// Every training-curve point too, each exactly once.
 			a, _ := c.store.Metrics(ctx, r.ID, "")
-			b, _ := local.store.Metrics(ctx, want[i].ID, "")
+			b, _ := local.Store.Metrics(ctx, want[i].ID, "")
 			if len(a) == 0 || len(a) != len(b) {
 				t.Errorf("%s: run %d has %d metric points, local %d", what, r.ID, len(a), len(b))
 				continue
@@ -282,7 +285,7 @@ func TestSlurmClusterEndToEnd(t *testing.T) {
 
 	// 1. Every run ends succeeded, with exactly the local figures, and the
 	// job that ran it recorded.
-	exp1 := submit(t, c.mgr, clusterSpec)
+	exp1 := testenv.Submit(t, c.mgr, clusterSpec)
 	got := c.waitAll(t, exp1, 5*time.Minute)
 	sameFigures("slurm", got)
 	for _, r := range got {
@@ -304,7 +307,7 @@ func TestSlurmClusterEndToEnd(t *testing.T) {
 	}
 
 	// 2. Cancelling through the API scancels the job and ends its worker.
-	exp2 := submit(t, c.mgr, longSpec)
+	exp2 := testenv.Submit(t, c.mgr, longSpec)
 	runID := c.runs(t, exp2)[0].ID
 	var j *experiments.Job
 	waitUntil(t, "the long run's worker runs", func() bool {
@@ -330,7 +333,7 @@ func TestSlurmClusterEndToEnd(t *testing.T) {
 	// 3. A job whose worker is killed after its first checkpoint dies; the
 	// run is requeued, resumes from that checkpoint in a new job, and ends
 	// with the local figures all the same.
-	exp3 := submit(t, c.mgr, clusterSpec)
+	exp3 := testenv.Submit(t, c.mgr, clusterSpec)
 	cae := c.runs(t, exp3)[1]
 	var first *experiments.Job
 	waitUntil(t, "the CAE run's first checkpoint", func() bool {

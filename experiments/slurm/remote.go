@@ -1,4 +1,4 @@
-package experiments
+package slurm
 
 import (
 	"bytes"
@@ -20,96 +20,14 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"xraylab/experiments"
+	"xraylab/experiments/local"
 )
 
-// A worker on a cluster node executes one run with a LocalExecutor whose
+// A worker on a cluster node executes one run with a local.Executor whose
 // sink and publisher are a RemoteSink: every write goes to the server's
 // worker API (/api/worker/runs/:id/...), authenticated by the run's token.
-
-// WireFloat is a float64 that survives JSON: NaN and ±Inf, which JSON
-// numbers cannot hold (a diverged loss, an undefined figure), travel as
-// the strings "NaN", "+Inf" and "-Inf".
-type WireFloat float64
-
-// MarshalJSON implements json.Marshaler.
-func (f WireFloat) MarshalJSON() ([]byte, error) {
-	v := float64(f)
-	switch {
-	case math.IsNaN(v):
-		return []byte(`"NaN"`), nil
-	case math.IsInf(v, 1):
-		return []byte(`"+Inf"`), nil
-	case math.IsInf(v, -1):
-		return []byte(`"-Inf"`), nil
-	}
-	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (f *WireFloat) UnmarshalJSON(b []byte) error {
-	switch string(b) {
-	case `"NaN"`:
-		*f = WireFloat(math.NaN())
-		return nil
-	case `"+Inf"`:
-		*f = WireFloat(math.Inf(1))
-		return nil
-	case `"-Inf"`:
-		*f = WireFloat(math.Inf(-1))
-		return nil
-	}
-	var v float64
-	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("want a number, \"NaN\", \"+Inf\" or \"-Inf\", got %s", b)
-	}
-	*f = WireFloat(v)
-	return nil
-}
-
-// WireMetricPoint is a MetricPoint on the wire.
-type WireMetricPoint struct {
-	Key   string    `json:"key"`
-	Step  int       `json:"step"`
-	Epoch int       `json:"epoch"`
-	Value WireFloat `json:"value"`
-	Time  time.Time `json:"time"`
-}
-
-// WireMetrics is a batch of metric points.
-type WireMetrics struct {
-	Points []WireMetricPoint `json:"points"`
-}
-
-// MetricPoints converts the batch back.
-func (m WireMetrics) MetricPoints() []MetricPoint {
-	out := make([]MetricPoint, len(m.Points))
-	for i, p := range m.Points {
-		out[i] = MetricPoint{Key: p.Key, Step: p.Step, Epoch: p.Epoch, Value: float64(p.Value), Time: p.Time}
-	}
-	return out
-}
-
-// WireFinalMetrics are a run's final figures.
-type WireFinalMetrics struct {
-	Metrics map[string]WireFloat `json:"metrics"`
-}
-
-// Map converts them back.
-func (m WireFinalMetrics) Map() map[string]float64 {
-	out := make(map[string]float64, len(m.Metrics))
-	for k, v := range m.Metrics {
-		out[k] = float64(v)
-	}
-	return out
-}
-
-// WireArtifact commits an uploaded file as an artifact.
-type WireArtifact struct {
-	Name   string `json:"name"`
-	Kind   string `json:"kind"`
-	Size   int64  `json:"size"`
-	SHA256 string `json:"sha256"`
-}
 
 // RemoteOptions configure a RemoteSink.
 type RemoteOptions struct {
@@ -140,7 +58,7 @@ type RemoteSink struct {
 	client *http.Client
 	log    *slog.Logger
 
-	events   chan Event
+	events   chan experiments.Event
 	sent     chan struct{}
 	closeOne sync.Once
 	dropped  int64
@@ -148,8 +66,8 @@ type RemoteSink struct {
 }
 
 var (
-	_ RunSink   = (*RemoteSink)(nil)
-	_ Publisher = (*RemoteSink)(nil)
+	_ experiments.RunSink   = (*RemoteSink)(nil)
+	_ experiments.Publisher = (*RemoteSink)(nil)
 )
 
 // NewRemoteSink checks opts and starts the event sender.
@@ -183,7 +101,7 @@ func NewRemoteSink(opts RemoteOptions) (*RemoteSink, error) {
 		opts.Logger = slog.Default()
 	}
 	s := &RemoteSink{base: u.JoinPath("api", "worker", "runs", strconv.FormatInt(opts.RunID, 10)), opts: opts,
-		client: opts.Client, log: opts.Logger, events: make(chan Event, 256), sent: make(chan struct{})}
+		client: opts.Client, log: opts.Logger, events: make(chan experiments.Event, 256), sent: make(chan struct{})}
 	go s.sendEvents(s.events)
 	return s, nil
 }
@@ -297,8 +215,8 @@ func (s *RemoteSink) checkRun(runID int64) error {
 }
 
 // Start announces the worker and returns its assignment.
-func (s *RemoteSink) Start(ctx context.Context, info WorkerInfo) (*WorkerAssignment, error) {
-	var a WorkerAssignment
+func (s *RemoteSink) Start(ctx context.Context, info experiments.WorkerInfo) (*experiments.WorkerAssignment, error) {
+	var a experiments.WorkerAssignment
 	if err := s.callJSON(ctx, http.MethodPost, "start", info, &a); err != nil {
 		return nil, err
 	}
@@ -309,17 +227,17 @@ func (s *RemoteSink) Start(ctx context.Context, info WorkerInfo) (*WorkerAssignm
 }
 
 // Heartbeat tells the server the worker is alive.
-func (s *RemoteSink) Heartbeat(ctx context.Context, info WorkerInfo) error {
+func (s *RemoteSink) Heartbeat(ctx context.Context, info experiments.WorkerInfo) error {
 	return s.callJSON(ctx, http.MethodPost, "heartbeat", info, nil)
 }
 
 // Finish reports how the run ended.
-func (s *RemoteSink) Finish(ctx context.Context, rep WorkerReport) error {
+func (s *RemoteSink) Finish(ctx context.Context, rep experiments.WorkerReport) error {
 	return s.callJSON(ctx, http.MethodPost, "finish", rep, nil)
 }
 
 // SetDataset implements RunSink.
-func (s *RemoteSink) SetDataset(ctx context.Context, runID int64, d DatasetRecord) error {
+func (s *RemoteSink) SetDataset(ctx context.Context, runID int64, d experiments.DatasetRecord) error {
 	if err := s.checkRun(runID); err != nil {
 		return err
 	}
@@ -327,15 +245,15 @@ func (s *RemoteSink) SetDataset(ctx context.Context, runID int64, d DatasetRecor
 }
 
 // AppendMetrics implements RunSink: points go in batches of MaxPoints.
-func (s *RemoteSink) AppendMetrics(ctx context.Context, runID int64, points []MetricPoint) error {
+func (s *RemoteSink) AppendMetrics(ctx context.Context, runID int64, points []experiments.MetricPoint) error {
 	if err := s.checkRun(runID); err != nil {
 		return err
 	}
 	for start := 0; start < len(points); start += s.opts.MaxPoints {
 		part := points[start:min(start+s.opts.MaxPoints, len(points))]
-		batch := WireMetrics{Points: make([]WireMetricPoint, len(part))}
+		batch := experiments.WireMetrics{Points: make([]experiments.WireMetricPoint, len(part))}
 		for i, p := range part {
-			batch.Points[i] = WireMetricPoint{Key: p.Key, Step: p.Step, Epoch: p.Epoch, Value: WireFloat(p.Value), Time: p.Time}
+			batch.Points[i] = experiments.WireMetricPoint{Key: p.Key, Step: p.Step, Epoch: p.Epoch, Value: experiments.WireFloat(p.Value), Time: p.Time}
 		}
 		if err := s.callJSON(ctx, http.MethodPost, "metrics", batch, nil); err != nil {
 			return err
@@ -346,7 +264,7 @@ func (s *RemoteSink) AppendMetrics(ctx context.Context, runID int64, points []Me
 
 // Metrics implements RunSink: the run's series as the server holds them
 // (all keys when key is "").
-func (s *RemoteSink) Metrics(ctx context.Context, runID int64, key string) ([]MetricPoint, error) {
+func (s *RemoteSink) Metrics(ctx context.Context, runID int64, key string) ([]experiments.MetricPoint, error) {
 	if err := s.checkRun(runID); err != nil {
 		return nil, err
 	}
@@ -354,7 +272,7 @@ func (s *RemoteSink) Metrics(ctx context.Context, runID int64, key string) ([]Me
 	if key != "" {
 		q = url.Values{"key": {key}}
 	}
-	var m WireMetrics
+	var m experiments.WireMetrics
 	if err := s.call(ctx, http.MethodGet, "metrics", q, "", nil, &m); err != nil {
 		return nil, err
 	}
@@ -374,9 +292,9 @@ func (s *RemoteSink) SetFinalMetrics(ctx context.Context, runID int64, metrics m
 	if err := s.checkRun(runID); err != nil {
 		return err
 	}
-	m := WireFinalMetrics{Metrics: make(map[string]WireFloat, len(metrics))}
+	m := experiments.WireFinalMetrics{Metrics: make(map[string]experiments.WireFloat, len(metrics))}
 	for k, v := range metrics {
-		m.Metrics[k] = WireFloat(v)
+		m.Metrics[k] = experiments.WireFloat(v)
 	}
 	return s.callJSON(ctx, http.MethodPut, "final-metrics", m, nil)
 }
@@ -393,7 +311,7 @@ func escapeName(name string) string {
 // AddArtifact implements RunSink: it uploads the file in chunks, hashing
 // it on the way, and commits it under a.Name once size and sha256 match
 // what the executor recorded.
-func (s *RemoteSink) AddArtifact(ctx context.Context, a *Artifact) error {
+func (s *RemoteSink) AddArtifact(ctx context.Context, a *experiments.Artifact) error {
 	if err := s.checkRun(a.RunID); err != nil {
 		return err
 	}
@@ -427,8 +345,8 @@ func (s *RemoteSink) AddArtifact(ctx context.Context, a *Artifact) error {
 		return fmt.Errorf("upload artifact %s: the file changed while it was uploaded (%d bytes, sha256 %s; recorded %d, %s)",
 			a.Name, offset, sum, a.Size, a.SHA256)
 	}
-	var got Artifact
-	if err := s.callJSON(ctx, http.MethodPost, "artifacts", WireArtifact{Name: a.Name, Kind: a.Kind, Size: a.Size, SHA256: a.SHA256}, &got); err != nil {
+	var got experiments.Artifact
+	if err := s.callJSON(ctx, http.MethodPost, "artifacts", experiments.WireArtifact{Name: a.Name, Kind: a.Kind, Size: a.Size, SHA256: a.SHA256}, &got); err != nil {
 		return fmt.Errorf("commit artifact %s: %w", a.Name, err)
 	}
 	a.ID, a.Created = got.ID, got.Created
@@ -455,7 +373,7 @@ func (s *RemoteSink) uploadChunk(ctx context.Context, name string, offset int64,
 
 // Download fetches an artifact of the run to dst, checking its size and
 // sha256; dst appears complete or not at all.
-func (s *RemoteSink) Download(ctx context.Context, a *Artifact, dst string) error {
+func (s *RemoteSink) Download(ctx context.Context, a *experiments.Artifact, dst string) error {
 	u := s.base.String() + "/artifacts/" + escapeName(a.Name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -495,7 +413,7 @@ func (s *RemoteSink) Download(ctx context.Context, a *Artifact, dst string) erro
 
 // Publish implements Publisher without blocking: when the server is
 // slower than training, events are dropped (the next one supersedes them).
-func (s *RemoteSink) Publish(ev Event) {
+func (s *RemoteSink) Publish(ev experiments.Event) {
 	if ev.Loss != nil && (math.IsNaN(*ev.Loss) || math.IsInf(*ev.Loss, 0)) {
 		ev.Loss = nil
 	}
@@ -517,7 +435,7 @@ func (s *RemoteSink) Publish(ev Event) {
 	}
 }
 
-func (s *RemoteSink) sendEvents(events <-chan Event) {
+func (s *RemoteSink) sendEvents(events <-chan experiments.Event) {
 	defer close(s.sent)
 	for ev := range events {
 		// An event is worth little later: one quick try each.
@@ -562,7 +480,7 @@ type WorkerOptions struct {
 
 // RunWorker executes one run for a server: it fetches the run, downloads
 // its last checkpoint if it has one, trains and evaluates it with a
-// LocalExecutor that writes to the server, and reports how it ended. It
+// local.Executor that writes to the server, and reports how it ended. It
 // returns nil when the run succeeded and that was reported, the run's
 // error when it failed (and that was reported), and ctx's error, without
 // a report, when ctx ended first (the job is being cancelled or preempted:
@@ -584,7 +502,7 @@ func RunWorker(ctx context.Context, opts WorkerOptions) error {
 	defer sink.Close(10 * time.Second)
 	host, _ := os.Hostname()
 	host, _, _ = strings.Cut(host, ".")
-	info := WorkerInfo{Node: host, PID: os.Getpid(), JobID: os.Getenv("SLURM_JOB_ID")}
+	info := experiments.WorkerInfo{Node: host, PID: os.Getpid(), JobID: os.Getenv("SLURM_JOB_ID")}
 	asg, err := sink.Start(ctx, info)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
@@ -610,19 +528,19 @@ func RunWorker(ctx context.Context, opts WorkerOptions) error {
 			}
 		}()
 		if asg.Checkpoint != nil {
-			if err := sink.Download(ctx, asg.Checkpoint, filepath.Join(runDir, checkpointName)); err != nil {
+			if err := sink.Download(ctx, asg.Checkpoint, filepath.Join(runDir, local.CheckpointName)); err != nil {
 				return err
 			}
 			log.Info("downloaded checkpoint", "bytes", asg.Checkpoint.Size)
 		}
-		spec, err := DecodeRunSpec(run.Params)
+		spec, err := experiments.DecodeRunSpec(run.Params)
 		if err != nil {
 			return err
 		}
 		beatCtx, stopBeat := context.WithCancel(ctx)
 		defer stopBeat()
 		go heartbeat(beatCtx, sink, info, time.Duration(asg.HeartbeatSeconds*float64(time.Second)), log)
-		exec := NewLocalExecutor(sink, sink, LocalOptions{DataDir: filepath.Join(opts.VarDir, "data"),
+		exec := local.NewExecutor(sink, sink, local.Options{DataDir: filepath.Join(opts.VarDir, "data"),
 			ArtifactsDir: artifacts, CacheDir: filepath.Join(opts.VarDir, "cache"), LoadWorkers: opts.LoadWorkers, Logger: log})
 		return exec.Execute(ctx, run, spec, "cpu")
 	}()
@@ -631,9 +549,9 @@ func RunWorker(ctx context.Context, opts WorkerOptions) error {
 		log.Warn("worker interrupted; the server decides what becomes of the run", "err", runErr)
 		return ctx.Err()
 	}
-	rep := WorkerReport{State: StateSucceeded}
+	rep := experiments.WorkerReport{State: experiments.StateSucceeded}
 	if runErr != nil {
-		rep = WorkerReport{State: StateFailed, Error: runErr.Error()}
+		rep = experiments.WorkerReport{State: experiments.StateFailed, Error: runErr.Error()}
 	}
 	if err := sink.Finish(ctx, rep); err != nil {
 		return errors.Join(runErr, fmt.Errorf("worker: report the outcome: %w", err))
@@ -643,7 +561,7 @@ func RunWorker(ctx context.Context, opts WorkerOptions) error {
 }
 
 // heartbeat beats every interval until ctx ends.
-func heartbeat(ctx context.Context, sink *RemoteSink, info WorkerInfo, every time.Duration, log *slog.Logger) {
+func heartbeat(ctx context.Context, sink *RemoteSink, info experiments.WorkerInfo, every time.Duration, log *slog.Logger) {
 	if every <= 0 {
 		every = 15 * time.Second
 	}

@@ -1,4 +1,11 @@
-package experiments
+// Package slurm is the slurm backend of the runner
+// (experiments.Executor): each leased run becomes one Slurm job whose batch
+// script runs `xraylab worker` on a node. The worker fetches the run from
+// this server, trains with a local.Executor whose sink is the server's
+// worker API (RemoteSink), and reports how the run ended. The server stays
+// the only writer of its database; the executor here submits, watches
+// (squeue, sacct, the worker's heartbeat) and cancels (scancel).
+package slurm
 
 import (
 	"bytes"
@@ -14,71 +21,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"xraylab/experiments"
+	"xraylab/experiments/local"
 )
-
-// The slurm backend: each leased run becomes one Slurm job whose batch
-// script runs `xraylab worker` on a node. The worker fetches the run from
-// this server, trains with a LocalExecutor whose sink is the server's
-// worker API (RemoteSink), and reports how the run ended. The server stays
-// the only writer of its database; the executor here submits, watches
-// (squeue, sacct, the worker's heartbeat) and cancels (scancel).
-
-// Backends a run can be executed by.
-const (
-	BackendLocal = "local"
-	BackendSlurm = "slurm"
-)
-
-// Job is a run's cluster job as the server last saw it.
-type Job struct {
-	RunID      int64      `json:"run_id"`
-	State      State      `json:"state"` // the run's state
-	Attempts   int        `json:"attempts"`
-	Backend    string     `json:"backend"` // "local" when no cluster job was recorded
-	JobID      string     `json:"job_id,omitempty"`
-	Node       string     `json:"node,omitempty"`
-	SlurmState string     `json:"slurm_state,omitempty"`
-	Heartbeat  *time.Time `json:"heartbeat,omitempty"`
-	WorkerPID  int        `json:"worker_pid,omitempty"`
-}
-
-// JobStore is the persistence of cluster jobs; registry implements it.
-// Methods return *Error with CodeNotFound for a missing run and
-// CodeConflict when a run that must be running is not.
-type JobStore interface {
-	// StartJob records, before submission, that a job of backend is being
-	// submitted for the running run, with the sha256 of its token; job id,
-	// node, scheduler state, heartbeat and pid start empty.
-	StartJob(ctx context.Context, runID int64, backend string, tokenHash [32]byte) error
-	// SetJobID records the scheduler's id of the running run's job.
-	SetJobID(ctx context.Context, runID int64, jobID string) error
-	// SetJobState records the scheduler's state and node ("" keeps the
-	// node) of the run's job, whatever the run's state.
-	SetJobState(ctx context.Context, runID int64, slurmState, node string) error
-	// RecordHeartbeat records a worker's call on a running run.
-	RecordHeartbeat(ctx context.Context, runID int64, node string, pid int, at time.Time) error
-	// JobToken returns the token hash of the run's current job (ok false
-	// when none) and the run's state.
-	JobToken(ctx context.Context, runID int64) (hash [32]byte, ok bool, state State, err error)
-	// ClearJobToken forgets the token: the job may write no more.
-	ClearJobToken(ctx context.Context, runID int64) error
-	Job(ctx context.Context, runID int64) (*Job, error)
-	// RequeueRun moves a running run back to queued with reason as its
-	// error, keeping its attempt count and clearing its token.
-	RequeueRun(ctx context.Context, runID int64, reason string) error
-	// RunningJobs lists running runs that have a job of backend.
-	RunningJobs(ctx context.Context, backend string) ([]*Job, error)
-}
-
-// ErrRequeued is what Execute returns (wrapped in a *RequeueError) when
-// the run's job died and the run went back to the queue: the runner must
-// then record nothing, since the run is no longer its to finish.
-var ErrRequeued = errors.New("run requeued")
 
 // RequeueError says why a run went back to the queue.
 type RequeueError struct {
@@ -92,117 +42,7 @@ func (e *RequeueError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrRequeued) true.
-func (e *RequeueError) Is(target error) bool { return target == ErrRequeued }
-
-// SlurmResources is what a job asks of the cluster. Zero fields are not
-// passed to sbatch, so the cluster's defaults apply.
-type SlurmResources struct {
-	Partition string   `json:"partition,omitempty" yaml:"partition"`
-	Account   string   `json:"account,omitempty" yaml:"account"`
-	Time      string   `json:"time,omitempty" yaml:"time"` // Slurm's format: "90", "1:30:00", "2-00:00:00"
-	CPUs      int      `json:"cpus,omitempty" yaml:"cpus"` // --cpus-per-task
-	Mem       string   `json:"mem,omitempty" yaml:"mem"`   // "16G", "4096M", "500" (MB)
-	Gres      string   `json:"gres,omitempty" yaml:"gres"` // "gpu:1", "gpu:a100:2"
-	Options   []string `json:"options,omitempty" yaml:"options"`
-}
-
-// Merge returns r with o's set fields in place of r's; o's options follow
-// r's (sbatch takes the last of a repeated option).
-func (r SlurmResources) Merge(o *SlurmResources) SlurmResources {
-	if o == nil {
-		return r
-	}
-	out := r
-	out.Options = append(append([]string{}, r.Options...), o.Options...)
-	for _, f := range []struct {
-		dst *string
-		v   string
-	}{{&out.Partition, o.Partition}, {&out.Account, o.Account},
-		{&out.Time, o.Time}, {&out.Mem, o.Mem}, {&out.Gres, o.Gres}} {
-		if f.v != "" {
-			*f.dst = f.v
-		}
-	}
-	if o.CPUs != 0 {
-		out.CPUs = o.CPUs
-	}
-	return out
-}
-
-var (
-	slurmNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(,[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
-	slurmTimeRE = regexp.MustCompile(`^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}|UNLIMITED|INFINITE)$`)
-	slurmMemRE  = regexp.MustCompile(`^[1-9]\d*[KMGT]?$`)
-	slurmGresRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_.-]+)*(,[A-Za-z][A-Za-z0-9_]*(:[A-Za-z0-9_.-]+)*)*$`)
-)
-
-// reservedSbatchOptions are set by the executor itself; an extra option
-// overriding them would break how jobs are named, logged or watched.
-var reservedSbatchOptions = map[string]string{
-	"--parsable": "", "--wrap": "", "--job-name": "", "-J": "", "--output": "", "-o": "",
-	"--error": "", "-e": "", "--array": "", "-a": "", "--requeue": "", "--no-requeue": "",
-	"--hold": "", "-H": "", "--test-only": "", "--wait": "", "-W": "", "--export": "",
-}
-
-// Validate checks every field; name turns a field ("time") into what the
-// user wrote ("--slurm-time", "slurm.time") for the message.
-func (r SlurmResources) Validate(name func(field string) string) error {
-	var errs []error
-	bad := func(field, value, want string) {
-		errs = append(errs, fmt.Errorf("%s %q: %s", name(field), value, want))
-	}
-	if r.Partition != "" && !slurmNameRE.MatchString(r.Partition) {
-		bad("partition", r.Partition, "want a partition name (letters, digits, '.', '_', '-'; a comma-separated list for several)")
-	}
-	if r.Account != "" && !slurmNameRE.MatchString(r.Account) {
-		bad("account", r.Account, "want an account name (letters, digits, '.', '_', '-')")
-	}
-	if r.Time != "" && !slurmTimeRE.MatchString(r.Time) {
-		bad("time", r.Time, "want minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS")
-	}
-	if r.CPUs < 0 || r.CPUs > 4096 {
-		bad("cpus", strconv.Itoa(r.CPUs), "want 1 to 4096 (0 = the cluster's default)")
-	}
-	if r.Mem != "" && !slurmMemRE.MatchString(r.Mem) {
-		bad("mem", r.Mem, "want a size in megabytes or with a K, M, G or T suffix (16G)")
-	}
-	if r.Gres != "" && !slurmGresRE.MatchString(r.Gres) {
-		bad("gres", r.Gres, "want NAME[:TYPE]:COUNT, comma-separated (gpu:1, gpu:a100:2)")
-	}
-	for _, o := range r.Options {
-		key, _, _ := strings.Cut(o, "=")
-		switch {
-		case !strings.HasPrefix(o, "-") || len(o) < 2:
-			bad("options", o, "each extra sbatch option must start with '-' and hold its value after '=' (--qos=high)")
-		case strings.ContainsAny(o, "\n\r\x00"):
-			bad("options", o, "an option must not hold a line break or NUL")
-		default:
-			if _, reserved := reservedSbatchOptions[key]; reserved {
-				bad("options", o, "xraylab sets "+key+" itself")
-			}
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// args are the sbatch options for r.
-func (r SlurmResources) args() []string {
-	var a []string
-	add := func(flag, v string) {
-		if v != "" {
-			a = append(a, flag+"="+v)
-		}
-	}
-	add("--partition", r.Partition)
-	add("--account", r.Account)
-	add("--time", r.Time)
-	if r.CPUs > 0 {
-		add("--cpus-per-task", strconv.Itoa(r.CPUs))
-	}
-	add("--mem", r.Mem)
-	add("--gres", r.Gres)
-	return append(a, r.Options...)
-}
+func (e *RequeueError) Is(target error) bool { return target == experiments.ErrRequeued }
 
 // Commands runs the Slurm client commands; tests substitute fakes.
 type Commands interface {
@@ -263,10 +103,10 @@ func (c ExecCommands) Run(ctx context.Context, name string, args []string, stdin
 	return stdout.Bytes(), nil
 }
 
-// SlurmOptions configure the slurm backend.
-type SlurmOptions struct {
+// Options configure the slurm backend.
+type Options struct {
 	// Resources every job asks for (partition, account, time, ...).
-	Resources SlurmResources
+	Resources experiments.SlurmResources
 	// ServerURL is how workers on the nodes reach this server
 	// ("http://head:8080"); required.
 	ServerURL string
@@ -295,13 +135,13 @@ type SlurmOptions struct {
 	Logger   *slog.Logger
 }
 
-// SlurmExecutor is the Executor of the slurm backend and the service
+// Executor is the experiments.Executor of the slurm backend and the service
 // behind the server's worker API.
-type SlurmExecutor struct {
-	store Store
-	jobs  JobStore
-	hub   Publisher
-	opts  SlurmOptions
+type Executor struct {
+	store experiments.Store
+	jobs  experiments.JobStore
+	hub   experiments.Publisher
+	opts  Options
 	cmd   Commands
 	log   *slog.Logger
 
@@ -312,16 +152,16 @@ type SlurmExecutor struct {
 // slurmJob is a run whose job this executor is waiting on.
 type slurmJob struct {
 	runID, experimentID int64
-	report              chan WorkerReport // the worker's final word (buffered 1)
+	report              chan experiments.WorkerReport // the worker's final word (buffered 1)
 	jobID               string
 	lastBeat            time.Time
 	node                string
 	pid                 int
 }
 
-// NewSlurmExecutor checks opts and builds the executor. jobs is usually
+// NewExecutor checks opts and builds the executor. jobs is usually
 // the same registry store as store.
-func NewSlurmExecutor(store Store, jobs JobStore, hub Publisher, opts SlurmOptions) (*SlurmExecutor, error) {
+func NewExecutor(store experiments.Store, jobs experiments.JobStore, hub experiments.Publisher, opts Options) (*Executor, error) {
 	if err := opts.Resources.Validate(func(f string) string { return "slurm " + f }); err != nil {
 		return nil, err
 	}
@@ -369,7 +209,7 @@ func NewSlurmExecutor(store Store, jobs JobStore, hub Publisher, opts SlurmOptio
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &SlurmExecutor{store: store, jobs: jobs, hub: hub, opts: opts, cmd: opts.Commands, log: opts.Logger,
+	return &Executor{store: store, jobs: jobs, hub: hub, opts: opts, cmd: opts.Commands, log: opts.Logger,
 		active: map[int64]*slurmJob{}}, nil
 }
 
@@ -377,8 +217,8 @@ func NewSlurmExecutor(store Store, jobs JobStore, hub Publisher, opts SlurmOptio
 // workers would write to runs about to be requeued) and voids their
 // tokens. Call it at start-up before Runner.Recover requeues those runs;
 // they resume from their last uploaded checkpoint.
-func (x *SlurmExecutor) Recover(ctx context.Context) error {
-	jobs, err := x.jobs.RunningJobs(ctx, BackendSlurm)
+func (x *Executor) Recover(ctx context.Context) error {
+	jobs, err := x.jobs.RunningJobs(ctx, experiments.BackendSlurm)
 	if err != nil {
 		return err
 	}
@@ -412,12 +252,12 @@ func NewRunToken() (string, [32]byte, error) {
 // a *RequeueError when the job died and the run went back to the queue,
 // an error naming the Slurm reason when it died once too often, and
 // ctx.Err() after cancelling the job when ctx ends.
-func (x *SlurmExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, device string) error {
+func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, device string) error {
 	token, hash, err := NewRunToken()
 	if err != nil {
 		return err
 	}
-	j := &slurmJob{runID: run.ID, experimentID: run.ExperimentID, report: make(chan WorkerReport, 1)}
+	j := &slurmJob{runID: run.ID, experimentID: run.ExperimentID, report: make(chan experiments.WorkerReport, 1)}
 	x.mu.Lock()
 	x.active[run.ID] = j
 	x.mu.Unlock()
@@ -430,13 +270,13 @@ func (x *SlurmExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, dev
 			x.log.Error("void run token", "run", run.ID, "err", err)
 		}
 	}()
-	if err := x.jobs.StartJob(ctx, run.ID, BackendSlurm, hash); err != nil {
+	if err := x.jobs.StartJob(ctx, run.ID, experiments.BackendSlurm, hash); err != nil {
 		return err
 	}
 	res := x.opts.Resources.Merge(spec.Slurm)
 	args := append([]string{"--parsable", fmt.Sprintf("--job-name=xraylab-run%d", run.ID),
 		fmt.Sprintf("--output=%s/xraylab-run%d-%%j.out", strings.TrimRight(x.opts.LogDir, "/"), run.ID),
-		"--no-requeue"}, res.args()...)
+		"--no-requeue"}, res.SbatchArgs()...)
 	out, err := x.cmd.Run(ctx, "sbatch", args, x.script(run.ID, token))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -456,7 +296,7 @@ func (x *SlurmExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, dev
 		return err
 	}
 	x.log.Info("submitted Slurm job", "run", run.ID, "job", jobID, "attempt", run.Attempts)
-	x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID,
+	x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID,
 		Message: fmt.Sprintf("submitted as Slurm job %s (attempt %d)", jobID, run.Attempts)})
 	return x.wait(ctx, run, j)
 }
@@ -464,7 +304,7 @@ func (x *SlurmExecutor) Execute(ctx context.Context, run *Run, spec RunSpec, dev
 // script is the batch script: it writes the token to a file only the job
 // can read (the token travels inside the script, which Slurm keeps from
 // other users, never on a command line) and runs the worker.
-func (x *SlurmExecutor) script(runID int64, token string) []byte {
+func (x *Executor) script(runID int64, token string) []byte {
 	nodeVar := `"${TMPDIR:-/tmp}/xraylab-worker-$(id -u)"`
 	if x.opts.NodeVar != "" {
 		nodeVar = shellQuote(x.opts.NodeVar)
@@ -510,7 +350,7 @@ func unknownJob(err error) bool {
 
 // status asks squeue (which keeps finished jobs for MinJobAge) and then
 // sacct (the accounting database, when the cluster has one).
-func (x *SlurmExecutor) status(ctx context.Context, jobID string) (jobStatus, error) {
+func (x *Executor) status(ctx context.Context, jobID string) (jobStatus, error) {
 	out, err := x.cmd.Run(ctx, "squeue", []string{"--noheader", "--states=all", "--jobs=" + jobID, "--format=%T|%r|%N"}, nil)
 	if err == nil {
 		if line := firstLine(out); line != "" {
@@ -548,7 +388,7 @@ func firstLine(b []byte) string {
 
 // wait watches the job until the worker reports, the job ends, the worker
 // falls silent, or ctx ends.
-func (x *SlurmExecutor) wait(ctx context.Context, run *Run, j *slurmJob) error {
+func (x *Executor) wait(ctx context.Context, run *experiments.Run, j *slurmJob) error {
 	ticker := time.NewTicker(x.opts.Poll)
 	defer ticker.Stop()
 	var last jobStatus
@@ -588,7 +428,7 @@ func (x *SlurmExecutor) wait(ctx context.Context, run *Run, j *slurmJob) error {
 			if st.Node != "" {
 				msg += " on " + st.Node
 			}
-			x.hub.Publish(Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: msg})
+			x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: msg})
 			last = st
 		}
 		if terminalSlurmStates[st.State] {
@@ -631,7 +471,7 @@ func (x *SlurmExecutor) wait(ctx context.Context, run *Run, j *slurmJob) error {
 // reported turns the worker's final word into Execute's result and, on
 // the way, records the job's final state when Slurm has it within a poll
 // or two.
-func (x *SlurmExecutor) reported(ctx context.Context, run *Run, j *slurmJob, rep WorkerReport) error {
+func (x *Executor) reported(ctx context.Context, run *experiments.Run, j *slurmJob, rep experiments.WorkerReport) error {
 	deadline := time.Now().Add(min(10*time.Second, 3*x.opts.Poll))
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		st, err := x.status(ctx, j.jobID)
@@ -646,14 +486,14 @@ func (x *SlurmExecutor) reported(ctx context.Context, run *Run, j *slurmJob, rep
 		case <-time.After(x.opts.Poll / 2):
 		}
 	}
-	if rep.State == StateSucceeded {
+	if rep.State == experiments.StateSucceeded {
 		return nil
 	}
 	return errors.New(rep.Error)
 }
 
 // died requeues the run, or fails it once it has had its retries.
-func (x *SlurmExecutor) died(ctx context.Context, run *Run, j *slurmJob, reason string) error {
+func (x *Executor) died(ctx context.Context, run *experiments.Run, j *slurmJob, reason string) error {
 	if run.Attempts > x.opts.Retries {
 		return fmt.Errorf("%s; gave up after %d attempt(s)", reason, run.Attempts)
 	}
@@ -666,7 +506,7 @@ func (x *SlurmExecutor) died(ctx context.Context, run *Run, j *slurmJob, reason 
 }
 
 // scancel cancels the job, even when ctx is already done.
-func (x *SlurmExecutor) scancel(ctx context.Context, runID int64, jobID string) {
+func (x *Executor) scancel(ctx context.Context, runID int64, jobID string) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if _, err := x.cmd.Run(cctx, "scancel", []string{jobID}, nil); err != nil && !unknownJob(err) {
@@ -681,46 +521,12 @@ func (x *SlurmExecutor) scancel(ctx context.Context, runID int64, jobID string) 
 
 // The worker API's side of the executor (server.WorkerService).
 
-// WorkerInfo is who is calling: the node, the worker's process and job.
-type WorkerInfo struct {
-	Node  string `json:"node"`
-	PID   int    `json:"pid"`
-	JobID string `json:"job_id,omitempty"`
-}
-
-// WorkerAssignment is what a worker gets at start: its run (params hold
-// the RunSpec), the checkpoint to resume from, and how often to beat.
-type WorkerAssignment struct {
-	Run              *Run      `json:"run"`
-	Checkpoint       *Artifact `json:"checkpoint,omitempty"`
-	HeartbeatSeconds float64   `json:"heartbeat_seconds"`
-}
-
-// WorkerReport is a worker's final word on its run.
-type WorkerReport struct {
-	State State  `json:"state"` // succeeded or failed
-	Error string `json:"error,omitempty"`
-}
-
-// Validate checks a report as received.
-func (r WorkerReport) Validate() error {
-	switch {
-	case r.State == StateSucceeded && r.Error != "":
-		return Errorf(CodeInvalid, "report: a succeeded run carries no error (got %q)", r.Error)
-	case r.State == StateFailed && strings.TrimSpace(r.Error) == "":
-		return Errorf(CodeInvalid, "report: a failed run needs its error")
-	case r.State != StateSucceeded && r.State != StateFailed:
-		return Errorf(CodeInvalid, "report: state %q: want succeeded or failed", r.State)
-	}
-	return nil
-}
-
 // AuthenticateWorker reports whether token is the token of the run's
 // current job and the run is running. Tokens are compared by their
 // sha256, in constant time.
-func (x *SlurmExecutor) AuthenticateWorker(ctx context.Context, runID int64, token string) (bool, error) {
+func (x *Executor) AuthenticateWorker(ctx context.Context, runID int64, token string) (bool, error) {
 	want, ok, state, err := x.jobs.JobToken(ctx, runID)
-	if IsNotFound(err) {
+	if experiments.IsNotFound(err) {
 		return false, nil
 	}
 	if err != nil {
@@ -728,28 +534,28 @@ func (x *SlurmExecutor) AuthenticateWorker(ctx context.Context, runID int64, tok
 	}
 	got := sha256.Sum256([]byte(token))
 	match := subtle.ConstantTimeCompare(got[:], want[:]) == 1
-	return ok && match && state == StateRunning, nil
+	return ok && match && state == experiments.StateRunning, nil
 }
 
 // activeJob returns the job this executor waits on for the run.
-func (x *SlurmExecutor) activeJob(runID int64) (*slurmJob, error) {
+func (x *Executor) activeJob(runID int64) (*slurmJob, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	j, ok := x.active[runID]
 	if !ok {
-		return nil, Errorf(CodeConflict, "run %d has no job this server is waiting on", runID)
+		return nil, experiments.Errorf(experiments.CodeConflict, "run %d has no job this server is waiting on", runID)
 	}
 	return j, nil
 }
 
 // beat notes a sign of life from the run's worker.
-func (x *SlurmExecutor) beat(ctx context.Context, runID int64, info WorkerInfo) error {
+func (x *Executor) beat(ctx context.Context, runID int64, info experiments.WorkerInfo) error {
 	j, err := x.activeJob(runID)
 	if err != nil {
 		return err
 	}
 	if info.PID < 0 || len(info.Node) > 256 {
-		return Errorf(CodeInvalid, "heartbeat: pid must be >= 0 and node at most 256 characters")
+		return experiments.Errorf(experiments.CodeInvalid, "heartbeat: pid must be >= 0 and node at most 256 characters")
 	}
 	now := time.Now()
 	x.mu.Lock()
@@ -763,7 +569,7 @@ func (x *SlurmExecutor) beat(ctx context.Context, runID int64, info WorkerInfo) 
 
 // WorkerStart records the worker's node and process and returns its run
 // and the checkpoint to resume from.
-func (x *SlurmExecutor) WorkerStart(ctx context.Context, runID int64, info WorkerInfo) (*WorkerAssignment, error) {
+func (x *Executor) WorkerStart(ctx context.Context, runID int64, info experiments.WorkerInfo) (*experiments.WorkerAssignment, error) {
 	if err := x.beat(ctx, runID, info); err != nil {
 		return nil, err
 	}
@@ -776,9 +582,9 @@ func (x *SlurmExecutor) WorkerStart(ctx context.Context, runID int64, info Worke
 	if err != nil {
 		return nil, err
 	}
-	a := &WorkerAssignment{Run: run, HeartbeatSeconds: x.opts.Heartbeat.Seconds()}
+	a := &experiments.WorkerAssignment{Run: run, HeartbeatSeconds: x.opts.Heartbeat.Seconds()}
 	for _, art := range arts {
-		if art.Name == checkpointName {
+		if art.Name == local.CheckpointName {
 			a.Checkpoint = art
 		}
 	}
@@ -786,20 +592,20 @@ func (x *SlurmExecutor) WorkerStart(ctx context.Context, runID int64, info Worke
 }
 
 // WorkerHeartbeat records a heartbeat.
-func (x *SlurmExecutor) WorkerHeartbeat(ctx context.Context, runID int64, info WorkerInfo) error {
+func (x *Executor) WorkerHeartbeat(ctx context.Context, runID int64, info experiments.WorkerInfo) error {
 	return x.beat(ctx, runID, info)
 }
 
 // WorkerEvent publishes a worker's progress event as the run's own: the
 // run and experiment ids are the server's, and state events are the
 // server's alone.
-func (x *SlurmExecutor) WorkerEvent(ctx context.Context, runID int64, ev Event) error {
+func (x *Executor) WorkerEvent(ctx context.Context, runID int64, ev experiments.Event) error {
 	j, err := x.activeJob(runID)
 	if err != nil {
 		return err
 	}
 	if ev.Type != "progress" {
-		return Errorf(CodeInvalid, "event type %q: workers send progress events only", ev.Type)
+		return experiments.Errorf(experiments.CodeInvalid, "event type %q: workers send progress events only", ev.Type)
 	}
 	ev.RunID, ev.ExperimentID, ev.State = runID, j.experimentID, ""
 	if ev.Time.IsZero() {
@@ -810,7 +616,7 @@ func (x *SlurmExecutor) WorkerEvent(ctx context.Context, runID int64, ev Event) 
 }
 
 // WorkerFinish hands the worker's report to the Execute waiting on it.
-func (x *SlurmExecutor) WorkerFinish(ctx context.Context, runID int64, rep WorkerReport) error {
+func (x *Executor) WorkerFinish(ctx context.Context, runID int64, rep experiments.WorkerReport) error {
 	if err := rep.Validate(); err != nil {
 		return err
 	}
@@ -822,14 +628,11 @@ func (x *SlurmExecutor) WorkerFinish(ctx context.Context, runID int64, rep Worke
 	case j.report <- rep:
 		return nil
 	default:
-		return Errorf(CodeConflict, "run %d: its worker already reported", runID)
+		return experiments.Errorf(experiments.CodeConflict, "run %d: its worker already reported", runID)
 	}
 }
 
 // RunJob returns the run's job as recorded.
-func (x *SlurmExecutor) RunJob(ctx context.Context, runID int64) (*Job, error) {
+func (x *Executor) RunJob(ctx context.Context, runID int64) (*experiments.Job, error) {
 	return x.jobs.Job(ctx, runID)
 }
-
-// checkpointName is the artifact a run resumes from.
-const checkpointName = "checkpoint.bin"

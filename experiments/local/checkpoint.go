@@ -1,4 +1,4 @@
-package experiments
+package local
 
 import (
 	"bufio"
@@ -12,8 +12,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"xraylab/experiments"
 	"xraylab/nets"
 )
+
+// CheckpointName is the file, and the artifact, a run resumes from.
+const CheckpointName = "checkpoint.bin"
 
 // CheckpointFormat names the layout of a run checkpoint: one JSON header
 // line (format, run, model, epoch, the full run spec, the SHA-256 of the
@@ -24,12 +28,12 @@ const CheckpointFormat = "xraylab-run-checkpoint/2"
 
 // CheckpointHeader is the first line of a run checkpoint.
 type CheckpointHeader struct {
-	Format string  `json:"format"`
-	RunID  int64   `json:"run_id"`
-	Model  string  `json:"model"`
-	Epoch  int     `json:"epoch"`
-	Spec   RunSpec `json:"spec"`
-	SHA256 string  `json:"sha256"`
+	Format string              `json:"format"`
+	RunID  int64               `json:"run_id"`
+	Model  string              `json:"model"`
+	Epoch  int                 `json:"epoch"`
+	Spec   experiments.RunSpec `json:"spec"`
+	SHA256 string              `json:"sha256"`
 }
 
 // maxCheckpointHeader bounds the header line, so a foreign file is refused
@@ -81,14 +85,14 @@ func ReadCheckpoint(path string) (*CheckpointHeader, []byte, error) {
 	br := bufio.NewReader(io.LimitReader(f, maxCheckpointHeader))
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return nil, nil, Errorf(CodeInvalid, "%s is not an xraylab run checkpoint (no header line)", path)
+		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is not an xraylab run checkpoint (no header line)", path)
 	}
 	var h CheckpointHeader
 	if json.Unmarshal(line, &h) != nil || h.Format == "" {
-		return nil, nil, Errorf(CodeInvalid, "%s is not an xraylab run checkpoint (bad header)", path)
+		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is not an xraylab run checkpoint (bad header)", path)
 	}
 	if h.Format != CheckpointFormat {
-		return nil, nil, Errorf(CodeInvalid, "%s is a checkpoint of format %q; this binary reads %q", path, h.Format, CheckpointFormat)
+		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is a checkpoint of format %q; this binary reads %q", path, h.Format, CheckpointFormat)
 	}
 	if _, err := f.Seek(int64(len(line)), io.SeekStart); err != nil {
 		return nil, nil, err
@@ -98,7 +102,7 @@ func ReadCheckpoint(path string) (*CheckpointHeader, []byte, error) {
 		return nil, nil, err
 	}
 	if sum := sha256.Sum256(state); hex.EncodeToString(sum[:]) != h.SHA256 {
-		return nil, nil, Errorf(CodeInvalid, "%s is corrupt or truncated: its model state does not match the checksum in its header", path)
+		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is corrupt or truncated: its model state does not match the checksum in its header", path)
 	}
 	return &h, state, nil
 }
