@@ -155,7 +155,7 @@ type modelIdent struct {
 }
 
 // BuildTable builds the comparison table of an experiment's runs from
-// their final metrics (keys as MetricKey) and params (RunSpec JSON). Only
+// their final metrics (keys as eval.Key) and params (RunSpec JSON). Only
 // succeeded runs give figures; every run's grid point makes its row and
 // column exist, so failed ones show as empty cells. Models come in run
 // order, scores in the model's score order, columns raw, crop, full, each
