@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
 )
 
 func cmdExport(args []string, stdout, stderr io.Writer) error {
@@ -36,7 +37,7 @@ func cmdExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	b, err := experiments.Export(context.Background(), store, p.artifacts, id, *out)
+	b, err := report.Export(context.Background(), store, p.artifacts, id, *out)
 	if err != nil {
 		return err
 	}
@@ -62,7 +63,7 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 	if err := checkWorkers(*workers); err != nil {
 		return err
 	}
-	b, err := experiments.LoadBundle(fs.Arg(0))
+	b, err := report.LoadBundle(fs.Arg(0))
 	if err != nil {
 		return err
 	}
@@ -92,8 +93,8 @@ func cmdReproduce(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	diffs, ok := experiments.Compare(b.Runs, runs, *tolerance)
-	fmt.Fprint(stdout, "\n"+experiments.DifferencesTable(diffs))
+	diffs, ok := report.Compare(b.Runs, runs, *tolerance)
+	fmt.Fprint(stdout, "\n"+report.DifferencesTable(diffs))
 	if !ok {
 		return fmt.Errorf("the reproduction differs from the record beyond %g (see DIFFERS above)", *tolerance)
 	}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/eval"
+	"xraylab/experiments/report"
 )
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
@@ -22,8 +24,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	format := fs.String("format", "text", "text (runs table), json, csv, markdown, latex, png, svg (the comparison table) or html (the report)")
 	out := fs.String("out", "", "write to this file instead of standard output (required for png, svg)")
 	split := fs.String("split", "test", "table figures from the test or val split")
-	metric := fs.String("metric", experiments.MetricROCAUC, "table metric: roc_auc or ap")
-	aggregate := fs.String("aggregate", experiments.AggImage, "table level: image, study_mean or study_max")
+	metric := fs.String("metric", eval.MetricROCAUC, "table metric: roc_auc or ap")
+	aggregate := fs.String("aggregate", eval.AggImage, "table level: image, study_mean or study_max")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -37,7 +39,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	choices := map[string][]string{
 		"format": {"text", "json", "csv", "markdown", "latex", "png", "svg", "html"}, "split": {"test", "val"},
-		"metric": {experiments.MetricROCAUC, experiments.MetricAP}, "aggregate": {experiments.AggImage, experiments.AggStudyMean, experiments.AggStudyMax},
+		"metric": {eval.MetricROCAUC, eval.MetricAP}, "aggregate": {eval.AggImage, eval.AggStudyMean, eval.AggStudyMax},
 	}
 	for name, v := range map[string]string{"format": *format, "split": *split, "metric": *metric, "aggregate": *aggregate} {
 		if !slices.Contains(choices[name], v) {
@@ -53,8 +55,8 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	}
 	defer store.Close()
 	ctx := context.Background()
-	reports := experiments.NewReports(store, p.artifacts)
-	opts := experiments.TableOptions{Split: *split, Metric: *metric, Aggregate: *aggregate}
+	reports := report.NewReports(store, p.artifacts)
+	opts := report.TableOptions{Split: *split, Metric: *metric, Aggregate: *aggregate}
 	var body []byte
 	switch *format {
 	case "text":
@@ -66,7 +68,7 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		body = []byte(fmt.Sprintf("experiment %q (id %d), created %s, %d runs\n\n%s", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs, experiments.RunsTable(runs)))
+		body = []byte(fmt.Sprintf("experiment %q (id %d), created %s, %d runs\n\n%s", e.Name, e.ID, e.Created.Format(time.RFC3339), e.Runs, report.RunsTable(runs)))
 	case "png", "svg":
 		body, err = reports.TableImage(ctx, id, opts, *format)
 	case "html":

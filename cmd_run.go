@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
 )
 
 // submitOnce queues the file's experiments unless an experiment of the
@@ -99,7 +100,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprint(stdout, "\n"+experiments.RunsTable(runs))
+	fmt.Fprint(stdout, "\n"+report.RunsTable(runs))
 	failed := 0
 	for _, r := range runs {
 		if r.State != experiments.StateSucceeded {

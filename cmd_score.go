@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"strings"
 
-	"xraylab/experiments"
+	"xraylab/experiments/local"
 	"xraylab/plots"
 )
 
@@ -28,12 +28,12 @@ func cmdScore(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: xraylab score --checkpoint FILE [--out DIR] IMAGE...")
 		return errUsage
 	}
-	h, scores, err := experiments.ScoreFiles(context.Background(), *checkpoint, fs.Args())
+	h, scores, err := local.ScoreFiles(context.Background(), *checkpoint, fs.Args())
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "scored with %s of run %d (epoch %d, %s)\n", h.Model, h.RunID, h.Epoch, h.Spec.Label())
-	names := experiments.ScoreNames(scores)
+	names := local.ScoreNames(scores)
 	w := csv.NewWriter(stdout)
 	w.Write(append([]string{"path", "half"}, append(names, "skipped")...))
 	for _, f := range scores {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
+	"xraylab/experiments/slurm"
 	"xraylab/frontend"
 	"xraylab/server"
 )
@@ -97,7 +99,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead})
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
-		Reports: experiments.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
+		Reports: report.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
 		Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {
@@ -160,7 +162,7 @@ func slurmFlagSet(fs *flag.FlagSet) *slurmFlags {
 }
 
 // executor returns the slurm executor when --backend slurm, else nil.
-func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*experiments.SlurmExecutor, error) {
+func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*slurm.Executor, error) {
 	switch *f.backend {
 	case experiments.BackendLocal:
 		return nil, nil
@@ -186,7 +188,7 @@ func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*expe
 		}
 		serverURL = "http://" + net.JoinHostPort(host, port)
 	}
-	return experiments.NewSlurmExecutor(eng.store, eng.store, eng.hub, experiments.SlurmOptions{
+	return slurm.NewExecutor(eng.store, eng.store, eng.hub, slurm.Options{
 		Resources: f.res, ServerURL: serverURL, Binary: *f.binary, NodeVar: *f.nodeVar, LogDir: *f.logDir,
 		Retries: *f.retries, Logger: log,
 	})

@@ -12,7 +12,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"xraylab/experiments"
+	"xraylab/experiments/slurm"
 	"xraylab/server"
 )
 
@@ -36,6 +36,6 @@ func cmdWorker(args []string, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return experiments.RunWorker(ctx, experiments.WorkerOptions{Server: *serverURL, RunID: *runID, Token: token,
+	return slurm.RunWorker(ctx, slurm.WorkerOptions{Server: *serverURL, RunID: *runID, Token: token,
 		VarDir: *varDir, Logger: log})
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"xraylab/experiments"
+	"xraylab/experiments/local"
 	"xraylab/registry"
 	"xraylab/server"
 )
@@ -37,7 +38,7 @@ func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
 		return nil, err
 	}
 	hub := experiments.NewHub(256)
-	exec := experiments.NewLocalExecutor(store, hub, experiments.LocalOptions{
+	exec := local.NewExecutor(store, hub, local.Options{
 		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
 	})
 	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}, nil

@@ -3,11 +3,11 @@
 
 Run once (Debian's python3-sklearn; use /usr/bin/python3):
 
-    /usr/bin/python3 bench/sklearn_reference.py experiments/testdata/sklearn
+    /usr/bin/python3 bench/sklearn_reference.py experiments/eval/testdata/sklearn
 
 It writes image.json, study.json and pixel.json. Small cases store their
 inputs; large ones (n ~ 100k) store only a generator (seed + parameters) that
-experiments/metrics_sklearn_test.go reproduces bit for bit with the same
+experiments/eval/metrics_sklearn_test.go reproduces bit for bit with the same
 64-bit LCG, so the fixtures stay small and the Go tests need no Python.
 
 Every case is fixed by a seed: rerunning the script rewrites identical files
@@ -309,7 +309,7 @@ def pixel_cases():
 
 
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "experiments/testdata/sklearn"
+    out = sys.argv[1] if len(sys.argv) > 1 else "experiments/eval/testdata/sklearn"
     os.makedirs(out, exist_ok=True)
     versions = {"sklearn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__}
     for name, build in (("image.json", image_cases), ("study.json", study_cases), ("pixel.json", pixel_cases)):

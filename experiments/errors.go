@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"xraylab/experiments/eval"
 )
 
 // Code classifies an error for callers; the server maps it to an HTTP status.
@@ -56,6 +58,9 @@ func CodeOf(err error) Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
+	}
+	if errors.Is(err, eval.ErrInvalid) {
+		return CodeInvalid
 	}
 	return CodeInternal
 }

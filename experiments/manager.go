@@ -104,3 +104,25 @@ func (m *Manager) Hub() *Hub { return m.hub }
 
 // Store returns the manager's store.
 func (m *Manager) Store() Store { return m.store }
+
+// Requeue records a bundle's experiment again with exactly its recorded
+// runs (the stored run specs, not a new expansion of the spec), all queued,
+// so they can be executed and compared with the record.
+func (m *Manager) Requeue(ctx context.Context, b *Bundle) (*Experiment, []*Run, error) {
+	e := &Experiment{Name: b.Experiment.Name, SpecText: b.Experiment.SpecText, SpecHash: b.Experiment.SpecHash, Version: m.version}
+	var runs []*Run
+	for _, br := range b.Runs {
+		params, err := json.Marshal(br.Spec)
+		if err != nil {
+			return nil, nil, err
+		}
+		runs = append(runs, &Run{Index: br.Index, Model: br.Spec.Model.Name, Params: params, Seed: br.Spec.Seed, State: StateQueued})
+	}
+	if err := m.store.CreateExperiment(ctx, e, runs); err != nil {
+		return nil, nil, err
+	}
+	if m.runner != nil {
+		m.runner.Wake()
+	}
+	return e, runs, nil
+}

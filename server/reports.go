@@ -5,14 +5,15 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"xraylab/experiments"
+	"xraylab/experiments/eval"
+	"xraylab/experiments/report"
 )
 
 // Reports draws an experiment's comparison table, figures and report
-// (experiments.Reports implements it; results are cached there).
+// (report.Reports implements it; results are cached there).
 type Reports interface {
-	Table(ctx context.Context, id int64, opts experiments.TableOptions) (*experiments.Table, error)
-	TableImage(ctx context.Context, id int64, opts experiments.TableOptions, format string) ([]byte, error)
+	Table(ctx context.Context, id int64, opts report.TableOptions) (*report.Table, error)
+	TableImage(ctx context.Context, id int64, opts report.TableOptions, format string) ([]byte, error)
 	ROCImage(ctx context.Context, id int64, score, format string) ([]byte, error)
 	HTML(ctx context.Context, id int64) ([]byte, error)
 }
@@ -38,14 +39,14 @@ func (s *Server) experimentTable(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var opts experiments.TableOptions
+	var opts report.TableOptions
 	if opts.Split, err = enumQuery(c, "split", "test", "test", "val"); err != nil {
 		return err
 	}
-	if opts.Metric, err = enumQuery(c, "metric", experiments.MetricROCAUC, experiments.MetricROCAUC, experiments.MetricAP); err != nil {
+	if opts.Metric, err = enumQuery(c, "metric", eval.MetricROCAUC, eval.MetricROCAUC, eval.MetricAP); err != nil {
 		return err
 	}
-	if opts.Aggregate, err = enumQuery(c, "aggregate", experiments.AggImage, experiments.AggImage, experiments.AggStudyMean, experiments.AggStudyMax); err != nil {
+	if opts.Aggregate, err = enumQuery(c, "aggregate", eval.AggImage, eval.AggImage, eval.AggStudyMean, eval.AggStudyMax); err != nil {
 		return err
 	}
 	if format == "png" || format == "svg" {

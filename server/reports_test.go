@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
 )
 
 // finishRuns leases and finishes every queued run of the store with the
@@ -42,7 +43,7 @@ func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
 func TestExperimentReports(t *testing.T) {
 	var e *env
-	e = newEnv(t, func(c *Config) { c.Reports = experiments.NewReports(c.Store, c.ArtifactsDir) })
+	e = newEnv(t, func(c *Config) { c.Reports = report.NewReports(c.Store, c.ArtifactsDir) })
 	e.submitFile("two.yaml")
 	finishRuns(t, e, map[int64]float64{1: 0.6, 2: 0.8, 3: 0.7})
 

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
 )
 
 // runScores serves a run's per-image scores (its scores.csv artifact) as
@@ -30,12 +31,12 @@ func (s *Server) runScores(c *fiber.Ctx) error {
 		return c.SendStream(f, int(size))
 	}
 	defer f.Close()
-	t, err := experiments.ReadScoresCSV(f)
+	t, err := report.ReadScoresCSV(f)
 	if err != nil {
 		return err
 	}
 	return c.JSON(struct {
 		RunID int64 `json:"run_id"`
-		*experiments.ScoreTable
+		*report.ScoreTable
 	}{r.ID, t})
 }

@@ -50,7 +50,7 @@ import (
 // route) shows a run's backend, job id, node, Slurm state and heartbeat.
 
 // WorkerService is what the worker API needs beyond the store;
-// experiments.SlurmExecutor implements it.
+// slurm.Executor implements it.
 type WorkerService interface {
 	// AuthenticateWorker reports whether token is the current token of
 	// run runID and the run is running.

@@ -17,14 +17,15 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/slurm"
 )
 
-// The worker API between a real RemoteSink and a real SlurmExecutor whose
-// Slurm commands are the fakes of experiments/testdata/fakeslurm.
+// The worker API between a real RemoteSink and a real slurm.Executor whose
+// Slurm commands are the fakes of experiments/slurm/testdata/fakeslurm.
 
 type workerEnv struct {
 	*env
-	x    *experiments.SlurmExecutor
+	x    *slurm.Executor
 	fake string
 	done map[int64]chan error
 }
@@ -32,14 +33,14 @@ type workerEnv struct {
 func newWorkerEnv(t *testing.T, runs int, tweak ...func(*Config)) *workerEnv {
 	t.Helper()
 	e := newEnv(t, tweak...)
-	bin, err := filepath.Abs(filepath.Join("..", "experiments", "testdata", "fakeslurm"))
+	bin, err := filepath.Abs(filepath.Join("..", "experiments", "slurm", "testdata", "fakeslurm"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake := t.TempDir()
-	x, err := experiments.NewSlurmExecutor(e.store, e.store, e.hub, experiments.SlurmOptions{
+	x, err := slurm.NewExecutor(e.store, e.store, e.hub, slurm.Options{
 		ServerURL: "http://xraylab", Binary: "/usr/bin/xraylab", Poll: 20 * time.Millisecond,
-		Commands: experiments.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}},
+		Commands: slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +108,7 @@ func TestWorkerAPIRoundTrip(t *testing.T) {
 	client := w.serve()
 	runID, tok := w.submit()
 	nodeDir := t.TempDir()
-	sink, err := experiments.NewRemoteSink(experiments.RemoteOptions{Server: "http://xraylab", RunID: runID, Token: tok,
+	sink, err := slurm.NewRemoteSink(slurm.RemoteOptions{Server: "http://xraylab", RunID: runID, Token: tok,
 		ArtifactsDir: nodeDir, Client: client, ChunkSize: 7})
 	if err != nil {
 		t.Fatal(err)
