@@ -41,8 +41,7 @@ func finishRuns(t *testing.T, e *env, auc map[int64]float64) {
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
 func TestExperimentReports(t *testing.T) {
-	var e *env
-	e = newEnv(t, func(c *Config) { c.Reports = experiments.NewReports(c.Store, c.ArtifactsDir) })
+	e := newEnv(t, func(c *Config) { c.Reports = experiments.NewReports(c.Store, c.ArtifactsDir) })
 	e.submitFile("two.yaml")
 	finishRuns(t, e, map[int64]float64{1: 0.6, 2: 0.8, 3: 0.7})
 
