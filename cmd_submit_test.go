@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,14 +50,8 @@ func submitServer(t *testing.T) string {
 // every answer a server can give.
 func TestSubmitCommand(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, text string) string {
-		p := filepath.Join(dir, name)
-		os.WriteFile(p, []byte(text), 0o644)
-		return p
-	}
-	two := write("two.yaml", "experiments:\n  a:\n    dataset: {synthetic: {}}\n    models: [{name: pixelgauss}]\n    seeds: [1, 2]\n"+
-		"  b:\n    dataset: {synthetic: {}}\n    models: [{name: pixelgauss}]\n")
-	bad := write("bad.yaml", "experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [{name: pixelgauss}]\n    epochs: 0\n    batch_size: 0\n")
+	two := filepath.Join("testdata", "submit-two.yaml")
+	bad := filepath.Join("testdata", "submit-invalid.yaml") // two problems, at lines 5 and 6
 	base := submitServer(t)
 	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
