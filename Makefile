@@ -7,7 +7,7 @@ BIN   := bin/xraylab
 ADDR  ?= 127.0.0.1:8080
 VAR   ?= var
 
-.PHONY: deps build run test unit e2e screenshots bench soak fuzz load clean
+.PHONY: deps build run test lint unit race e2e screenshots bench soak fuzz load clean
 
 deps:
 	@scripts/deps.sh
@@ -28,12 +28,34 @@ build: deps
 run: build
 	./$(BIN) serve --addr $(ADDR) --var $(VAR) --submit experiments.yaml --experiment demo
 
-test: unit e2e
+test: lint unit race e2e
+
+# gofmt (listing the files it would change), go vet and staticcheck, at a
+# pinned version so every machine reports the same findings; it is
+# installed into GOPATH/bin when missing or at another version.
+STATICCHECK_VERSION := 0.8.2
+lint: deps
+	@unformatted=$$(gofmt -l .); if [ -n "$$unformatted" ]; then \
+		echo "gofmt: these files are not formatted (run gofmt -w on them):"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@sc="$$($(GO) env GOPATH)/bin/staticcheck"; \
+	"$$sc" -version 2>/dev/null | grep -qF "($(STATICCHECK_VERSION))" || { \
+		echo "lint: installing staticcheck v$(STATICCHECK_VERSION)"; \
+		GOBIN="$$(dirname "$$sc")" $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION) || exit 1; }; \
+	echo "staticcheck ./..."; "$$sc" ./...
 
 # The crash harness (crash_test.go) kills the real server 20 times here.
 unit: deps
-	$(GO) vet ./...
 	XRAYLAB_KILLS=20 $(GO) test -count=1 -timeout 30m ./...
+
+# The race detector (it needs cgo) on the packages with concurrency: the
+# server and its client, the registry, and in experiments the tests that
+# drive the runner's worker pool, the manager's queue and the Slurm
+# executor with its remote worker.
+RACE_EXPERIMENTS := ^Test(RunsEndToEnd|FailingRun|Cancel|Restart|SubmitChecks|Slurm|Worker)
+race: deps
+	$(GO) test -race -count=1 -timeout 20m ./server/... ./registry/...
+	$(GO) test -race -count=1 -timeout 20m -run '$(RACE_EXPERIMENTS)' ./experiments/...
 
 # The dashboard in a real browser (Debian's chromium driven by playwright-core).
 e2e: deps

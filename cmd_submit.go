@@ -3,21 +3,19 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"time"
 
 	"xraylab/experiments"
 	"xraylab/server"
+	"xraylab/server/client"
 )
 
 func cmdSubmit(args []string, stdout, stderr io.Writer) error {
@@ -32,8 +30,8 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "usage: xraylab submit FILE [--experiment NAME] [--server URL] [--token-file FILE]")
 		return errUsage
 	}
-	u, err := url.Parse(*serverURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := client.ParseBaseURL(*serverURL)
+	if err != nil {
 		return fmt.Errorf("--server %q is not an http(s) URL", *serverURL)
 	}
 	text, err := os.ReadFile(fs.Arg(0))
@@ -48,45 +46,27 @@ func cmdSubmit(args []string, stdout, stderr io.Writer) error {
 	} else if token, err = server.ReadToken(*tokenFile); err != nil {
 		return fmt.Errorf("%w (start xraylab serve once to create it, or set XRAYLAB_TOKEN)", err)
 	}
-	endpoint := u.JoinPath("api", "experiments")
-	if *only != "" {
-		endpoint.RawQuery = url.Values{"experiment": {*only}}.Encode()
-	}
-	req, _ := http.NewRequest(http.MethodPost, endpoint.String(), bytes.NewReader(text))
-	req.Header.Set("Content-Type", "application/yaml")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: 60 * time.Second}).Do(req)
+	c, err := client.New(*serverURL, client.Options{Token: token})
 	if err != nil {
-		return fmt.Errorf("submit to %s: %w", *serverURL, err)
+		return err
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if resp.StatusCode != http.StatusCreated {
-		var e struct {
-			Error struct {
-				Message string                `json:"message"`
-				Details []experiments.Problem `json:"details"`
-			} `json:"error"`
-		}
-		if json.Unmarshal(body, &e) != nil || e.Error.Message == "" {
-			return fmt.Errorf("server answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
-		}
-		for _, p := range e.Error.Details {
+	queued, err := c.Submit(context.Background(), text, *only)
+	var apiErr *experiments.Error
+	var netErr *url.Error
+	switch {
+	case errors.As(err, &apiErr):
+		// The problems go one a line; the error names the file (and, as a
+		// plain error, is not printed as an invalid spec again by run).
+		for _, p := range experiments.SpecProblems(err) {
 			fmt.Fprintf(stderr, "  %s\n", p)
 		}
-		return fmt.Errorf("%s: %s", fs.Arg(0), e.Error.Message)
+		return fmt.Errorf("%s: %s", fs.Arg(0), apiErr.Message)
+	case errors.As(err, &netErr):
+		return fmt.Errorf("submit to %s: %w", *serverURL, err)
+	case err != nil:
+		return err
 	}
-	var ok struct {
-		Experiments []struct {
-			ID     int64   `json:"id"`
-			Name   string  `json:"name"`
-			RunIDs []int64 `json:"run_ids"`
-		} `json:"experiments"`
-	}
-	if err := json.Unmarshal(body, &ok); err != nil {
-		return fmt.Errorf("unexpected answer from server: %s", body)
-	}
-	for _, e := range ok.Experiments {
+	for _, e := range queued {
 		fmt.Fprintf(stdout, "queued experiment %q (id %d) with %d runs: %s\n", e.Name, e.ID, len(e.RunIDs),
 			u.JoinPath("api", "experiments", strconv.FormatInt(e.ID, 10)))
 	}

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"xraylab/experiments"
 	"xraylab/experiments/local"
 	"xraylab/registry"
-	"xraylab/server"
 )
 
 // varPaths are the files a server keeps under its var folder.
@@ -63,42 +61,4 @@ func openVar(varDir string) (*registry.Store, varPaths, error) {
 	}
 	store, err := registry.Open(p.db)
 	return store, p, err
-}
-
-// noteStore adapts the registry's notes to server.NoteStore (server may not
-// import registry).
-type noteStore struct{ s *registry.Store }
-
-func toServerNote(n *registry.Note) *server.Note {
-	return &server.Note{ID: n.ID, ExperimentID: n.ExperimentID, Body: n.Body, Created: n.Created, Updated: n.Updated}
-}
-
-func (a noteStore) AddNote(ctx context.Context, exp int64, body string) (*server.Note, error) {
-	n, err := a.s.AddNote(ctx, exp, body)
-	if err != nil {
-		return nil, err
-	}
-	return toServerNote(n), nil
-}
-
-func (a noteStore) UpdateNote(ctx context.Context, id int64, body string) (*server.Note, error) {
-	n, err := a.s.UpdateNote(ctx, id, body)
-	if err != nil {
-		return nil, err
-	}
-	return toServerNote(n), nil
-}
-
-func (a noteStore) DeleteNote(ctx context.Context, id int64) error { return a.s.DeleteNote(ctx, id) }
-
-func (a noteStore) Notes(ctx context.Context, exp int64) ([]*server.Note, error) {
-	ns, err := a.s.Notes(ctx, exp)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*server.Note, len(ns))
-	for i, n := range ns {
-		out[i] = toServerNote(n)
-	}
-	return out, nil
 }

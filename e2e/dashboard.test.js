@@ -352,7 +352,7 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     const diff = await page.locator('table.params-compare tr.diff').evaluateAll((trs) => trs.map((tr) => tr.dataset.param));
     assert.deepEqual(diff.sort(), ['seed', 'split_seed']);
     assert.deepEqual(await page.locator('tr[data-param="image_size"] td').allTextContents(), ['32', '32']);
-    // ROC curves overlaid, computed from each run's scores: one line each,
+    // ROC curves overlaid, read from /api/runs/:id/roc: one line each,
     // labelled with the AUC the run recorded.
     await page.locator('#h-croc ~ figure svg path').first().waitFor({ state: 'attached' });
     const legend = await page.locator('#h-croc ~ figure .legend li').allTextContents();
@@ -360,6 +360,8 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     const score = await page.locator('#roc-score-compare').inputValue();
     for (const [i, r] of runs.entries()) {
       assert.ok(legend[i].includes(`AUC ${r.metrics[`test/${score}/roc_auc`].toFixed(3)}`), `${legend[i]} vs ${r.metrics[`test/${score}/roc_auc`]}`);
+      const roc = (await apiJSON(`/api/runs/${r.id}/roc?score=${score}&split=test`)).body;
+      assert.ok(Math.abs(roc.auc - r.metrics[`test/${score}/roc_auc`]) < 1e-12, `${roc.auc} vs ${r.metrics[`test/${score}/roc_auc`]}`);
     }
     await shot(page, 'compare');
     await page.goto(`${base}/#/runs/${runs[0].id}`);

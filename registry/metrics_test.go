@@ -103,7 +103,7 @@ func TestMetricValuesRoundTrip(t *testing.T) {
 	s := openTest(t)
 	_, runs := mustCreate(t, s, "values", 1)
 	id := runs[0].ID
-	values := []float64{0, -0.0, 1.0 / 3, math.Pi, -1e-300, 5e-324, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN()}
+	values := []float64{0, math.Copysign(0, -1), 1.0 / 3, math.Pi, -1e-300, 5e-324, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN()}
 	pts := make([]experiments.MetricPoint, len(values))
 	for i, v := range values {
 		pts[i] = experiments.MetricPoint{Key: "v", Step: i, Value: v} // zero Time: stored as none

@@ -5,42 +5,21 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	"xraylab/experiments"
 )
 
-// Note is a researcher's markdown note on an experiment's page.
-type Note struct {
-	ID           int64     `json:"id"`
-	ExperimentID int64     `json:"experiment_id"`
-	Body         string    `json:"body"`
-	Created      time.Time `json:"created"`
-	Updated      time.Time `json:"updated"`
-}
+// Notes on experiments (experiments.Note): the researcher's Markdown that
+// the dashboard and the HTML report show.
 
-// MaxNoteBytes bounds a note's body so a careless paste cannot bloat the
-// database that every page reads from.
-const MaxNoteBytes = 64 << 10
-
-func checkNoteBody(body string) error {
-	if strings.TrimSpace(body) == "" {
-		return invalid("note body is empty")
-	}
-	if len(body) > MaxNoteBytes {
-		return &experiments.Error{Code: experiments.CodeTooLarge,
-			Message: fmt.Sprintf("note body is %d bytes; the limit is %d", len(body), MaxNoteBytes)}
-	}
-	return nil
-}
+var _ experiments.NoteReader = (*Store)(nil)
 
 // AddNote adds a note to an experiment and returns it with its ID and times.
-func (s *Store) AddNote(ctx context.Context, experimentID int64, body string) (*Note, error) {
-	if err := checkNoteBody(body); err != nil {
+func (s *Store) AddNote(ctx context.Context, experimentID int64, body string) (*experiments.Note, error) {
+	if err := experiments.CheckNoteBody(body); err != nil {
 		return nil, err
 	}
-	n := &Note{ExperimentID: experimentID, Body: body, Created: now()}
+	n := &experiments.Note{ExperimentID: experimentID, Body: body, Created: now()}
 	n.Updated = n.Created
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var one int
@@ -66,11 +45,11 @@ func (s *Store) AddNote(ctx context.Context, experimentID int64, body string) (*
 }
 
 // UpdateNote replaces a note's body and returns the note as it now is.
-func (s *Store) UpdateNote(ctx context.Context, id int64, body string) (*Note, error) {
-	if err := checkNoteBody(body); err != nil {
+func (s *Store) UpdateNote(ctx context.Context, id int64, body string) (*experiments.Note, error) {
+	if err := experiments.CheckNoteBody(body); err != nil {
 		return nil, err
 	}
-	var n *Note
+	var n *experiments.Note
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		n, err = scanNote(tx.QueryRowContext(ctx,
@@ -108,8 +87,8 @@ func (s *Store) DeleteNote(ctx context.Context, id int64) error {
 
 // Notes returns an experiment's notes oldest first; CodeNotFound for a
 // missing experiment.
-func (s *Store) Notes(ctx context.Context, experimentID int64) ([]*Note, error) {
-	out := []*Note{}
+func (s *Store) Notes(ctx context.Context, experimentID int64) ([]*experiments.Note, error) {
+	out := []*experiments.Note{}
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, "SELECT 1 FROM experiments WHERE id = ?", experimentID).Scan(&one)
@@ -145,8 +124,8 @@ func (s *Store) Notes(ctx context.Context, experimentID int64) ([]*Note, error) 
 
 const noteColumns = "id, experiment_id, body, created, updated"
 
-func scanNote(sc scanner) (*Note, error) {
-	var n Note
+func scanNote(sc scanner) (*experiments.Note, error) {
+	var n experiments.Note
 	var created, updated int64
 	if err := sc.Scan(&n.ID, &n.ExperimentID, &n.Body, &created, &updated); err != nil {
 		return nil, err

@@ -33,8 +33,8 @@ func TestNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, []*Note{a, b}) {
-		t.Errorf("notes\n got %+v\nwant %+v", got, []*Note{a, b})
+	if !reflect.DeepEqual(got, []*experiments.Note{a, b}) {
+		t.Errorf("notes\n got %+v\nwant %+v", got, []*experiments.Note{a, b})
 	}
 
 	up, err := s.UpdateNote(ctx, a.ID, "edited")
@@ -48,7 +48,7 @@ func TestNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ = s.Notes(ctx, e.ID)
-	if !reflect.DeepEqual(got, []*Note{up}) {
+	if !reflect.DeepEqual(got, []*experiments.Note{up}) {
 		t.Errorf("after edit and delete: %+v", got)
 	}
 
@@ -61,6 +61,6 @@ func TestNotes(t *testing.T) {
 	wantErr(t, s.DeleteNote(ctx, b.ID), experiments.CodeNotFound, "note 2 not found")
 	_, err = s.AddNote(ctx, e.ID, " \n\t")
 	wantErr(t, err, experiments.CodeInvalid, "note body is empty")
-	_, err = s.UpdateNote(ctx, a.ID, strings.Repeat("x", MaxNoteBytes+1))
+	_, err = s.UpdateNote(ctx, a.ID, strings.Repeat("x", experiments.MaxNoteBytes+1))
 	wantErr(t, err, experiments.CodeTooLarge, "note body is 65537 bytes; the limit is 65536")
 }

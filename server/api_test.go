@@ -166,8 +166,7 @@ func TestExperiments(t *testing.T) {
 	e := newEnv(t)
 	e.submitFile("two.yaml")
 	ctx := context.Background()
-	alpha, err := e.store.GetExperiment(ctx, 1)
-	if err != nil {
+	if _, err := e.store.GetExperiment(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	beta, err := e.store.GetExperiment(ctx, 2)
@@ -185,7 +184,7 @@ func TestExperiments(t *testing.T) {
 	if err := e.store.FinishRun(ctx, run.ID, experiments.StateSucceeded, ""); err != nil {
 		t.Fatal(err)
 	}
-	alpha, _ = e.store.GetExperiment(ctx, 1)
+	alpha, _ := e.store.GetExperiment(ctx, 1)
 
 	summary := func(x *experiments.Experiment, counts map[string]int, spec bool) string {
 		v := map[string]any{"id": x.ID, "name": x.Name, "spec_hash": x.SpecHash, "version": "test-1.0",

@@ -128,7 +128,7 @@ func TestBearerGuardReads(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			e := authEnv(t, c.opts)
-			for _, target := range []string{"/api/runs", "/api/experiments", "/api/runs/1", "/api/runs/1/metrics"} {
+			for _, target := range []string{"/api/runs", "/api/experiments", "/api/runs/1", "/api/runs/1/metrics", "/api/runs/1/roc?score=mean"} {
 				code, _, body := e.call("GET", target, "", nil)
 				switch {
 				case c.openReads && code == 401:

@@ -26,6 +26,10 @@
 //	GET  /api/runs/:id/metrics?key=       {"run_id", "series": {"<key>": [{"step","epoch","value","time"}]}}
 //	                                      grouped by key, each series ordered by step
 //	GET  /api/runs/:id/dataset            {"run_id","fingerprint","summary"}
+//	GET  /api/runs/:id/scores?format=     the run's per-image scores (JSON, or csv: scores.csv)
+//	GET  /api/runs/:id/roc?score=&split=  {"run_id","score","split","auc","points":[{"fpr","tpr","threshold"}]}
+//	                                      one score's ROC curve on test (default) or val images;
+//	                                      the first point's threshold is "+Inf"
 //	POST /api/runs/:id/cancel             the run as it now is; 409 when finished
 //	GET  /api/runs/:id/artifacts          {"run_id", "items": [artifact + "url"]}
 //	GET  /api/runs/:id/artifacts/<name>   the file; only names the store lists for the run

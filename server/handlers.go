@@ -32,8 +32,9 @@ type submitRequest struct {
 	Experiment string `json:"experiment"`
 }
 
-// submitted is one queued experiment in the answer to a submission.
-type submitted struct {
+// Submitted is one queued experiment in the answer to a submission
+// ({"experiments": [...]}).
+type Submitted struct {
 	ID     int64   `json:"id"`
 	Name   string  `json:"name"`
 	RunIDs []int64 `json:"run_ids"`
@@ -57,13 +58,13 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if len(exps) != len(runs) {
 		return fmt.Errorf("service returned %d experiments but %d run lists", len(exps), len(runs))
 	}
-	out := make([]submitted, len(exps))
+	out := make([]Submitted, len(exps))
 	for i, e := range exps {
 		ids := make([]int64, len(runs[i]))
 		for j, r := range runs[i] {
 			ids[j] = r.ID
 		}
-		out[i] = submitted{ID: e.ID, Name: e.Name, RunIDs: ids}
+		out[i] = Submitted{ID: e.ID, Name: e.Name, RunIDs: ids}
 	}
 	if len(out) == 1 {
 		c.Location("/api/experiments/" + strconv.FormatInt(out[0].ID, 10))

@@ -8,39 +8,22 @@ import (
 	"io"
 	"mime"
 	"strconv"
-	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"xraylab/experiments"
 )
 
-// Note is a researcher's Markdown note on an experiment page. Notes carry
-// timestamps but no author: the dashboard has no accounts.
-type Note struct {
-	ID           int64     `json:"id"`
-	ExperimentID int64     `json:"experiment_id"`
-	Body         string    `json:"body"`
-	Created      time.Time `json:"created"`
-	Updated      time.Time `json:"updated"`
-}
-
-// NoteStore keeps notes. The server cannot import registry (arrows point
-// one way), so main adapts *registry.Store to this interface. Methods
+// NoteStore keeps notes; *registry.Store implements it. Methods
 // return *experiments.Error with CodeNotFound for a missing experiment or
 // note, as the registry does.
 type NoteStore interface {
-	AddNote(ctx context.Context, experimentID int64, body string) (*Note, error)
-	UpdateNote(ctx context.Context, id int64, body string) (*Note, error)
+	AddNote(ctx context.Context, experimentID int64, body string) (*experiments.Note, error)
+	UpdateNote(ctx context.Context, id int64, body string) (*experiments.Note, error)
 	DeleteNote(ctx context.Context, id int64) error
 	// Notes returns an experiment's notes oldest first.
-	Notes(ctx context.Context, experimentID int64) ([]*Note, error)
+	Notes(ctx context.Context, experimentID int64) ([]*experiments.Note, error)
 }
-
-// MaxNoteBytes bounds a note's body (the registry's limit too), so a
-// careless paste cannot bloat every page that shows the experiment.
-const MaxNoteBytes = 64 << 10
 
 // noteRequest is the body of POST and PUT.
 type noteRequest struct {
@@ -68,7 +51,7 @@ func (s *Server) listNotes(c *fiber.Ctx) error {
 		return err
 	}
 	if notes == nil {
-		notes = []*Note{}
+		notes = []*experiments.Note{}
 	}
 	return c.JSON(fiber.Map{"experiment_id": id, "items": notes})
 }
@@ -139,12 +122,8 @@ func readNoteBody(c *fiber.Ctx) (string, error) {
 		return "", invalid(nil, "JSON body: field body is required (the note's Markdown)")
 	}
 	body := *req.Body // decoded strings are fresh allocations, not Fiber's buffer
-	if strings.TrimSpace(body) == "" {
-		return "", invalid(nil, "note body is empty")
-	}
-	if len(body) > MaxNoteBytes {
-		return "", &experiments.Error{Code: experiments.CodeTooLarge,
-			Message: fmt.Sprintf("note body is %d bytes; the limit is %d", len(body), MaxNoteBytes)}
+	if err := experiments.CheckNoteBody(body); err != nil {
+		return "", err
 	}
 	return body, nil
 }

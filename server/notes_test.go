@@ -11,58 +11,20 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"xraylab/experiments"
 	"xraylab/registry"
 )
 
-// registryNotes adapts the real SQLite registry to NoteStore, as main does.
-type registryNotes struct{ s *registry.Store }
-
-func fromRegistry(n *registry.Note) *Note {
-	return &Note{ID: n.ID, ExperimentID: n.ExperimentID, Body: n.Body, Created: n.Created, Updated: n.Updated}
-}
-
-func (r registryNotes) AddNote(ctx context.Context, exp int64, body string) (*Note, error) {
-	n, err := r.s.AddNote(ctx, exp, body)
-	if err != nil {
-		return nil, err
-	}
-	return fromRegistry(n), nil
-}
-
-func (r registryNotes) UpdateNote(ctx context.Context, id int64, body string) (*Note, error) {
-	n, err := r.s.UpdateNote(ctx, id, body)
-	if err != nil {
-		return nil, err
-	}
-	return fromRegistry(n), nil
-}
-
-func (r registryNotes) DeleteNote(ctx context.Context, id int64) error {
-	return r.s.DeleteNote(ctx, id)
-}
-
-func (r registryNotes) Notes(ctx context.Context, exp int64) ([]*Note, error) {
-	ns, err := r.s.Notes(ctx, exp)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Note, len(ns))
-	for i, n := range ns {
-		out[i] = fromRegistry(n)
-	}
-	return out, nil
-}
-
 func newNotesEnv(t *testing.T, tweak ...func(*Config)) *env {
 	t.Helper()
-	e := newEnv(t, append([]func(*Config){func(c *Config) { c.Notes = registryNotes{c.Store.(*registry.Store)} }}, tweak...)...)
+	e := newEnv(t, append([]func(*Config){func(c *Config) { c.Notes = c.Store.(*registry.Store) }}, tweak...)...)
 	e.submitFile("two.yaml") // experiments 1 (alpha) and 2 (beta)
 	return e
 }
 
-func decodeNote(t *testing.T, body string) Note {
+func decodeNote(t *testing.T, body string) experiments.Note {
 	t.Helper()
-	var n Note
+	var n experiments.Note
 	if err := json.Unmarshal([]byte(body), &n); err != nil {
 		t.Fatalf("not a note: %v\n%s", err, body)
 	}
@@ -94,7 +56,7 @@ func TestNotesLifecycle(t *testing.T) {
 	if err != nil || len(stored) != 1 || stored[0].Body != n.Body {
 		t.Fatalf("store holds %+v (%v)", stored, err)
 	}
-	wantJSONEqual(t, "list", e.get("/api/experiments/1/notes", 200), jsonOf(t, map[string]any{"experiment_id": 1, "items": []Note{n}}))
+	wantJSONEqual(t, "list", e.get("/api/experiments/1/notes", 200), jsonOf(t, map[string]any{"experiment_id": 1, "items": []experiments.Note{n}}))
 
 	code, _, body = e.do("PUT", "/api/notes/1", "application/json", []byte(`{"body":"edited"}`))
 	if code != 200 {
@@ -122,7 +84,7 @@ func TestNotesErrors(t *testing.T) {
 	if code, _, body := e.do("POST", "/api/experiments/1/notes", "application/json", []byte(`{"body":"keep"}`)); code != 201 {
 		t.Fatalf("add: %d %s", code, body)
 	}
-	big := `{"body":"` + strings.Repeat("x", MaxNoteBytes+1) + `"}`
+	big := `{"body":"` + strings.Repeat("x", experiments.MaxNoteBytes+1) + `"}`
 	cases := []struct {
 		name, method, target, ct, body string
 		status                         int

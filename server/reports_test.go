@@ -42,8 +42,7 @@ func finishRuns(t *testing.T, e *env, auc map[int64]float64) {
 func itoa(i int64) string { return strconv.FormatInt(i, 10) }
 
 func TestExperimentReports(t *testing.T) {
-	var e *env
-	e = newEnv(t, func(c *Config) { c.Reports = report.NewReports(c.Store, c.ArtifactsDir) })
+	e := newEnv(t, func(c *Config) { c.Reports = report.NewReports(c.Store, c.ArtifactsDir) })
 	e.submitFile("two.yaml")
 	finishRuns(t, e, map[int64]float64{1: 0.6, 2: 0.8, 3: 0.7})
 
@@ -94,5 +93,38 @@ func TestExperimentReports(t *testing.T) {
 	}
 	if got := e.get("/api/experiments/9/report", 404); !strings.Contains(got, "not found") {
 		t.Errorf("missing experiment: %s", got)
+	}
+}
+
+// The HTML report shows the experiment's notes as escaped text, and a note
+// added after a report was drawn makes a new one.
+func TestExperimentReportNotes(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Reports = report.NewReports(c.Store, c.ArtifactsDir) })
+	e.submitFile("two.yaml")
+	finishRuns(t, e, map[int64]float64{1: 0.6, 2: 0.8, 3: 0.7})
+	ctx := context.Background()
+	if html := e.get("/api/experiments/1/report", 200); strings.Contains(html, "<h2>Notes</h2>") {
+		t.Error("a report without notes has a Notes section")
+	}
+	if _, err := e.store.AddNote(ctx, 1, "HE helps the CAE on XR_HAND."); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.AddNote(ctx, 1, `<script>alert("x")</script> & <b>bold</b>`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.AddNote(ctx, 2, "a note on beta"); err != nil {
+		t.Fatal(err)
+	}
+	html := e.get("/api/experiments/1/report", 200)
+	for _, want := range []string{"<h2>Notes</h2>", "HE helps the CAE on XR_HAND.",
+		`&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	for _, bad := range []string{`<script>alert`, "<b>bold</b>", "a note on beta"} {
+		if strings.Contains(html, bad) {
+			t.Errorf("report contains %q", bad)
+		}
 	}
 }

@@ -169,6 +169,7 @@ func (s *Server) routes() {
 	api.Get("/runs/:id/metrics", r(s.runMetrics)...)
 	api.Get("/runs/:id/dataset", r(s.runDataset)...)
 	api.Get("/runs/:id/scores", r(s.runScores)...)
+	api.Get("/runs/:id/roc", r(s.runROC)...)
 	api.Post("/runs/:id/cancel", w(s.cancelRun)...)
 	api.Get("/runs/:id/artifacts", r(s.listArtifacts)...)
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)

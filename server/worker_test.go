@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,10 @@ type workerEnv struct {
 	x    *slurm.Executor
 	fake string
 	done map[int64]chan error
+	// ctx ends the executions still going when the test ends; wg waits
+	// for them, so none writes to a temporary folder being removed.
+	ctx context.Context
+	wg  sync.WaitGroup
 }
 
 func newWorkerEnv(t *testing.T, runs int, tweak ...func(*Config)) *workerEnv {
@@ -53,7 +58,10 @@ func newWorkerEnv(t *testing.T, runs int, tweak ...func(*Config)) *workerEnv {
 	if err := e.store.CreateExperiment(context.Background(), &experiments.Experiment{Name: "w", SpecText: "w", SpecHash: "h", Version: "v"}, list); err != nil {
 		t.Fatal(err)
 	}
-	return &workerEnv{env: e, x: x, fake: fake, done: map[int64]chan error{}}
+	ctx, stop := context.WithCancel(context.Background())
+	w := &workerEnv{env: e, x: x, fake: fake, done: map[int64]chan error{}, ctx: ctx}
+	t.Cleanup(func() { stop(); w.wg.Wait() })
+	return w
 }
 
 // submit leases the next run, executes it in the background and returns
@@ -66,7 +74,11 @@ func (w *workerEnv) submit() (int64, string) {
 	}
 	done := make(chan error, 1)
 	w.done[run.ID] = done
-	go func() { done <- w.x.Execute(context.Background(), run, experiments.RunSpec{}, "cpu") }()
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		done <- w.x.Execute(w.ctx, run, experiments.RunSpec{}, "cpu")
+	}()
 	var job *experiments.Job
 	waitFor(w.t, "the job id", func() bool {
 		job, err = w.store.Job(context.Background(), run.ID)

@@ -28,12 +28,16 @@ import (
 // the experiment's runs, so a request never redraws what has not changed.
 type Reports struct {
 	store experiments.Store
+	notes experiments.NoteReader // nil: the store keeps no notes
 	dir   string
 }
 
-// NewReports serves reports of the runs whose artifacts live in artifactsDir.
+// NewReports serves reports of the runs whose artifacts live in
+// artifactsDir. The HTML report shows the experiment's notes when store
+// also reads notes (a experiments.NoteReader, as registry.Store is).
 func NewReports(store experiments.Store, artifactsDir string) *Reports {
-	return &Reports{store: store, dir: artifactsDir}
+	notes, _ := store.(experiments.NoteReader)
+	return &Reports{store: store, notes: notes, dir: artifactsDir}
 }
 
 // maxROCCurves keeps an overlay of one score across runs legible.
@@ -237,7 +241,18 @@ func (r *Reports) HTML(ctx context.Context, id int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.cached(id, runs, "report.html", func() ([]byte, error) { return r.renderHTML(ctx, e, runs) })
+	var notes []*experiments.Note
+	if r.notes != nil {
+		if notes, err = r.notes.Notes(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	// A note added, edited or deleted makes a new report.
+	key := make([]string, len(notes))
+	for i, n := range notes {
+		key[i] = fmt.Sprintf("note %d %d", n.ID, n.Updated.UnixNano())
+	}
+	return r.cached(id, runs, "report.html", func() ([]byte, error) { return r.renderHTML(ctx, e, runs, notes) }, key...)
 }
 
 type reportRun struct {
@@ -246,16 +261,17 @@ type reportRun struct {
 	Figures []template.URL
 }
 
-func (r *Reports) renderHTML(ctx context.Context, e *experiments.Experiment, runs []*experiments.Run) ([]byte, error) {
+func (r *Reports) renderHTML(ctx context.Context, e *experiments.Experiment, runs []*experiments.Run, notes []*experiments.Note) ([]byte, error) {
 	data := struct {
 		E         *experiments.Experiment
+		Notes     []*experiments.Note
 		Generated time.Time
 		Table     *Table
 		TableErr  string
 		Markdown  string
 		Runs      []reportRun
 		ROC       []template.URL
-	}{E: e, Generated: time.Now().UTC()}
+	}{E: e, Notes: notes, Generated: time.Now().UTC()}
 	if t, err := BuildTable(runs, TableOptions{}); err == nil {
 		data.Table = t
 	} else {
@@ -321,6 +337,7 @@ table{border-collapse:collapse;margin:1em 0}th,td{border-bottom:1px solid #d5dae
 th{background:#f3f5f8}td.num{text-align:right;font-variant-numeric:tabular-nums}b{font-weight:700}
 pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:13px}img{max-width:100%;border:1px solid #e3e7ec;margin:.3em 0}
 .meta td:first-child{color:#5b6573}.failed{color:#b42318}
+.note{border-left:3px solid #d5dae1;padding:0 1em;margin:1em 0}.note pre{background:none;padding:0;white-space:pre-wrap;font:inherit}.note p{color:#5b6573;margin:0}
 </style></head><body>
 <h1>{{.E.Name}}</h1>
 <table class="meta">
@@ -329,7 +346,9 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:13px}img{max-width:10
 <tr><td>recorded by</td><td><code>{{.E.Version}}</code></td></tr>
 <tr><td>report generated</td><td>{{.Generated.Format "2006-01-02 15:04 UTC"}}</td></tr>
 </table>
-<h2>Comparison</h2>
+{{with .Notes}}<h2>Notes</h2>
+{{range .}}<div class="note"><p>note #{{.ID}}, {{.Updated.UTC.Format "2006-01-02 15:04 UTC"}}</p><pre>{{.Body}}</pre></div>
+{{end}}{{end}}<h2>Comparison</h2>
 {{with .Table}}<p>{{.Title}}</p>
 <table><tr><th>model</th><th>score</th>{{range .Columns}}<th>{{col .}}</th>{{end}}</tr>
 {{range .Rows}}<tr><td>{{.Model}}</td><td>{{.Score}}</td>{{range .Cells}}<td class="num">{{if .}}{{if .Best}}<b>{{f3 .Mean}} ± {{f3 .Std}}</b>{{else}}{{f3 .Mean}} ± {{f3 .Std}}{{end}} ({{.N}}){{else}}–{{end}}</td>{{end}}</tr>

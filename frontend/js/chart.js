@@ -104,27 +104,3 @@ export function lineChart(series, opts = {}) {
   }
   return fig;
 }
-
-// rocPoints computes a ROC curve from labels (1 = abnormal) and scores
-// (higher = more anomalous): the (FPR, TPR) corners, ties stepping
-// together, and the AUC by the trapezoid rule.
-export function rocPoints(labels, scores) {
-  const idx = scores.map((_, i) => i).filter((i) => Number.isFinite(scores[i]));
-  idx.sort((a, b) => scores[b] - scores[a]);
-  const P = idx.filter((i) => labels[i] === 1).length;
-  const N = idx.length - P;
-  if (!P || !N) return { points: [], auc: NaN };
-  const points = [{ x: 0, y: 0 }];
-  let tp = 0;
-  let fp = 0;
-  let auc = 0;
-  for (let k = 0; k < idx.length; k++) {
-    if (labels[idx[k]] === 1) tp++; else fp++;
-    if (k + 1 < idx.length && scores[idx[k + 1]] === scores[idx[k]]) continue;
-    const prev = points[points.length - 1];
-    const pt = { x: fp / N, y: tp / P };
-    auc += (pt.x - prev.x) * (pt.y + prev.y) / 2;
-    points.push(pt);
-  }
-  return { points, auc };
-}

@@ -1,12 +1,12 @@
 // Compare: pick runs from any experiments, then see their parameters side
 // by side (rows that differ highlighted), their final metrics, their
-// curves overlaid, and their test ROC curves overlaid (computed here from
-// each run's per-image scores, /api/runs/:id/scores).
+// curves overlaid, and their test ROC curves overlaid (computed by the
+// server from each run's per-image scores, /api/runs/:id/roc).
 
 import { api, ApiError } from '../api.js';
 import { h, clear, fmtNum, errorBox, emptyNote, stateBadge } from '../dom.js';
-import { lineChart, rocPoints } from '../chart.js';
-import { runLabel, flatten, metricCharts, allRuns } from './common.js';
+import { lineChart } from '../chart.js';
+import { runLabel, flatten, metricCharts, allRuns, scoreNames } from './common.js';
 
 const MAX_RUNS = 8;
 
@@ -148,30 +148,31 @@ export async function comparePage(query) {
 
   async function renderROC(runs, rocCell, mine) {
     const title = h('h2', { id: 'h-croc' }, 'Test ROC curves, overlaid');
-    const tables = await Promise.all(runs.map((r) => api(`/api/runs/${r.id}/scores`).catch((err) => err)));
-    if (mine !== seq) return;
-    const ok = tables.map((t, i) => [runs[i], t]).filter(([, t]) => !(t instanceof Error));
-    const failed = tables.map((t, i) => [runs[i], t]).filter(([, t]) => t instanceof Error && !(t instanceof ApiError && t.status === 404));
-    const names = [...new Set(ok.flatMap(([, t]) => t.scores))].sort();
+    const names = scoreNames(runs);
     if (!names.length) {
-      clear(rocCell, title, failed.length ? failed.map(([r, e]) => errorBox(e, `Scores of run ${r.id}`)) : emptyNote('None of these runs has test scores yet.'));
+      clear(rocCell, title, emptyNote('None of these runs has test scores yet.'));
       return;
     }
     if (!names.includes(rocScore)) rocScore = names.includes('mean') ? 'mean' : names[0];
+    const score = rocScore;
+    const curves = await Promise.all(runs.map((r) => api(`/api/runs/${r.id}/roc?score=${encodeURIComponent(score)}&split=test`).catch((err) => err)));
+    if (mine !== seq || score !== rocScore) return;
     const select = h('select', { id: 'roc-score-compare', onchange: () => { rocScore = select.value; renderROC(runs, rocCell, mine); } },
-      names.map((n) => h('option', { value: n, selected: n === rocScore }, n)));
-    const series = ok.filter(([, t]) => t.scores.includes(rocScore)).map(([r, t]) => {
-      const test = t.rows.filter((x) => x.part === 'test');
-      const { points, auc } = rocPoints(test.map((x) => x.label), test.map((x) => x.scores[rocScore]));
-      return { name: `${runLabel(r)} (AUC ${fmtNum(auc)})`, points };
-    });
-    const missing = runs.filter((r) => !ok.some(([x, t]) => x.id === r.id && t.scores.includes(rocScore)));
+      names.map((n) => h('option', { value: n, selected: n === score }, n)));
+    // No scores yet (404) or none of this name (400 on the score
+    // parameter) is a missing curve; anything else, such as scores the
+    // server refuses to rank, is shown as an error.
+    const absent = (c) => c instanceof ApiError && (c.status === 404 || (c.status === 400 && c.details?.parameter === 'score'));
+    const series = curves.map((c, i) => [runs[i], c]).filter(([, c]) => !(c instanceof Error))
+      .map(([r, c]) => ({ name: `${runLabel(r)} (AUC ${fmtNum(c.auc)})`, points: c.points.map((p) => ({ x: p.fpr, y: p.tpr })) }));
+    const missing = runs.filter((r, i) => absent(curves[i]));
+    const failed = curves.map((c, i) => [runs[i], c]).filter(([, c]) => c instanceof Error && !absent(c));
     clear(rocCell, title,
       h('div', { class: 'cell-tools' }, h('label', { for: 'roc-score-compare' }, 'Score'), select),
-      lineChart(series, { title: `ROC, score ${rocScore}, test images`, xLabel: 'false positive rate', yLabel: 'true positive rate',
-        xMin: 0, xMax: 1, yMin: 0, yMax: 1, square: true, diagonal: true, legend: true }),
-      missing.length ? h('p', { class: 'muted small' }, `No ${rocScore} test scores for: ${missing.map((r) => `#${r.id}`).join(', ')}.`) : null,
-      failed.map(([r, e]) => errorBox(e, `Scores of run ${r.id}`)));
+      series.length ? lineChart(series, { title: `ROC, score ${score}, test images`, xLabel: 'false positive rate', yLabel: 'true positive rate',
+        xMin: 0, xMax: 1, yMin: 0, yMax: 1, square: true, diagonal: true, legend: true }) : null,
+      missing.length ? h('p', { class: 'muted small' }, `No ${score} test scores for: ${missing.map((r) => `#${r.id}`).join(', ')}.`) : null,
+      failed.map(([r, e]) => errorBox(e, `ROC of run ${r.id}`)));
   }
 
   renderPicked();
