@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"xraylab/nets"
+	_ "xraylab/nets/models" // registers every model kind
 )
 
 // CheckpointFormat names the layout of a run checkpoint: one JSON header

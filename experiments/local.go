@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"xraylab/nets"
+	_ "xraylab/nets/models" // registers every model kind
 	"xraylab/preprocess"
 )
 
