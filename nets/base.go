@@ -8,7 +8,7 @@ import (
 // Base is what every network model keeps besides its networks: its name,
 // resolved config and epoch, and the state its checkpoint holds. Models
 // embed it for Name, Epoch, EndEpoch, Save and Load, and LoadModel
-// restores them through its Restore, so the checkpoint plumbing is written
+// restores them through it, so the checkpoint plumbing is written
 // once for all of them.
 type Base struct {
 	Cfg   Config // Params resolved against the model's spec
@@ -62,7 +62,7 @@ func (b *Base) CheckBatch(bt *Batch) error {
 // Save writes the model's checkpoint.
 func (b *Base) Save(w io.Writer) error {
 	return WriteCheckpoint(w, &Checkpoint{Model: b.name, Size: b.Cfg.Size, TopK: b.TopK, Params: b.Cfg.Params,
-		Epoch: b.epoch, Step: b.opts[0].Step, Tensors: EntryTensors(b.state())})
+		Epoch: b.epoch, Step: b.opts[0].Step, Tensors: entryTensors(b.state())})
 }
 
 // Load restores a checkpoint written by Save of the same model and config.
@@ -71,14 +71,14 @@ func (b *Base) Load(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return b.Restore(ck)
+	return b.restore(ck)
 }
 
-// Restore checks that the checkpoint was written by the same model with
+// restore checks that the checkpoint was written by the same model with
 // the same size and architecture parameters, then restores every tensor
 // (all validated before any is copied, so a bad checkpoint leaves the
 // model as it was), the optimiser step and the epoch.
-func (b *Base) Restore(c *Checkpoint) error {
+func (b *Base) restore(c *Checkpoint) error {
 	if c.Model != b.name {
 		return fmt.Errorf("checkpoint: holds model %q, not %q", c.Model, b.name)
 	}
@@ -90,7 +90,7 @@ func (b *Base) Restore(c *Checkpoint) error {
 			return fmt.Errorf("checkpoint: %s %g, the model has %g", p, c.Params[p], b.Cfg.Params[p])
 		}
 	}
-	if err := RestoreEntries(c, b.state()); err != nil {
+	if err := restoreEntries(c, b.state()); err != nil {
 		return err
 	}
 	for _, o := range b.opts {

@@ -55,9 +55,9 @@ func (c *Checkpoint) Tensor(name string) (NamedTensor, bool) {
 	return NamedTensor{}, false
 }
 
-// Restorer is implemented by models whose state is a checkpoint (Base).
-type Restorer interface {
-	Restore(*Checkpoint) error
+// restorer is implemented by models whose state is a checkpoint (Base).
+type restorer interface {
+	restore(*Checkpoint) error
 }
 
 // LoadModel rebuilds a model from a checkpoint written by its Save: the
@@ -72,11 +72,11 @@ func LoadModel(r io.Reader, rnd *rand.Rand) (Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	rs, ok := m.(Restorer)
+	rs, ok := m.(restorer)
 	if !ok {
 		return nil, fmt.Errorf("checkpoint: model %s does not use the checkpoint format", ck.Model)
 	}
-	if err := rs.Restore(ck); err != nil {
+	if err := rs.restore(ck); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -310,8 +310,8 @@ func StateEntries(ps *ParamSet, opt *Adam, stats []*BNStats) []StateEntry {
 	return out
 }
 
-// EntryTensors turns state entries into checkpoint tensors (sharing data).
-func EntryTensors(es []StateEntry) []NamedTensor {
+// entryTensors turns state entries into checkpoint tensors (sharing data).
+func entryTensors(es []StateEntry) []NamedTensor {
 	out := make([]NamedTensor, len(es))
 	for i, e := range es {
 		out[i] = NamedTensor{Name: e.Name, Shape: e.T.Shape().Clone(), Data: e.T.Data()}
@@ -319,10 +319,10 @@ func EntryTensors(es []StateEntry) []NamedTensor {
 	return out
 }
 
-// RestoreEntries validates every entry against the checkpoint before
+// restoreEntries validates every entry against the checkpoint before
 // copying any, so a bad checkpoint leaves the model as it was; the
 // checkpoint must hold exactly these tensors.
-func RestoreEntries(c *Checkpoint, es []StateEntry) error {
+func restoreEntries(c *Checkpoint, es []StateEntry) error {
 	srcs := make([]NamedTensor, len(es))
 	for i, e := range es {
 		name, dst := e.Name, e.T

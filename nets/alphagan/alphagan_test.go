@@ -38,33 +38,25 @@ func TestAlphaGANArchitecture(t *testing.T) {
 // term and the hinge or BCE losses) against central differences, in
 // float64.
 func TestAlphaGANNumericalGradients(t *testing.T) {
-	for _, c := range []struct {
-		label string
-		hinge float64
-	}{{"hinge", 1}, {"bce", 0}} {
-		t.Run(c.label, func(t *testing.T) {
-			p := nettest.TinyGANParams(true)
-			p["hinge"] = c.hinge
-			m, err := newAlphaGAN(nets.Config{Size: 16, TopK: []int{5}, Params: p, Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+	nettest.ForEachGANLoss(t, true, func(t *testing.T, cfg nets.Config, b *nets.Batch) {
+		m, err := newAlphaGAN(cfg, tensor.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.PowerIterate()
+		r := rand.New(rand.NewSource(99))
+		z, eps := gan.Normals(r, b.N*m.z), gan.Normals(r, b.N*m.z)
+		nettest.CheckGANGradients(t, m.Nets(), func() (map[*gan.Net]float64, map[*gan.Net][]G.Value) {
+			ep, gp, dp, l, err := m.phases(b, z, eps)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := nettest.SynthBatch(rand.New(rand.NewSource(6)), 3, 16)
-			m.PowerIterate()
-			r := rand.New(rand.NewSource(99))
-			z, eps := gan.Normals(r, b.N*m.z), gan.Normals(r, b.N*m.z)
-			nettest.CheckGANGradients(t, m.Nets(), func() (map[*gan.Net]float64, map[*gan.Net][]G.Value) {
-				ep, gp, dp, l, err := m.phases(b, z, eps)
-				if err != nil {
-					t.Fatal(err)
-				}
-				dc := l["d"] + l["c"]
-				return map[*gan.Net]float64{m.e: l["e"], m.g: l["g"], m.d: dc, m.c: dc},
-					map[*gan.Net][]G.Value{m.e: nettest.Grads(t, ep.gg, m.e), m.g: nettest.Grads(t, gp.gg, m.g),
-						m.d: nettest.Grads(t, dp.gg, m.d), m.c: nettest.Grads(t, dp.gg, m.c)}
-			})
+			dc := l["d"] + l["c"]
+			return map[*gan.Net]float64{m.e: l["e"], m.g: l["g"], m.d: dc, m.c: dc},
+				map[*gan.Net][]G.Value{m.e: nettest.Grads(t, ep.gg, m.e), m.g: nettest.Grads(t, gp.gg, m.g),
+					m.d: nettest.Grads(t, dp.gg, m.d), m.c: nettest.Grads(t, dp.gg, m.c)}
 		})
-	}
+	})
 }
 
 // α-GAN's c_d is the mean of c and d, and both are probabilities in (0,1).

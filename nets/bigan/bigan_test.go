@@ -29,30 +29,22 @@ func TestBiGANArchitecture(t *testing.T) {
 // LeakyReLU, BN, transposed convolutions and the hinge or BCE losses)
 // against central differences, in float64.
 func TestBiGANNumericalGradients(t *testing.T) {
-	for _, c := range []struct {
-		label string
-		hinge float64
-	}{{"hinge", 1}, {"bce", 0}} {
-		t.Run(c.label, func(t *testing.T) {
-			p := nettest.TinyGANParams(false)
-			p["hinge"] = c.hinge
-			m, err := newBiGAN(nets.Config{Size: 16, TopK: []int{5}, Params: p, Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+	nettest.ForEachGANLoss(t, false, func(t *testing.T, cfg nets.Config, b *nets.Batch) {
+		m, err := newBiGAN(cfg, tensor.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.PowerIterate()
+		z := gan.Normals(rand.New(rand.NewSource(99)), b.N*m.z)
+		nettest.CheckGANGradients(t, m.Nets(), func() (map[*gan.Net]float64, map[*gan.Net][]G.Value) {
+			ge, d, l, err := m.phases(b, z)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b := nettest.SynthBatch(rand.New(rand.NewSource(6)), 3, 16)
-			m.PowerIterate()
-			z := gan.Normals(rand.New(rand.NewSource(99)), b.N*m.z)
-			nettest.CheckGANGradients(t, m.Nets(), func() (map[*gan.Net]float64, map[*gan.Net][]G.Value) {
-				ge, d, l, err := m.phases(b, z)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return map[*gan.Net]float64{m.g: l["ge"], m.e: l["ge"], m.d: l["d"]},
-					map[*gan.Net][]G.Value{m.g: nettest.Grads(t, ge.gg, m.g), m.e: nettest.Grads(t, ge.gg, m.e), m.d: nettest.Grads(t, d.gg, m.d)}
-			})
+			return map[*gan.Net]float64{m.g: l["ge"], m.e: l["ge"], m.d: l["d"]},
+				map[*gan.Net][]G.Value{m.g: nettest.Grads(t, ge.gg, m.g), m.e: nettest.Grads(t, ge.gg, m.e), m.d: nettest.Grads(t, d.gg, m.d)}
 		})
-	}
+	})
 }
 
 // BiGAN's mse is the masked error of its own reconstruction G(E(x)).

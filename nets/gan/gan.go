@@ -130,8 +130,9 @@ func (n *Net) PowerIterate() {
 	}
 }
 
-// StateEntries: parameters, Adam moments, BN statistics, then u and v of
-// every spectrally normalised weight.
+// StateEntries are the network's checkpoint state: parameters, Adam
+// moments, BN statistics, then u and v of every spectrally normalised
+// weight.
 func (n *Net) StateEntries() []nets.StateEntry {
 	es := nets.StateEntries(n.PS, n.Opt, n.Stats)
 	for _, s := range n.SN {
@@ -243,16 +244,14 @@ func Flatten(h *G.Node) (*G.Node, error) {
 }
 
 // Graph is one compiled graph: named inputs bound to tensors the model
-// fills, named outputs, the cost whose gradient it computes for the wrt
-// networks (none for an inference graph), and its machine.
+// fills, the networks whose gradients it computes (none for an inference
+// graph), and its machine.
 type Graph struct {
 	g      *G.ExprGraph
 	dt     tensor.Dtype
 	binds  map[*Net]*Bind
 	order  []*Net
 	inputs map[string]*tensor.Dense
-	out    map[string]*G.Node
-	cost   *G.Node
 	wrt    []*Net
 	vm     G.VM
 }
@@ -260,7 +259,7 @@ type Graph struct {
 // NewGraph is an empty graph of networks of dtype dt.
 func NewGraph(dt tensor.Dtype) *Graph {
 	return &Graph{g: G.NewGraph(), dt: dt, binds: map[*Net]*Bind{},
-		inputs: map[string]*tensor.Dense{}, out: map[string]*G.Node{}}
+		inputs: map[string]*tensor.Dense{}}
 }
 
 // Bind adds n's parameters to the graph (once).
@@ -284,7 +283,7 @@ func (gg *Graph) Input(name string, shape ...int) *G.Node {
 // Compile finishes a graph: with a cost, its gradients for the wrt
 // networks and a training machine; without, an inference machine.
 func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
-	gg.cost, gg.wrt = cost, wrt
+	gg.wrt = wrt
 	if cost == nil {
 		gg.vm = G.NewTapeMachine(gg.g, G.EvalMode())
 		return nil
@@ -680,15 +679,6 @@ func WithParams(base map[string]nets.ParamRange, more map[string]nets.ParamRange
 	}
 	for k, v := range more {
 		out[k] = v
-	}
-	return out
-}
-
-// AllParams lists every network's parameter tensors.
-func (m *Base) AllParams() []*tensor.Dense {
-	var out []*tensor.Dense
-	for _, n := range m.all {
-		out = append(out, n.PS.Vals...)
 	}
 	return out
 }

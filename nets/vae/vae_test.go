@@ -172,14 +172,7 @@ func TestVAEScore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.Scores) != len(m.ScoreNames()) {
-		t.Fatalf("%d scores, want %d (%v)", len(s.Scores), len(m.ScoreNames()), m.ScoreNames())
-	}
-	for _, n := range m.ScoreNames() {
-		if len(s.Scores[n]) != b.N {
-			t.Fatalf("score %s has %d values for %d images", n, len(s.Scores[n]), b.N)
-		}
-	}
+	// (one value per image and score: the contract test, nets/models)
 	px := b.Pixels()
 	for i := 0; i < b.N; i++ {
 		var kld float64

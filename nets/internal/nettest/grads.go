@@ -81,3 +81,18 @@ func TinyGANParams(mbd bool) map[string]float64 {
 	}
 	return p
 }
+
+// ForEachGANLoss runs f as the subtests "hinge" and "bce": a tiny
+// float64-ready config of that loss and a batch of three 16 px images.
+func ForEachGANLoss(t *testing.T, mbd bool, f func(t *testing.T, cfg nets.Config, b *nets.Batch)) {
+	for _, c := range []struct {
+		label string
+		hinge float64
+	}{{"hinge", 1}, {"bce", 0}} {
+		t.Run(c.label, func(t *testing.T) {
+			p := TinyGANParams(mbd)
+			p["hinge"] = c.hinge
+			f(t, nets.Config{Size: 16, TopK: []int{5}, Params: p, Rand: rand.New(rand.NewSource(5))}, SynthBatch(rand.New(rand.NewSource(6)), 3, 16))
+		})
+	}
+}
