@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"xraylab/experiments"
+	_ "xraylab/nets/models" // registers every model kind
 )
 
 const usage = `xraylab: unsupervised anomaly detection experiments on hand X-rays

@@ -34,6 +34,8 @@ import (
 	"time"
 
 	"xraylab/nets"
+	_ "xraylab/nets/cae" // registers "cae"
+	"xraylab/nets/ops"
 )
 
 // result is one measured configuration, as both implementations print it.
@@ -246,7 +248,7 @@ func measure(mode string, size, n int, width float64, warmup, iters int, profile
 	}
 	return &result{Impl: "xraylab", Mode: mode, Size: size, Batch: n, Width: width, Iters: iters,
 		Wall: median(walls), CPU: median(cpus), PeakMB: peak, Value: v,
-		Version: runtime.Version() + " " + nets.BLASName()}, nil
+		Version: runtime.Version() + " " + ops.BLASName()}, nil
 }
 
 // synthBatch: bright discs on a dark background with a box mask, the same

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"xraylab/nets"
+	_ "xraylab/nets/models" // registers every model kind
 )
 
 // Limits that keep a spec from asking for more than a server should accept.

@@ -27,41 +27,44 @@ const (
 	ckptMaxBody = 1 << 36
 )
 
-type checkpoint struct {
+// Checkpoint is a decoded checkpoint file.
+type Checkpoint struct {
 	Model   string
 	Size    int
 	TopK    []int
 	Params  map[string]float64
 	Epoch   int
 	Step    int
-	Tensors []namedTensor
+	Tensors []NamedTensor
 }
 
-type namedTensor struct {
+// NamedTensor is one tensor of a checkpoint.
+type NamedTensor struct {
 	Name  string
 	Shape tensor.Shape
 	Data  any // []float32 or []float64
 }
 
-func (c *checkpoint) tensor(name string) (namedTensor, bool) {
+// Tensor finds a tensor by name.
+func (c *Checkpoint) Tensor(name string) (NamedTensor, bool) {
 	for _, t := range c.Tensors {
 		if t.Name == name {
 			return t, true
 		}
 	}
-	return namedTensor{}, false
+	return NamedTensor{}, false
 }
 
-// restorer is implemented by models whose state is a checkpoint.
+// restorer is implemented by models whose state is a checkpoint (Base).
 type restorer interface {
-	restore(*checkpoint) error
+	restore(*Checkpoint) error
 }
 
 // LoadModel rebuilds a model from a checkpoint written by its Save: the
 // model kind and config come from the file; rnd seeds whatever the model
 // draws later (noise, sampling).
 func LoadModel(r io.Reader, rnd *rand.Rand) (Model, error) {
-	ck, err := readCheckpoint(r)
+	ck, err := ReadCheckpoint(r)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +82,8 @@ func LoadModel(r io.Reader, rnd *rand.Rand) (Model, error) {
 	return m, nil
 }
 
-func writeCheckpoint(w io.Writer, c *checkpoint) error {
+// WriteCheckpoint writes c in the checkpoint file format.
+func WriteCheckpoint(w io.Writer, c *Checkpoint) error {
 	var e enc
 	e.str(c.Model)
 	e.i64(int64(c.Size))
@@ -135,7 +139,8 @@ func writeCheckpoint(w io.Writer, c *checkpoint) error {
 	return nil
 }
 
-func readCheckpoint(r io.Reader) (*checkpoint, error) {
+// ReadCheckpoint decodes and verifies a checkpoint file.
+func ReadCheckpoint(r io.Reader) (*Checkpoint, error) {
 	head := make([]byte, len(ckptMagic)+12)
 	n, err := io.ReadFull(r, head)
 	if n < len(ckptMagic) || string(head[:len(ckptMagic)]) != ckptMagic {
@@ -167,7 +172,7 @@ func readCheckpoint(r io.Reader) (*checkpoint, error) {
 		return nil, errors.New("checkpoint: checksum mismatch, the file is corrupted")
 	}
 	d := dec{b: body}
-	c := &checkpoint{Params: map[string]float64{}}
+	c := &Checkpoint{Params: map[string]float64{}}
 	c.Model = d.str("model name")
 	c.Size = int(d.i64("image size"))
 	nk := d.count("top-k count", 8)
@@ -183,7 +188,7 @@ func readCheckpoint(r io.Reader) (*checkpoint, error) {
 	c.Step = int(d.i64("optimiser step"))
 	nt := d.count("tensor count", 8)
 	for i := 0; i < nt && d.err == nil; i++ {
-		t := namedTensor{Name: d.str("tensor name")}
+		t := NamedTensor{Name: d.str("tensor name")}
 		dims := d.count("rank of "+t.Name, 8)
 		size := 1
 		for j := 0; j < dims; j++ {
@@ -284,49 +289,44 @@ func (d *dec) str(what string) string {
 	return string(d.take(n, what))
 }
 
-// stateEntry pairs a checkpoint tensor name with the model tensor it
+// StateEntry pairs a checkpoint tensor name with the model tensor it
 // saves and restores.
-type stateEntry struct {
-	name string
-	t    *tensor.Dense
+type StateEntry struct {
+	Name string
+	T    *tensor.Dense
 }
 
-// stateEntries lists a network's state under stable names: parameters,
+// StateEntries lists a network's state under stable names: parameters,
 // Adam moments and BatchNorm running statistics.
-func stateEntries(ps *paramSet, opt *adam, stats []*bnStats) []stateEntry {
-	var out []stateEntry
-	for i, n := range ps.names {
-		out = append(out, stateEntry{"param/" + n, ps.vals[i]},
-			stateEntry{"adam.m/" + n, opt.m[i]}, stateEntry{"adam.v/" + n, opt.v[i]})
+func StateEntries(ps *ParamSet, opt *Adam, stats []*BNStats) []StateEntry {
+	var out []StateEntry
+	for i, n := range ps.Names {
+		out = append(out, StateEntry{"param/" + n, ps.Vals[i]},
+			StateEntry{"adam.m/" + n, opt.M[i]}, StateEntry{"adam.v/" + n, opt.V[i]})
 	}
 	for _, s := range stats {
-		out = append(out, stateEntry{"bn.mean/" + s.name, s.mean}, stateEntry{"bn.var/" + s.name, s.variance})
+		out = append(out, StateEntry{"bn.mean/" + s.Name, s.Mean}, StateEntry{"bn.var/" + s.Name, s.Variance})
 	}
 	return out
 }
 
 // entryTensors turns state entries into checkpoint tensors (sharing data).
-func entryTensors(es []stateEntry) []namedTensor {
-	out := make([]namedTensor, len(es))
+func entryTensors(es []StateEntry) []NamedTensor {
+	out := make([]NamedTensor, len(es))
 	for i, e := range es {
-		out[i] = namedTensor{Name: e.name, Shape: e.t.Shape().Clone(), Data: e.t.Data()}
+		out[i] = NamedTensor{Name: e.Name, Shape: e.T.Shape().Clone(), Data: e.T.Data()}
 	}
 	return out
-}
-
-// stateTensors lists a network's state as checkpoint tensors.
-func stateTensors(ps *paramSet, opt *adam, stats []*bnStats) []namedTensor {
-	return entryTensors(stateEntries(ps, opt, stats))
 }
 
 // restoreEntries validates every entry against the checkpoint before
 // copying any, so a bad checkpoint leaves the model as it was; the
 // checkpoint must hold exactly these tensors.
-func restoreEntries(c *checkpoint, es []stateEntry) error {
-	srcs := make([]namedTensor, len(es))
+func restoreEntries(c *Checkpoint, es []StateEntry) error {
+	srcs := make([]NamedTensor, len(es))
 	for i, e := range es {
-		name, dst := e.name, e.t
-		t, ok := c.tensor(name)
+		name, dst := e.Name, e.T
+		t, ok := c.Tensor(name)
 		if !ok {
 			return fmt.Errorf("checkpoint: tensor %s is missing", name)
 		}
@@ -352,43 +352,12 @@ func restoreEntries(c *checkpoint, es []stateEntry) error {
 		return fmt.Errorf("checkpoint: negative optimiser step %d", c.Step)
 	}
 	for i, e := range es {
-		switch d := e.t.Data().(type) {
+		switch d := e.T.Data().(type) {
 		case []float32:
 			copy(d, srcs[i].Data.([]float32))
 		case []float64:
 			copy(d, srcs[i].Data.([]float64))
 		}
 	}
-	return nil
-}
-
-// restoreState restores one network's state and its optimiser step.
-func restoreState(c *checkpoint, ps *paramSet, opt *adam, stats []*bnStats) error {
-	if err := restoreEntries(c, stateEntries(ps, opt, stats)); err != nil {
-		return err
-	}
-	opt.step = c.Step
-	return nil
-}
-
-func (m *cae) checkpoint() *checkpoint {
-	return &checkpoint{Model: m.Name(), Size: m.cfg.Size, TopK: m.topK, Params: m.cfg.Params,
-		Epoch: m.epoch, Step: m.opt.step, Tensors: stateTensors(m.ps, m.opt, m.stats)}
-}
-
-func (m *cae) restore(c *checkpoint) error {
-	if c.Model != m.Name() {
-		return fmt.Errorf("checkpoint: holds model %q, not %q", c.Model, m.Name())
-	}
-	if c.Size != m.cfg.Size {
-		return fmt.Errorf("checkpoint: image size %d, the model has %d", c.Size, m.cfg.Size)
-	}
-	if w, ok := c.Params["width"]; !ok || w != m.width {
-		return fmt.Errorf("checkpoint: width %g, the model has %g", c.Params["width"], m.width)
-	}
-	if err := restoreState(c, m.ps, m.opt, m.stats); err != nil {
-		return err
-	}
-	m.epoch = c.Epoch
 	return nil
 }

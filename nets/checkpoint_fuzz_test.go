@@ -1,4 +1,4 @@
-package nets
+package nets_test
 
 import (
 	"bytes"
@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"xraylab/nets"
+	_ "xraylab/nets/models"
 )
 
 // wrapBody frames body as a checkpoint file with a correct header and
@@ -17,8 +20,8 @@ import (
 // checksum every time.
 func wrapBody(body []byte) []byte {
 	var b bytes.Buffer
-	b.WriteString(ckptMagic)
-	binary.Write(&b, binary.LittleEndian, uint32(ckptVersion))
+	b.WriteString(nets.CkptMagic)
+	binary.Write(&b, binary.LittleEndian, uint32(nets.CkptVersion))
 	binary.Write(&b, binary.LittleEndian, uint64(len(body)))
 	b.Write(body)
 	sum := sha256.Sum256(body)
@@ -38,16 +41,16 @@ const maxFuzzSize = 128
 func FuzzLoadModel(f *testing.F) {
 	// Real checkpoints are in testdata/fuzz/FuzzLoadModel (written by
 	// TestWriteFuzzCorpus); building models here would slow every go test.
-	f.Add([]byte(ckptMagic+"\x01\x00\x00\x00"), false)
+	f.Add([]byte(nets.CkptMagic+"\x01\x00\x00\x00"), false)
 	f.Add([]byte{}, true)
 	f.Fuzz(func(t *testing.T, data []byte, wrap bool) {
 		if wrap {
 			data = wrapBody(data)
 		}
-		if ck, err := readCheckpoint(bytes.NewReader(data)); err == nil && (ck.Size > maxFuzzSize || ck.Size < 0) {
+		if ck, err := nets.ReadCheckpoint(bytes.NewReader(data)); err == nil && (ck.Size > maxFuzzSize || ck.Size < 0) {
 			t.Skipf("checkpoint asks for a %d px model; not built while fuzzing", ck.Size)
 		}
-		m, err := LoadModel(bytes.NewReader(data), rand.New(rand.NewSource(1)))
+		m, err := nets.LoadModel(bytes.NewReader(data), rand.New(rand.NewSource(1)))
 		if err != nil {
 			if m != nil {
 				t.Fatalf("LoadModel returned a model with error %v", err)
@@ -61,7 +64,7 @@ func FuzzLoadModel(f *testing.F) {
 		if err := m.Save(&out); err != nil {
 			t.Fatalf("a loaded %s does not save: %v", m.Name(), err)
 		}
-		m2, err := LoadModel(bytes.NewReader(out.Bytes()), rand.New(rand.NewSource(1)))
+		m2, err := nets.LoadModel(bytes.NewReader(out.Bytes()), rand.New(rand.NewSource(1)))
 		if err != nil {
 			t.Fatalf("a saved %s does not load: %v", m.Name(), err)
 		}
@@ -77,18 +80,18 @@ func FuzzLoadModel(f *testing.F) {
 // megabytes), a CAE file's head, and broken files.
 func checkpointSeeds(t testing.TB) [][]byte {
 	var out [][]byte
-	for _, name := range Names() {
-		spec, _ := Lookup(name)
+	for _, name := range nets.Names() {
+		spec, _ := nets.Lookup(name)
 		params := map[string]float64{}
 		if w, ok := spec.Params["width"]; ok {
 			params["width"] = w.Min
 		}
-		m, err := New(name, Config{Size: 32, TopK: []int{5}, Params: params, Rand: rand.New(rand.NewSource(1))})
+		m, err := nets.New(name, nets.Config{Size: 32, TopK: []int{5}, Params: params, Rand: rand.New(rand.NewSource(1))})
 		if err != nil {
 			continue // a model that cannot be built this small adds no seed
 		}
 		var b bytes.Buffer
-		if m.Save(&b) == nil && b.Len() < 64<<10 && bytes.HasPrefix(b.Bytes(), []byte(ckptMagic)) {
+		if m.Save(&b) == nil && b.Len() < 64<<10 && bytes.HasPrefix(b.Bytes(), []byte(nets.CkptMagic)) {
 			out = append(out, b.Bytes())
 		}
 	}
@@ -97,13 +100,13 @@ func checkpointSeeds(t testing.TB) [][]byte {
 	}
 	good := out[0]
 	var cae bytes.Buffer
-	if err := tinyCAE(t, 1, 32, 0.125).Save(&cae); err != nil {
+	if err := tinyCAE(t, 1).Save(&cae); err != nil {
 		t.Fatal(err)
 	}
 	out = append(out,
 		cae.Bytes()[:4096],
 		nil,
-		[]byte(ckptMagic),
+		[]byte(nets.CkptMagic),
 		good[:len(good)/2],
 		append(append([]byte{}, good...), 0),
 		wrapBody(nil),
@@ -126,10 +129,10 @@ func TestWriteFuzzCorpus(t *testing.T) {
 		for _, wrap := range []bool{false, true} {
 			data := s
 			if wrap {
-				if len(s) <= len(ckptMagic)+12+sha256.Size {
+				if len(s) <= len(nets.CkptMagic)+12+sha256.Size {
 					continue
 				}
-				data = s[len(ckptMagic)+12 : len(s)-sha256.Size]
+				data = s[len(nets.CkptMagic)+12 : len(s)-sha256.Size]
 			}
 			text := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\nbool(%v)\n", strconv.Quote(string(data)), wrap)
 			name := filepath.Join(dir, fmt.Sprintf("seed-%02d-wrap-%v", i, wrap))

@@ -10,7 +10,8 @@ import (
 // The adversarial losses work on logits, never on probabilities, so a
 // saturated discriminator gives a large finite loss instead of log(0).
 
-func scalarNode(dt tensor.Dtype, v float64) *G.Node {
+// ScalarNode is the constant v in dtype dt.
+func ScalarNode(dt tensor.Dtype, v float64) *G.Node {
 	if dt == tensor.Float32 {
 		return G.NewConstant(float32(v))
 	}
@@ -41,9 +42,9 @@ func BCEWithLogits(logits, targets *G.Node) (*G.Node, error) {
 	return G.Mean(d)
 }
 
-// bceConst is BCEWithLogits against the constant target t ∈ {0, 1}:
+// BCEConst is BCEWithLogits against the constant target t ∈ {0, 1}:
 // mean(softplus(l)) for 0 and mean(softplus(−l)) for 1.
-func bceConst(logits *G.Node, t float64) (*G.Node, error) {
+func BCEConst(logits *G.Node, t float64) (*G.Node, error) {
 	x := logits
 	if t == 1 {
 		var err error
@@ -64,7 +65,7 @@ func bceConst(logits *G.Node, t float64) (*G.Node, error) {
 // as in SN-GAN): mean(relu(1 − l)) for real samples, mean(relu(1 + l)) for
 // fake ones.
 func HingeLoss(logits *G.Node, real bool) (*G.Node, error) {
-	one := scalarNode(logits.Dtype(), 1)
+	one := ScalarNode(logits.Dtype(), 1)
 	var m *G.Node
 	var err error
 	if real {
@@ -81,10 +82,10 @@ func HingeLoss(logits *G.Node, real bool) (*G.Node, error) {
 	return G.Mean(m)
 }
 
-// negMean is −mean(l): the generator's hinge loss, and also exactly the
+// NegMean is −mean(l): the generator's hinge loss, and also exactly the
 // authors' α-GAN encoder/generator loss BCE(σ(l),1) − BCE(σ(l),0), since
 // softplus(−l) − softplus(l) = −l.
-func negMean(logits *G.Node) (*G.Node, error) {
+func NegMean(logits *G.Node) (*G.Node, error) {
 	m, err := G.Mean(logits)
 	if err != nil {
 		return nil, err
@@ -92,9 +93,9 @@ func negMean(logits *G.Node) (*G.Node, error) {
 	return G.Neg(m)
 }
 
-// discLoss is a discriminator's loss on real and fake logits: hinge, or
+// DiscLoss is a discriminator's loss on real and fake logits: hinge, or
 // BCE with targets 1 for real and 0 for fake.
-func discLoss(hinge bool, real []*G.Node, fake []*G.Node) (*G.Node, error) {
+func DiscLoss(hinge bool, real []*G.Node, fake []*G.Node) (*G.Node, error) {
 	var total *G.Node
 	add := func(l *G.Node, isReal bool) error {
 		var t *G.Node
@@ -102,9 +103,9 @@ func discLoss(hinge bool, real []*G.Node, fake []*G.Node) (*G.Node, error) {
 		if hinge {
 			t, err = HingeLoss(l, isReal)
 		} else if isReal {
-			t, err = bceConst(l, 1)
+			t, err = BCEConst(l, 1)
 		} else {
-			t, err = bceConst(l, 0)
+			t, err = BCEConst(l, 0)
 		}
 		if err != nil {
 			return err
@@ -129,8 +130,8 @@ func discLoss(hinge bool, real []*G.Node, fake []*G.Node) (*G.Node, error) {
 	return total, nil
 }
 
-// addLosses sums scalar nodes.
-func addLosses(ls ...*G.Node) (*G.Node, error) {
+// AddLosses sums scalar nodes.
+func AddLosses(ls ...*G.Node) (*G.Node, error) {
 	total := ls[0]
 	for _, l := range ls[1:] {
 		var err error
@@ -141,8 +142,8 @@ func addLosses(ls ...*G.Node) (*G.Node, error) {
 	return total, nil
 }
 
-// meanAbsDiff is mean|a − b| over all elements (PyTorch's L1Loss).
-func meanAbsDiff(a, b *G.Node) (*G.Node, error) {
+// MeanAbsDiff is mean|a − b| over all elements (PyTorch's L1Loss).
+func MeanAbsDiff(a, b *G.Node) (*G.Node, error) {
 	d, err := G.Sub(a, b)
 	if err != nil {
 		return nil, err
@@ -151,4 +152,28 @@ func meanAbsDiff(a, b *G.Node) (*G.Node, error) {
 		return nil, err
 	}
 	return G.Mean(d)
+}
+
+// MaskedMSE is the paper's masked reconstruction loss as coded:
+// Σ(m⊙(x−x̂))² / Σm.
+func MaskedMSE(x, recon, mask *G.Node) (*G.Node, error) {
+	d, err := G.Sub(x, recon)
+	if err != nil {
+		return nil, err
+	}
+	if d, err = G.HadamardProd(mask, d); err != nil {
+		return nil, err
+	}
+	if d, err = G.Square(d); err != nil {
+		return nil, err
+	}
+	num, err := G.Sum(d)
+	if err != nil {
+		return nil, err
+	}
+	den, err := G.Sum(mask)
+	if err != nil {
+		return nil, err
+	}
+	return G.Div(num, den)
 }

@@ -1,7 +1,10 @@
-// Package nets owns the anomaly-detection models: the Gorgonia networks of
-// the paper and the classical pixelgauss baseline, behind one Model
-// interface, plus their anomaly scores, pixel maps and checkpoints. It knows
-// nothing of runs, HTTP or SQL.
+// Package nets is the core the anomaly-detection models are built on: the
+// Model interface and the registry of model kinds, parameters, the layers,
+// optimiser, losses and scores the networks share, and the checkpoint
+// format. The models themselves live one package each below it (cae, bae,
+// vae, dcgan, bigan, alphagan, pixelgauss) and register here; import
+// xraylab/nets/models to have them all. It knows nothing of runs, HTTP or
+// SQL.
 package nets
 
 import (
@@ -112,8 +115,10 @@ type ParamRange struct {
 
 var registry = map[string]Spec{}
 
-// register adds a model kind; called from init functions of model files.
-func register(s Spec) { registry[s.Name] = s }
+// Register adds a model kind; each model package calls it from its init,
+// so a binary knows the models it imports (xraylab/nets/models imports
+// them all).
+func Register(s Spec) { registry[s.Name] = s }
 
 // Lookup returns the spec of a model kind.
 func Lookup(name string) (Spec, bool) {

@@ -10,9 +10,9 @@ import (
 // defaultTopK is the paper's k, used when the spec gives none.
 const defaultTopK = 200
 
-// resolveParams checks cfg.Params against the spec (names known, values in
+// ResolveParams checks cfg.Params against the spec (names known, values in
 // range, integers where required) and fills in defaults.
-func resolveParams(s Spec, cfg Config) (map[string]float64, error) {
+func ResolveParams(s Spec, cfg Config) (map[string]float64, error) {
 	out := make(map[string]float64, len(s.Params))
 	for name, r := range s.Params {
 		out[name] = r.Default
@@ -44,9 +44,9 @@ func resolveParams(s Spec, cfg Config) (map[string]float64, error) {
 	return out, nil
 }
 
-// resolveTopK checks the k values of the top-k scores; none means the
+// ResolveTopK checks the k values of the top-k scores; none means the
 // paper's k = 200.
-func resolveTopK(model string, ks []int) ([]int, error) {
+func ResolveTopK(model string, ks []int) ([]int, error) {
 	if len(ks) == 0 {
 		return []int{defaultTopK}, nil
 	}

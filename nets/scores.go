@@ -3,11 +3,12 @@ package nets
 import (
 	"fmt"
 	"math"
+	"sort"
 )
 
-// heatmapSigma is the paper's heatmap smoothing (σ = 5 px at 512 px),
+// HeatmapSigma is the paper's heatmap smoothing (σ = 5 px at 512 px),
 // scaled to the image size and never below one pixel.
-func heatmapSigma(size int) float64 {
+func HeatmapSigma(size int) float64 {
 	return math.Max(1, 5*float64(size)/512)
 }
 
@@ -72,17 +73,17 @@ func GaussianSmooth(dst, src []float32, h, w int, sigma float64) {
 	}
 }
 
-// reconstructionScores scores a batch from its reconstruction: per image the
+// ReconstructionScores scores a batch from its reconstruction: per image the
 // masked squared error e = m⊙(x−x̂)², "<family>" = Σe/Σm and
 // "<family>_top<k>" = the mean of the k largest e under the mask; the map is
 // e smoothed with the heatmap Gaussian. recon holds N×H×W values.
-func reconstructionScores(b *Batch, recon []float64, family string, topK []int, out *Scored) error {
-	return errorScores(b, recon, family, topK, func(d float64) float64 { return d * d }, true, out)
+func ReconstructionScores(b *Batch, recon []float64, family string, topK []int, out *Scored) error {
+	return ErrorScores(b, recon, family, topK, func(d float64) float64 { return d * d }, true, out)
 }
 
-// errorScores is reconstructionScores for any per-pixel error e = f(m⊙(x−x̂))
+// ErrorScores is ReconstructionScores for any per-pixel error e = f(m⊙(x−x̂))
 // (the VAE's L1 uses |·|); withMap also sets out.Maps to the smoothed e.
-func errorScores(b *Batch, recon []float64, family string, topK []int, f func(float64) float64, withMap bool, out *Scored) error {
+func ErrorScores(b *Batch, recon []float64, family string, topK []int, f func(float64) float64, withMap bool, out *Scored) error {
 	if len(recon) != len(b.Images) {
 		return fmt.Errorf("%d reconstructed values for %d pixels", len(recon), len(b.Images))
 	}
@@ -99,7 +100,7 @@ func errorScores(b *Batch, recon []float64, family string, topK []int, f func(fl
 	px := b.Pixels()
 	se := make([]float32, px)
 	under := make([]float64, 0, px)
-	sigma := heatmapSigma(b.H)
+	sigma := HeatmapSigma(b.H)
 	for i := 0; i < b.N; i++ {
 		img, mask := b.Image(i), b.Mask(i)
 		rec := recon[i*px : (i+1)*px]
@@ -126,4 +127,55 @@ func errorScores(b *Batch, recon []float64, family string, topK []int, f func(fl
 		}
 	}
 	return nil
+}
+
+// Mean is the arithmetic mean, 0 for no values.
+func Mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
+}
+
+// TopKMean is the mean of the k largest values (all of them when fewer).
+// It sorts v in place.
+func TopKMean(v []float64, k int) float64 {
+	if len(v) == 0 || k <= 0 {
+		return 0
+	}
+	if k >= len(v) {
+		return Mean(v)
+	}
+	sort.Sort(sort.Reverse(sort.Float64Slice(v)))
+	return Mean(v[:k])
+}
+
+// TopKName is the name of the top-k variant of a score family.
+func TopKName(family string, k int) string { return fmt.Sprintf("%s_top%d", family, k) }
+
+// ExpandScores turns score families into concrete score names: a family
+// "x_topk" becomes "x_top<k>" for every k.
+func ExpandScores(families []string, topK []int) []string {
+	var out []string
+	for _, f := range families {
+		if base, ok := cutSuffix(f, "_topk"); ok {
+			for _, k := range topK {
+				out = append(out, TopKName(base, k))
+			}
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func cutSuffix(s, suffix string) (string, bool) {
+	if len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix {
+		return s[:len(s)-len(suffix)], true
+	}
+	return s, false
 }

@@ -2,6 +2,7 @@ package nets
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -10,7 +11,7 @@ func TestHeatmapSigma(t *testing.T) {
 		size int
 		want float64
 	}{{512, 5}, {1024, 10}, {256, 2.5}, {64, 1}, {32, 1}} {
-		if got := heatmapSigma(c.size); got != c.want {
+		if got := HeatmapSigma(c.size); got != c.want {
 			t.Errorf("size %d: sigma %g, want %g", c.size, got, c.want)
 		}
 	}
@@ -85,5 +86,56 @@ func TestReflectIndex(t *testing.T) {
 		if got := reflectIndex(i, 4); got != w {
 			t.Errorf("reflectIndex(%d, 4) = %d, want %d", i, got, w)
 		}
+	}
+}
+
+func TestScoreSpread(t *testing.T) {
+	s := ScoreSpread(map[string][]float64{
+		"flat":  {0.5, 0.5, 0.5},
+		"tiny":  {0.6064261, 0.6064260, 0.6064261},
+		"wide":  {1, 2, 3, 4},
+		"nan":   {math.NaN(), 1, 1},
+		"empty": nil,
+	})
+	w := s["wide"]
+	if w.N != 4 || w.Min != 1 || w.Max != 4 || w.Mean != 2.5 || w.Distinct != 4 || math.Abs(w.Std-math.Sqrt(5.0/3)) > 1e-15 {
+		t.Fatalf("wide spread %+v", w)
+	}
+	if s["nan"].NaN != 1 || s["nan"].Distinct != 1 {
+		t.Fatalf("nan spread %+v", s["nan"])
+	}
+	for _, c := range []struct {
+		name string
+		tol  float64
+		want bool
+	}{{"flat", 0, true}, {"tiny", 1e-6, true}, {"tiny", 1e-8, false}, {"wide", 0.5, false}, {"nan", 0, true}, {"empty", 0, true}} {
+		if got := s[c.name].Constant(c.tol); got != c.want {
+			t.Fatalf("%s Constant(%g) = %v, want %v (%+v)", c.name, c.tol, got, c.want, s[c.name])
+		}
+	}
+	got := CollapsedScores(map[string][]float64{"a": {1, 1}, "b": {1, 2}, "c": {3}}, 1e-9)
+	if len(got) != 2 || got[0] != "a" || got[1] != "c" {
+		t.Fatalf("collapsed %v, want [a c]", got)
+	}
+}
+
+func TestTopKMean(t *testing.T) {
+	cases := []struct {
+		v    []float64
+		k    int
+		want float64
+	}{
+		{[]float64{1, 5, 3, 4}, 2, 4.5},
+		{[]float64{1, 5, 3, 4}, 10, 3.25},
+		{[]float64{2, 2, 2}, 1, 2},
+		{nil, 3, 0},
+	}
+	for _, c := range cases {
+		if got := TopKMean(append([]float64(nil), c.v...), c.k); got != c.want {
+			t.Errorf("TopKMean(%v, %d) = %v, want %v", c.v, c.k, got, c.want)
+		}
+	}
+	if got := strings.Join(ExpandScores([]string{"mse", "mse_topk", "d"}, []int{10, 200}), ","); got != "mse,mse_top10,mse_top200,d" {
+		t.Errorf("ExpandScores = %s", got)
 	}
 }

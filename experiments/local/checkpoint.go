@@ -14,6 +14,7 @@ import (
 
 	"xraylab/experiments"
 	"xraylab/nets"
+	_ "xraylab/nets/models" // registers every model kind
 )
 
 // CheckpointName is the file, and the artifact, a run resumes from.

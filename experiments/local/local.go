@@ -23,6 +23,7 @@ import (
 	"xraylab/experiments/eval"
 	"xraylab/experiments/report"
 	"xraylab/nets"
+	_ "xraylab/nets/models" // registers every model kind
 	"xraylab/preprocess"
 	"xraylab/preprocess/synth"
 )

@@ -1,0 +1,101 @@
+package nets
+
+import (
+	"fmt"
+	"io"
+)
+
+// Base is what every network model keeps besides its networks: its name,
+// resolved config and epoch, and the state its checkpoint holds. Models
+// embed it for Name, Epoch, EndEpoch, Save and Load, and LoadModel
+// restores them through it, so the checkpoint plumbing is written
+// once for all of them.
+type Base struct {
+	Cfg   Config // Params resolved against the model's spec
+	TopK  []int  // resolved k values of the top-k scores
+	name  string
+	epoch int
+	arch  []string // parameters a checkpoint must match, in checking order
+	opts  []*Adam
+	state func() []StateEntry
+}
+
+// NewBase starts a model's bookkeeping from its resolved parameters and k
+// values; Track must follow once its networks exist.
+func NewBase(name string, cfg Config, params map[string]float64, topK []int) *Base {
+	b := &Base{Cfg: cfg, TopK: topK, name: name}
+	b.Cfg.Params = params
+	return b
+}
+
+// Track says what the checkpoint holds: the tensors state lists (in a
+// stable order), the step of opts (which all step together, so one count
+// serves them all), and the architecture parameters arch that a checkpoint
+// must match before anything is restored.
+func (b *Base) Track(arch []string, state func() []StateEntry, opts ...*Adam) {
+	b.arch, b.state, b.opts = arch, state, opts
+}
+
+// Name is the model's registry name.
+func (b *Base) Name() string { return b.name }
+
+// Epoch is the last epoch passed to EndEpoch (0 before any), restored by Load.
+func (b *Base) Epoch() int { return b.epoch }
+
+// EndEpoch records the epoch, which the checkpoint keeps.
+func (b *Base) EndEpoch(epoch int) error {
+	b.epoch = epoch
+	return nil
+}
+
+// CheckBatch rejects a malformed batch or one of another image size.
+func (b *Base) CheckBatch(bt *Batch) error {
+	if err := bt.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", b.name, err)
+	}
+	if bt.H != b.Cfg.Size || bt.W != b.Cfg.Size {
+		return fmt.Errorf("%s: batch images are %dx%d, model was built for %dx%d", b.name, bt.H, bt.W, b.Cfg.Size, b.Cfg.Size)
+	}
+	return nil
+}
+
+// Save writes the model's checkpoint.
+func (b *Base) Save(w io.Writer) error {
+	return WriteCheckpoint(w, &Checkpoint{Model: b.name, Size: b.Cfg.Size, TopK: b.TopK, Params: b.Cfg.Params,
+		Epoch: b.epoch, Step: b.opts[0].Step, Tensors: entryTensors(b.state())})
+}
+
+// Load restores a checkpoint written by Save of the same model and config.
+func (b *Base) Load(r io.Reader) error {
+	ck, err := ReadCheckpoint(r)
+	if err != nil {
+		return err
+	}
+	return b.restore(ck)
+}
+
+// restore checks that the checkpoint was written by the same model with
+// the same size and architecture parameters, then restores every tensor
+// (all validated before any is copied, so a bad checkpoint leaves the
+// model as it was), the optimiser step and the epoch.
+func (b *Base) restore(c *Checkpoint) error {
+	if c.Model != b.name {
+		return fmt.Errorf("checkpoint: holds model %q, not %q", c.Model, b.name)
+	}
+	if c.Size != b.Cfg.Size {
+		return fmt.Errorf("checkpoint: image size %d, the model has %d", c.Size, b.Cfg.Size)
+	}
+	for _, p := range b.arch {
+		if v, ok := c.Params[p]; !ok || v != b.Cfg.Params[p] {
+			return fmt.Errorf("checkpoint: %s %g, the model has %g", p, c.Params[p], b.Cfg.Params[p])
+		}
+	}
+	if err := restoreEntries(c, b.state()); err != nil {
+		return err
+	}
+	for _, o := range b.opts {
+		o.Step = c.Step
+	}
+	b.epoch = c.Epoch
+	return nil
+}
