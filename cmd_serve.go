@@ -101,6 +101,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: report.NewReports(eng.store, p.artifacts), Notes: noteStore{eng.store},
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
+		Queue: eng.manager, Metrics: eng.metrics,
 		Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err

@@ -30,6 +30,7 @@ type engine struct {
 	exec    experiments.Executor
 	runner  *experiments.Runner
 	manager *experiments.Manager
+	metrics *server.Metrics // what the local executor and hub report; serve exposes it
 }
 
 func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
@@ -38,10 +39,13 @@ func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
 		return nil, err
 	}
 	hub := experiments.NewHub(256)
+	metrics := server.NewMetrics(store)
+	hub.Observe(metrics.ObserveEvent)
 	exec := local.NewExecutor(store, hub, local.Options{
-		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log, OnStep: metrics.ObserveStep,
 	})
-	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}, nil
+	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion()),
+		metrics: metrics}, nil
 }
 
 // withWorkers builds the worker pool (leasing only the given experiments'
