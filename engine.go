@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"xraylab/experiments"
 	"xraylab/experiments/local"
@@ -30,7 +31,9 @@ type engine struct {
 	exec    experiments.Executor
 	runner  *experiments.Runner
 	manager *experiments.Manager
-	metrics *server.Metrics // what the local executor and hub report; serve exposes it
+	// onStep, when set before the workers start, hears how long each local
+	// training step took (serve's metrics).
+	onStep func(time.Duration)
 }
 
 func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
@@ -39,13 +42,16 @@ func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
 		return nil, err
 	}
 	hub := experiments.NewHub(256)
-	metrics := server.NewMetrics(store)
-	hub.Observe(metrics.ObserveEvent)
-	exec := local.NewExecutor(store, hub, local.Options{
-		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log, OnStep: metrics.ObserveStep,
+	e := &engine{store: store, hub: hub, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}
+	e.exec = local.NewExecutor(store, hub, local.Options{
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+		OnStep: func(d time.Duration) {
+			if e.onStep != nil {
+				e.onStep(d)
+			}
+		},
 	})
-	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion()),
-		metrics: metrics}, nil
+	return e, nil
 }
 
 // withWorkers builds the worker pool (leasing only the given experiments'
