@@ -421,7 +421,7 @@ test('queue: order, pause, move to top, priority, bulk cancel, retry', async () 
   };
   await expectOrder('the prioritised experiment first', [quickRun, ...gridRuns]);
 
-  await page.locator(`#queue-runs tr[data-run="${gridRuns[2]}"] button.top`).click();
+  await page.locator(`#queue-runs tr[data-run="${gridRuns[2]}"] button.move-top`).click();
   await expectOrder('the moved run on top', [gridRuns[2], quickRun, gridRuns[0], gridRuns[1]]);
 
   const first = page.locator(`#queue-runs tr[data-run="${gridRuns[0]}"]`);

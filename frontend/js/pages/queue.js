@@ -95,11 +95,11 @@ export function queuePage() {
       return h('tr', { 'data-run': r.id },
         h('td', { class: 'num' }, String(i + 1 + q.offset)),
         h('td', {}, h('a', { href: `#/runs/${r.id}` }, runLabel(r))),
-        h('td', {}, h('a', { href: `#/experiments/${r.experiment_id}` }, `#${r.experiment_id}`)),
+        h('td', {}, h('a', { href: `#/experiments/${r.experiment_id}` }, `#${r.experiment_id}`, r.params?.experiment ? ` ${r.params.experiment}` : '')),
         h('td', { class: 'num' }, String(r.priority || 0), r.priority_override !== undefined ? h('span', { class: 'muted small', title: 'set on this run' }, ' (run)') : null),
         h('td', {}, fmtTime(r.created)),
         h('td', {}, h('div', { class: 'actions' },
-          h('button', { type: 'button', class: 'top', disabled: i === 0 && q.offset === 0,
+          h('button', { type: 'button', class: 'move-top', disabled: i === 0 && q.offset === 0,
             onclick: () => act(`Could not move run ${r.id}`, () => post(`/api/runs/${r.id}/top`)) }, 'Move to top'),
           // novalidate: the server checks the range and says so.
           h('form', { class: 'field', novalidate: true, onsubmit: (e) => {
