@@ -95,6 +95,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		ids = append(ids, e.ID)
 		fmt.Fprintf(stdout, "experiment %q (id %d): %d runs\n", e.Name, e.ID, e.Runs)
 	}
+	if paused, err := eng.store.QueuePaused(ctx); err == nil && paused {
+		fmt.Fprintf(stdout, "xraylab: the queue of %s is paused: these runs wait until it is resumed (xraylab runs resume, or the dashboard's Queue page)\n", p.db)
+	}
 	eng.withWorkers(*workers, ids, log)
 	runs, err := runToEnd(ctx, eng, ids, stdout)
 	if err != nil {

@@ -57,6 +57,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer eng.store.Close()
+	metrics := server.NewMetrics(eng.store)
+	eng.hub.Observe(metrics.ObserveEvent)
+	eng.onStep = metrics.ObserveStep
 	slurm, err := sf.executor(eng, *addr, log)
 	if err != nil {
 		return err
@@ -101,6 +104,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: report.NewReports(eng.store, p.artifacts), Notes: eng.store,
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
+		Queue: eng.manager, Metrics: metrics,
 		Version: experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"xraylab/experiments"
 	"xraylab/experiments/local"
@@ -28,6 +29,9 @@ type engine struct {
 	exec    experiments.Executor
 	runner  *experiments.Runner
 	manager *experiments.Manager
+	// onStep, when set before the workers start, hears how long each local
+	// training step took (serve's metrics).
+	onStep func(time.Duration)
 }
 
 func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
@@ -36,10 +40,16 @@ func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
 		return nil, err
 	}
 	hub := experiments.NewHub(256)
-	exec := local.NewExecutor(store, hub, local.Options{
+	e := &engine{store: store, hub: hub, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}
+	e.exec = local.NewExecutor(store, hub, local.Options{
 		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+		OnStep: func(d time.Duration) {
+			if e.onStep != nil {
+				e.onStep(d)
+			}
+		},
 	})
-	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}, nil
+	return e, nil
 }
 
 // withWorkers builds the worker pool (leasing only the given experiments'

@@ -22,6 +22,7 @@ usage:
                  [--token-file var/token] [--public-read] [--data-root DIR]... [--backend local|slurm ...]
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
+  xraylab runs   queue|retry|cancel|priority|top|pause|resume [RUN...] [--server URL] [--token-file var/token]
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
   xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
   xraylab report ID [--format text|json|csv|markdown|latex|png|svg|html] [--out FILE] [--var var]
@@ -45,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
-		"export": cmdExport, "reproduce": cmdReproduce, "score": cmdScore, "worker": cmdWorker,
+		"export": cmdExport, "reproduce": cmdReproduce, "score": cmdScore, "worker": cmdWorker, "runs": cmdRuns,
 		"version": func([]string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, experiments.BinaryVersion())
 			return nil

@@ -389,3 +389,75 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
   assert.equal(prompts, 1, 'the dashboard asks for the access token exactly once');
   assert.deepEqual(errors, [], 'no uncaught errors in the page');
 });
+
+// The queue page: runs in lease order, pause and resume, move to top, a
+// run's priority, an experiment's bulk cancel and a retry, each checked
+// against the API.
+test('queue: order, pause, move to top, priority, bulk cancel, retry', async () => {
+  const page = await context.newPage();
+  const errors = watch(page);
+  const grid = GOOD.replace('e2e-tiny', 'e2e-grid').replace('seeds: [42, 4242]', 'seeds: [1, 2, 3]');
+  const quick = GOOD.replace('e2e-tiny', 'e2e-quick').replace('seeds: [42, 4242]', 'seeds: [7]');
+  await page.goto(`${base}/#/queue`);
+  // Paused from the page first, so what is submitted next waits.
+  await page.locator('#queue-pause').click();
+  await page.locator('#queue-resume').waitFor();
+  assert.equal((await apiJSON('/api/queue')).body.paused, true);
+  await page.locator('[data-nav="queue"] .paused-mark').waitFor();
+  assert.ok((await page.locator('#queue-status').textContent()).includes('The queue is paused'));
+
+  const yaml = { 'Content-Type': 'application/yaml' };
+  const g = await apiJSON('/api/experiments', { method: 'POST', headers: yaml, body: grid });
+  const q = await apiJSON('/api/experiments?priority=5', { method: 'POST', headers: yaml, body: quick });
+  assert.equal(g.status, 201, JSON.stringify(g.body));
+  assert.equal(q.status, 201, JSON.stringify(q.body));
+  const gridExp = g.body.experiments[0].id;
+  const gridRuns = g.body.experiments[0].run_ids;
+  const quickRun = q.body.experiments[0].run_ids[0];
+
+  const shown = () => page.locator('#queue-runs tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.run)));
+  const leaseOrder = async () => (await apiJSON('/api/queue')).body.items.map((r) => r.id);
+  const expectOrder = async (what, want) => {
+    await waitFor(what, async () => JSON.stringify(await shown()) === JSON.stringify(want));
+    assert.deepEqual(await leaseOrder(), want, `${what}: the API agrees`);
+  };
+  await expectOrder('the prioritised experiment first', [quickRun, ...gridRuns]);
+
+  await page.locator(`#queue-runs tr[data-run="${gridRuns[2]}"] button.move-top`).click();
+  await expectOrder('the moved run on top', [gridRuns[2], quickRun, gridRuns[0], gridRuns[1]]);
+
+  const first = page.locator(`#queue-runs tr[data-run="${gridRuns[0]}"]`);
+  await first.locator('input.priority-input').fill('-7');
+  await first.locator('button.set-priority').click();
+  await expectOrder('the lowered run last', [gridRuns[2], quickRun, gridRuns[1], gridRuns[0]]);
+  assert.equal((await apiJSON(`/api/runs/${gridRuns[0]}`)).body.priority_override, -7);
+
+  // Out of range: the server's message, and nothing changes.
+  const second = page.locator(`#queue-runs tr[data-run="${gridRuns[1]}"]`);
+  await second.locator('input.priority-input').fill('5000');
+  await second.locator('button.set-priority').click();
+  await page.locator('#queue-message .error').waitFor();
+  assert.ok((await page.locator('#queue-message .error').textContent()).includes('priority 5000 is out of range: it must be an integer from -1000 to 1000'));
+  assert.deepEqual(await leaseOrder(), [gridRuns[2], quickRun, gridRuns[1], gridRuns[0]]);
+
+  // Bulk cancel of the grid (its confirmation is accepted).
+  await page.locator(`#queue-runs button.cancel-queued[data-experiment="${gridExp}"]`).click();
+  await expectOrder('only the quick run left', [quickRun]);
+  for (const id of gridRuns) assert.equal((await apiJSON(`/api/runs/${id}`)).body.state, 'cancelled');
+
+  // Retry one of them from the list of ended runs.
+  await page.locator(`#queue-ended tr[data-run="${gridRuns[1]}"] button.retry`).click();
+  await expectOrder('the retried run back in the queue', [quickRun, gridRuns[1]]);
+  const hist = (await apiJSON(`/api/runs/${gridRuns[1]}/attempts`)).body.items;
+  assert.equal(hist.length, 1);
+  assert.equal(hist[0].state, 'cancelled');
+  await shot(page, 'queue');
+
+  // Resume: the mark goes and the quick run runs.
+  await page.locator('#queue-resume').click();
+  await page.locator('#queue-pause').waitFor();
+  assert.equal(await page.locator('[data-nav="queue"] .paused-mark').count(), 0);
+  await waitFor('the quick run to succeed', async () => (await apiJSON(`/api/runs/${quickRun}`)).body.state === 'succeeded');
+  await page.close();
+  assert.deepEqual(errors, [], 'no uncaught errors in the page');
+});

@@ -25,9 +25,20 @@ type Event struct {
 // Hub fans events out to subscribers. A slow subscriber loses events rather
 // than stalling training: each has a bounded buffer and sends never block.
 type Hub struct {
-	mu     sync.Mutex
-	subs   map[chan Event]struct{}
-	buffer int
+	mu        sync.Mutex
+	subs      map[chan Event]struct{}
+	observers []func(Event)
+	buffer    int
+}
+
+// Observe registers fn to be called with every event, synchronously and
+// before subscribers get it, so it never misses one (server metrics count
+// runs started and finished this way). fn must be quick and must not
+// publish.
+func (h *Hub) Observe(fn func(Event)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.observers = append(h.observers, fn)
 }
 
 // NewHub returns a hub whose subscribers buffer up to buffer events.
@@ -70,6 +81,9 @@ func (h *Hub) Publish(e Event) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	for _, fn := range h.observers {
+		fn(e)
+	}
 	for ch := range h.subs {
 		select {
 		case ch <- e:

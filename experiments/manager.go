@@ -31,6 +31,10 @@ func NewManager(store Store, hub *Hub, runner *Runner, version string) *Manager 
 // Submit validates spec, expands the selected experiments (all when only is
 // "") and records each with its runs, queued, in one transaction apiece.
 func (m *Manager) Submit(ctx context.Context, spec []byte, only string) ([]*Experiment, [][]*Run, error) {
+	return m.submit(ctx, spec, only, 0)
+}
+
+func (m *Manager) submit(ctx context.Context, spec []byte, only string, priority int) ([]*Experiment, [][]*Run, error) {
 	parsed, err := ParseSpec(spec)
 	if err != nil {
 		return nil, nil, err
@@ -49,7 +53,7 @@ func (m *Manager) Submit(ctx context.Context, spec []byte, only string) ([]*Expe
 	var exps []*Experiment
 	var allRuns [][]*Run
 	for _, es := range selected {
-		e := &Experiment{Name: es.Name, SpecText: parsed.Text, SpecHash: parsed.Hash, Version: m.version}
+		e := &Experiment{Name: es.Name, SpecText: parsed.Text, SpecHash: parsed.Hash, Version: m.version, Priority: priority}
 		var runs []*Run
 		for i, rs := range es.Expand() {
 			params, err := json.Marshal(rs)

@@ -48,6 +48,7 @@ type Experiment struct {
 	Counts   map[State]int `json:"counts,omitempty"`
 	Runs     int           `json:"runs"`
 	Best     *BestFigure   `json:"best,omitempty"`
+	Priority int           `json:"priority,omitempty"` // lease order; see queue.go
 }
 
 // BestFigure is the highest test ROC-AUC among an experiment's finished runs.
@@ -75,6 +76,9 @@ type Run struct {
 	Finished     *time.Time         `json:"finished,omitempty"`
 	Metrics      map[string]float64 `json:"metrics,omitempty"`
 	Dataset      string             `json:"dataset_fingerprint,omitempty"`
+	// Priority is the effective one: PriorityOverride, else the experiment's.
+	Priority         int  `json:"priority,omitempty"`
+	PriorityOverride *int `json:"priority_override,omitempty"`
 }
 
 // MetricPoint is one value of a metric series. (RunID, Key, Step) is unique:
@@ -149,9 +153,10 @@ type Store interface {
 	// ListRuns returns runs in ID order and the total matching the filter.
 	ListRuns(ctx context.Context, f RunFilter) ([]*Run, int, error)
 
-	// LeaseRun atomically moves the oldest queued run (of the given
-	// experiments; of any when none are given) to running for worker,
-	// raising its attempt count; (nil, nil) when none is queued.
+	// LeaseRun atomically moves the first queued run in lease order
+	// (highest priority, then oldest; of the given experiments, or of any
+	// when none are given) to running for worker, raising its attempt
+	// count; (nil, nil) when none is queued or the queue is paused.
 	LeaseRun(ctx context.Context, worker string, experimentIDs ...int64) (*Run, error)
 	// FinishRun moves a running run to a terminal state.
 	FinishRun(ctx context.Context, id int64, state State, message string) error
@@ -177,6 +182,8 @@ type Store interface {
 
 	SetDataset(ctx context.Context, runID int64, d DatasetRecord) error
 	Dataset(ctx context.Context, runID int64) (*DatasetRecord, error)
+
+	QueueStore
 
 	Close() error
 }

@@ -38,22 +38,22 @@ func (s *Store) CreateExperiment(ctx context.Context, e *experiments.Experiment,
 	created := now()
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx,
-			`INSERT INTO experiments (name, spec_text, spec_hash, version, created)
-			 VALUES (?, ?, ?, ?, ?) RETURNING id`,
-			e.Name, e.SpecText, e.SpecHash, e.Version, created.UnixNano()).Scan(&e.ID)
+			`INSERT INTO experiments (name, spec_text, spec_hash, version, created, priority)
+			 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+			e.Name, e.SpecText, e.SpecHash, e.Version, created.UnixNano(), e.Priority).Scan(&e.ID)
 		if err != nil {
 			return internal("insert experiment", err)
 		}
 		stmt, err := tx.PrepareContext(ctx,
-			`INSERT INTO runs (experiment_id, idx, model, params, seed, created)
-			 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`)
+			`INSERT INTO runs (experiment_id, idx, model, params, seed, created, priority)
+			 VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 		if err != nil {
 			return internal("prepare run insert", err)
 		}
 		defer stmt.Close()
 		for _, r := range runs {
 			if err := stmt.QueryRowContext(ctx, e.ID, r.Index, r.Model, string(r.Params), r.Seed,
-				created.UnixNano()).Scan(&r.ID); err != nil {
+				created.UnixNano(), e.Priority).Scan(&r.ID); err != nil {
 				return internal(fmt.Sprintf("insert run index %d", r.Index), err)
 			}
 		}
@@ -81,6 +81,7 @@ func (s *Store) CreateExperiment(ctx context.Context, e *experiments.Experiment,
 		r.Created = created
 		r.Started, r.Finished = nil, nil
 		r.Metrics, r.Dataset = nil, ""
+		r.Priority, r.PriorityOverride = e.Priority, nil
 	}
 	return nil
 }
@@ -149,14 +150,14 @@ func (s *Store) ListExperiments(ctx context.Context, search string, limit, offse
 	return list, total, nil
 }
 
-const experimentSelect = `SELECT id, name, spec_text, spec_hash, version, created FROM experiments`
+const experimentSelect = `SELECT id, name, spec_text, spec_hash, version, created, priority FROM experiments`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanExperiment(sc scanner) (*experiments.Experiment, error) {
 	var e experiments.Experiment
 	var created int64
-	if err := sc.Scan(&e.ID, &e.Name, &e.SpecText, &e.SpecHash, &e.Version, &created); err != nil {
+	if err := sc.Scan(&e.ID, &e.Name, &e.SpecText, &e.SpecHash, &e.Version, &created, &e.Priority); err != nil {
 		return nil, err
 	}
 	e.Created = fromNanos(created)

@@ -11,16 +11,22 @@ import (
 	"xraylab/experiments"
 )
 
-const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished`
+// runColumns ends in the run's priority override and its effective
+// priority (the override, else its experiment's).
+const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished, priority_override, priority`
 
 func scanRun(sc scanner) (*experiments.Run, error) {
 	var r experiments.Run
 	var params, state string
 	var created int64
-	var started, finished sql.NullInt64
+	var started, finished, override sql.NullInt64
 	if err := sc.Scan(&r.ID, &r.ExperimentID, &r.Index, &r.Model, &params, &r.Seed, &state,
-		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished); err != nil {
+		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished, &override, &r.Priority); err != nil {
 		return nil, err
+	}
+	if override.Valid {
+		p := int(override.Int64)
+		r.PriorityOverride = &p
 	}
 	r.Params = []byte(params)
 	r.State = experiments.State(state)
@@ -177,18 +183,28 @@ func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any) 
 }
 
 // leaseSQL picks and leases in one statement; %s narrows the pick to some
-// experiments when asked.
+// experiments when asked. The pick is the first queued run in lease order
+// (leaseOrder), and none while the queue is paused. INDEXED BY keeps the
+// pick on runs_lease, which yields queued runs already in that order, even
+// when an experiment filter makes another index look cheaper.
 const leaseSQL = `
 	UPDATE runs SET state = 'running', worker = ?, started = ?, finished = NULL,
 	                error = '', attempts = attempts + 1
-	WHERE id = (SELECT id FROM runs WHERE state = 'queued'%s ORDER BY id LIMIT 1)
+	WHERE id = (SELECT id FROM runs INDEXED BY runs_lease WHERE state = 'queued'%s
+	            AND (SELECT paused FROM queue WHERE id = 1) = 0
+	            ORDER BY ` + leaseOrder + ` LIMIT 1)
 	RETURNING ` + runColumns
 
-// LeaseRun moves the oldest queued run (of the given experiments, or of
-// any when none are given) to running for worker, sets its start time and
-// raises its attempt count; (nil, nil) when none is queued. The pick and
-// the update are one statement under the write lock, so two workers — even
-// in two processes — never get the same run.
+// leaseOrder is the order queued runs are leased in: highest effective
+// priority first, then the oldest (runs.priority is the effective one).
+const leaseOrder = `priority DESC, id`
+
+// LeaseRun moves the first queued run in lease order — highest effective
+// priority, then oldest — (of the given experiments, or of any when none
+// are given) to running for worker, sets its start time and raises its
+// attempt count; (nil, nil) when none is queued or the queue is paused.
+// The pick and the update are one statement under the write lock, so two
+// workers — even in two processes — never get the same run.
 func (s *Store) LeaseRun(ctx context.Context, worker string, experimentIDs ...int64) (*experiments.Run, error) {
 	if worker == "" {
 		return nil, invalid("lease: worker name is empty")

@@ -51,7 +51,20 @@ func (s *Server) submit(c *fiber.Ctx) error {
 		}
 		only = utils.CopyString(q)
 	}
-	exps, runs, err := s.cfg.Service.Submit(c.UserContext(), spec, only)
+	priority, prioritised, err := priorityQuery(c)
+	if err != nil {
+		return err
+	}
+	var exps []*experiments.Experiment
+	var runs [][]*experiments.Run
+	switch {
+	case !prioritised:
+		exps, runs, err = s.cfg.Service.Submit(c.UserContext(), spec, only)
+	case s.cfg.Queue == nil:
+		return invalid(nil, "query parameter priority: this server has no queue control")
+	default:
+		exps, runs, err = s.cfg.Queue.SubmitWithPriority(c.UserContext(), spec, only, priority)
+	}
 	if err != nil {
 		return err
 	}
@@ -139,11 +152,12 @@ type experimentView struct {
 	Runs     int                       `json:"runs"`
 	Counts   map[experiments.State]int `json:"counts"`
 	Best     *experiments.BestFigure   `json:"best"`
+	Priority int                       `json:"priority,omitempty"`
 }
 
 func viewExperiment(e *experiments.Experiment, withSpec bool) experimentView {
 	v := experimentView{ID: e.ID, Name: e.Name, SpecHash: e.SpecHash, Version: e.Version,
-		Created: e.Created, Runs: e.Runs, Best: e.Best, Counts: map[experiments.State]int{}}
+		Created: e.Created, Runs: e.Runs, Best: e.Best, Priority: e.Priority, Counts: map[experiments.State]int{}}
 	if withSpec {
 		v.Spec = e.SpecText
 	}

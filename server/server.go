@@ -73,17 +73,24 @@ type Config struct {
 	// (bearer tokens) plugs in here: a guard returns an error to refuse.
 	ReadGuard  fiber.Handler
 	WriteGuard fiber.Handler
+	// Queue serves queue control (priorities, pause, retry, bulk cancel;
+	// nil = none of those routes).
+	Queue QueueService
+	// Metrics is what GET /metrics exposes (nil = the server's own, with
+	// request latency and the store's gauges only).
+	Metrics *Metrics
 }
 
 // Server is the Fiber app plus what a graceful shutdown needs: SSE streams
 // never end on their own, so Shutdown must tell them to.
 type Server struct {
-	app   *fiber.App
-	cfg   Config
-	log   *slog.Logger
-	quit  chan struct{}
-	once  sync.Once
-	guard struct{ read, write []fiber.Handler }
+	app     *fiber.App
+	cfg     Config
+	log     *slog.Logger
+	quit    chan struct{}
+	once    sync.Once
+	guard   struct{ read, write []fiber.Handler }
+	metrics *Metrics
 }
 
 // New builds the server and its routes.
@@ -106,7 +113,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, quit: make(chan struct{})}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(cfg.Store)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, quit: make(chan struct{}), metrics: cfg.Metrics}
 	if cfg.ReadGuard != nil {
 		s.guard.read = []fiber.Handler{cfg.ReadGuard}
 	}
@@ -125,7 +135,7 @@ func New(cfg Config) (*Server, error) {
 	})
 	// logRequests sits outside recover so that a panic, turned into an
 	// error by recover, is answered and logged like any other error.
-	s.app.Use(s.logRequests, recover.New(recover.Config{
+	s.app.Use(s.observeRequests, s.logRequests, recover.New(recover.Config{
 		EnableStackTrace: true,
 		StackTraceHandler: func(c *fiber.Ctx, p any) {
 			s.log.Error("panic in handler", "method", c.Method(), "path", c.Path(), "panic", p, "stack", string(debug.Stack()))
@@ -178,6 +188,10 @@ func (s *Server) routes() {
 	if s.cfg.Workers != nil {
 		s.workerRoutes(api, r, s.cfg.Workers)
 	}
+	if s.cfg.Queue != nil {
+		s.queueRoutes(api, r, w)
+	}
+	s.app.Get("/metrics", r(s.metricsHandler())...)
 
 	if s.cfg.Frontend != nil {
 		s.app.Get("/*", s.frontend)

@@ -35,6 +35,9 @@ type Options struct {
 	CacheDir     string // offline preprocessing cache
 	LoadWorkers  int    // image loading goroutines; 0 = GOMAXPROCS
 	Logger       *slog.Logger
+	// OnStep, when set, is told how long each training step took (the
+	// server's metrics); it must be quick.
+	OnStep func(time.Duration)
 }
 
 // Executor trains and evaluates runs in this process. What a run
@@ -333,7 +336,11 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 				return fmt.Errorf("epoch %d: load batch %d: %w", epoch, b+1, br.Err)
 			}
 			b++
+			stepStart := time.Now()
 			losses, err := model.TrainStep(toBatch(br, spec.ImageSize))
+			if x.opts.OnStep != nil {
+				x.opts.OnStep(time.Since(stepStart))
+			}
 			if err != nil {
 				return fmt.Errorf("epoch %d, batch %d: %w", epoch, b, err)
 			}

@@ -10,6 +10,7 @@ import { experimentPage } from './pages/experiment.js';
 import { runPage } from './pages/run.js';
 import { comparePage } from './pages/compare.js';
 import { submitPage } from './pages/submit.js';
+import { queuePage, refreshPaused } from './pages/queue.js';
 
 const routes = [
   [/^\/?$/, 'list', (m, q) => listPage(q)],
@@ -17,6 +18,7 @@ const routes = [
   [/^\/runs\/(\d+)$/, 'list', (m) => runPage(Number(m[1]))],
   [/^\/compare$/, 'compare', (m, q) => comparePage(q)],
   [/^\/submit$/, 'submit', () => submitPage()],
+  [/^\/queue$/, 'queue', () => queuePage()],
 ];
 
 let cleanup = null;
@@ -31,6 +33,7 @@ export function parseHash() {
 async function route() {
   const { path, query } = parseHash();
   const main = document.getElementById('main');
+  refreshPaused();
   if (cleanup) { try { cleanup(); } catch { /* a page's cleanup must not block the next */ } cleanup = null; }
   for (const [re, nav, page] of routes) {
     const m = re.exec(path);

@@ -8,6 +8,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ type Env struct {
 	Hub   *experiments.Hub
 	Exec  *local.Executor
 	Dir   string
+	Steps *atomic.Int64 // training steps the executor reported (Options.OnStep)
 }
 
 // sharedData holds the synthetic datasets of this test binary: generated
@@ -52,10 +54,12 @@ func New(t *testing.T) *Env {
 	}
 	t.Cleanup(func() { store.Close() })
 	hub := experiments.NewHub(1024)
+	steps := &atomic.Int64{}
 	exec := local.NewExecutor(store, hub, local.Options{
 		DataDir: sharedData, ArtifactsDir: filepath.Join(dir, "artifacts"), CacheDir: filepath.Join(dir, "cache"),
+		OnStep: func(time.Duration) { steps.Add(1) },
 	})
-	return &Env{Store: store, Hub: hub, Exec: exec, Dir: dir}
+	return &Env{Store: store, Hub: hub, Exec: exec, Dir: dir, Steps: steps}
 }
 
 // Runner is a runner of workers CPU workers over the Env.
