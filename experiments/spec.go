@@ -51,6 +51,10 @@ type ExperimentSpec struct {
 	// Slurm overrides the server's cluster resources for this experiment's
 	// jobs (slurm backend only).
 	Slurm *SlurmResources `json:"slurm,omitempty"`
+
+	// Which of ImageSize, Epochs, BatchSize the spec set: an unset one
+	// yields to each model's paper default (see paperDefaults).
+	setImageSize, setEpochs, setBatchSize bool
 }
 
 // DatasetSpec names the data: exactly one of Synthetic or MURA.
@@ -78,8 +82,11 @@ type MURASpec struct {
 // ModelSpec is one model of the grid with its own settings.
 //
 // ImageSize, Epochs and BatchSize override the experiment's values for
-// this model (0 = the experiment's), since the paper trains its models at
-// different resolutions, lengths and batch sizes.
+// this model (0 = the experiment's when the spec sets it, else the model's
+// paper default), since the paper trains its models at different
+// resolutions, lengths and batch sizes. Augmentation and Params are
+// resolved at parse time: unset ones get the paper's value, else the
+// model's own default, so Params holds every parameter the model takes.
 type ModelSpec struct {
 	Name         string             `json:"name"`
 	ImageSize    int                `json:"image_size,omitempty"`
@@ -281,9 +288,11 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 				w.problems[len(w.problems)-1].Message += " (or \"run\" to draw the split from each run's seed)"
 			}
 		},
-		"image_size":       func(n *yaml.Node, p string) { e.ImageSize = w.intIn(n, p, 16, 1024, e.ImageSize) },
-		"epochs":           func(n *yaml.Node, p string) { e.Epochs = w.intIn(n, p, 1, 10_000, e.Epochs) },
-		"batch_size":       func(n *yaml.Node, p string) { e.BatchSize = w.intIn(n, p, 1, 1024, e.BatchSize) },
+		"image_size": func(n *yaml.Node, p string) {
+			e.ImageSize, e.setImageSize = w.intIn(n, p, 16, 1024, e.ImageSize), true
+		},
+		"epochs":           func(n *yaml.Node, p string) { e.Epochs, e.setEpochs = w.intIn(n, p, 1, 10_000, e.Epochs), true },
+		"batch_size":       func(n *yaml.Node, p string) { e.BatchSize, e.setBatchSize = w.intIn(n, p, 1, 1024, e.BatchSize), true },
 		"checkpoint_every": func(n *yaml.Node, p string) { e.CheckpointEvery = w.intIn(n, p, 1, 10_000, e.CheckpointEvery) },
 		"models": func(n *yaml.Node, p string) {
 			hasModels = true
@@ -394,7 +403,7 @@ func (w *walker) dataset(n *yaml.Node, path string) DatasetSpec {
 }
 
 func (w *walker) model(n *yaml.Node, path string) ModelSpec {
-	m := ModelSpec{Augmentation: "none", TopK: []int{DefaultTopK}}
+	m := ModelSpec{TopK: []int{DefaultTopK}}
 	node := w.resolve(n)
 	var nameNode, scoresNode, paramsNode *yaml.Node
 	var scoreNodes []*yaml.Node
@@ -423,6 +432,9 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 	})
 	if node.Kind != yaml.MappingNode {
 		return m
+	}
+	if m.Augmentation == "" {
+		m.Augmentation = defaultAugmentation(m.Name)
 	}
 	if nameNode == nil {
 		w.addf(node, join(path, "name"), "is required; known: %s", strings.Join(nets.Names(), ", "))
@@ -462,6 +474,7 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 		}
 		w.mapping(paramsNode, join(path, "params"), handlers)
 	}
+	m.Params = resolveParams(ms, m.Params)
 	return m
 }
 
