@@ -38,10 +38,13 @@ func defaultAugmentation(model string) string {
 // value, else the paper's, else the model's own default. A run stores all
 // of them, so it keeps what it used when a default changes later.
 func resolveParams(ms nets.Spec, given map[string]float64) map[string]float64 {
-	if len(paperDefaults[ms.Name].Params) == 0 && len(given) == 0 {
+	if len(ms.Params) == 0 && len(given) == 0 {
 		return nil
 	}
 	out := make(map[string]float64, len(ms.Params))
+	for name, r := range ms.Params {
+		out[name] = r.Default
+	}
 	for name, v := range paperDefaults[ms.Name].Params {
 		out[name] = v
 	}

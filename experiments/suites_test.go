@@ -133,10 +133,10 @@ func TestPaperDefaultPrecedence(t *testing.T) {
 	runs := e.Expand()
 	b, p := runs[0], runs[1]
 	if b.ImageSize != 128 || b.Epochs != 3 || b.BatchSize != 4 || b.Model.Augmentation != "none" ||
-		b.Model.Params["lr_d"] != 1e-4 || b.Model.Params["lr_ge"] != 1e-3 {
+		b.Model.Params["lr_d"] != 1e-4 || b.Model.Params["lr_ge"] != 1e-3 || b.Model.Params["slope"] != 0.1 {
 		t.Errorf("bigan = %+v", b)
 	}
-	if p.ImageSize != DefaultImageSize || p.Epochs != 3 || p.BatchSize != DefaultBatchSize || p.Model.Augmentation != "none" {
+	if p.ImageSize != DefaultImageSize || p.Epochs != 3 || p.BatchSize != DefaultBatchSize || p.Model.Augmentation != "none" || p.Model.Params["var_floor"] != 1e-3 {
 		t.Errorf("pixelgauss = %+v", p)
 	}
 }
