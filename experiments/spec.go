@@ -493,6 +493,18 @@ func (s *Spec) Find(name string) (*ExperimentSpec, bool) {
 	return nil, false
 }
 
+// Select returns the named experiment, or all of them when only is "".
+func (s *Spec) Select(only string) ([]*ExperimentSpec, error) {
+	if only == "" {
+		return s.Experiments, nil
+	}
+	e, ok := s.Find(only)
+	if !ok {
+		return nil, Errorf(CodeInvalid, "no experiment named %q in the spec; it has: %s", only, strings.Join(s.Names(), ", "))
+	}
+	return []*ExperimentSpec{e}, nil
+}
+
 // Names lists the spec's experiment names in file order.
 func (s *Spec) Names() []string {
 	out := make([]string, len(s.Experiments))
