@@ -39,7 +39,7 @@ type ExperimentSpec struct {
 	Name            string      `json:"name"`
 	Description     string      `json:"description,omitempty"`
 	Dataset         DatasetSpec `json:"dataset"`
-	SplitSeed       *int64      `json:"split_seed,omitempty"` // nil: each run's seed draws its split, as in the paper
+	SplitSeed       *int64      `json:"split_seed,omitempty"` // nil: each run's seed draws its split, as the authors' code does
 	ImageSize       int         `json:"image_size"`
 	Epochs          int         `json:"epochs"`
 	BatchSize       int         `json:"batch_size"`

@@ -1,7 +1,11 @@
 package experiments
 
 import (
+	"fmt"
 	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 
 	"xraylab/nets"
@@ -139,4 +143,54 @@ func TestPaperDefaultPrecedence(t *testing.T) {
 	if p.ImageSize != DefaultImageSize || p.Epochs != 3 || p.BatchSize != DefaultBatchSize || p.Model.Augmentation != "none" || p.Model.Params["var_floor"] != 1e-3 {
 		t.Errorf("pixelgauss = %+v", p)
 	}
+}
+
+// The README's "Models as coded" table, which the code cites, exists and
+// states the defaults the expansion applies.
+func TestReadmeModelsAsCoded(t *testing.T) {
+	text, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(text), "\n## Models as coded\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Models as coded" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string][]string{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) == 7 && strings.HasPrefix(cells[0], "`") {
+			rows[strings.Trim(cells[0], "`")] = cells
+		}
+	}
+	for model, d := range paperDefaults {
+		c, ok := rows[model]
+		if !ok {
+			t.Errorf("README's defaults table lacks %s", model)
+			continue
+		}
+		if got := strings.Join(c[1:5], " "); got != fmt.Sprintf("%d %d %d %s", d.ImageSize, d.Epochs, d.BatchSize, d.Augmentation) {
+			t.Errorf("README row %s says %q; the expansion uses %d px, %d epochs, batch %d, %s", model, got, d.ImageSize, d.Epochs, d.BatchSize, d.Augmentation)
+		}
+		for name, v := range d.Params {
+			m := regexp.MustCompile("`" + name + "` ([0-9.e+-]+)").FindStringSubmatch(c[5] + " " + c[6])
+			if got, err := strconv.ParseFloat(strings.TrimRight(m0(m), ","), 64); err != nil || got != v {
+				t.Errorf("README row %s gives %s as %q; the expansion uses %g", model, name, m0(m), v)
+			}
+		}
+	}
+	for _, want := range []string{"squared", "VAE `z`", "DCGAN label direction", "hinge", "BAE", "BiGAN / α-GAN", "split seed", "heatmap smoothing", "resize"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("README's deviations lack %q", want)
+		}
+	}
+}
+
+// m0 is a regexp match's first group, or "".
+func m0(m []string) string {
+	if len(m) < 2 {
+		return ""
+	}
+	return m[1]
 }
