@@ -71,14 +71,18 @@ func writeExpandTable(w io.Writer, selected []*experiments.ExperimentSpec, runs 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, e := range selected {
 		fmt.Fprintf(tw, "experiment %q: %d runs\n", e.Name, e.GridSize())
-		fmt.Fprintln(tw, "#\tmodel\tpre\tHE\tseed\tsplit\tsize\tresize\tepochs\tbatch\taug\tscores\ttopk\tparams")
+		fmt.Fprintln(tw, "#\tmodel\tpre\tHE\tseed\tsplit\tsize\tresize\tepochs\tbatch\taug\tscores\ttopk\tselect\tparams")
 		for _, r := range runs {
 			if r.Experiment != e.Name {
 				continue
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n",
+			sel := r.Model.CheckpointSelect
+			if r.Model.SelectScore != "" {
+				sel += ":" + r.Model.SelectScore
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n",
 				r.Index, r.Model.Name, r.Preprocessing, r.HistEq, r.Seed, r.SplitSeed, r.ImageSize, r.Resize,
-				r.Epochs, r.BatchSize, r.Model.Augmentation, strings.Join(r.Model.Scores, ","), joinInts(r.Model.TopK), formatParams(r.Model.Params))
+				r.Epochs, r.BatchSize, r.Model.Augmentation, strings.Join(r.Model.Scores, ","), joinInts(r.Model.TopK), sel, formatParams(r.Model.Params))
 		}
 		fmt.Fprintln(tw)
 	}

@@ -18,7 +18,7 @@ func TestExpandTable(t *testing.T) {
 	if lines[0] != `experiment "paper": 168 runs` || len(lines) != 2+168 {
 		t.Fatalf("got %d lines, first %q", len(lines), lines[0])
 	}
-	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "# model pre HE seed split size resize epochs batch aug scores topk params" {
+	if f := strings.Fields(lines[1]); strings.Join(f, " ") != "# model pre HE seed split size resize epochs batch aug scores topk select params" {
 		t.Errorf("header = %q", lines[1])
 	}
 	var vae, bigan string
@@ -31,10 +31,10 @@ func TestExpandTable(t *testing.T) {
 			bigan = strings.Join(f, " ")
 		}
 	}
-	if want := "72 vae raw false 42 42 512 fit 500 32 default kld,l1,l1_kld,l1_topk,mse,mse_kld,mse_topk 200 beta1=0.9 beta2=0.999 lr=0.0001 width=1 z=1024"; vae != want {
+	if want := "72 vae raw false 42 42 512 fit 500 32 default kld,l1,l1_kld,l1_topk,mse,mse_kld,mse_topk 200 last beta1=0.9 beta2=0.999 lr=0.0001 width=1 z=1024"; vae != want {
 		t.Errorf("vae row\n%s\nwant\n%s", vae, want)
 	}
-	if want := "120 bigan raw false 42 42 128 fit 500 16 default mse,mse_topk,d 200 beta1=0.5 beta2=0.999 hinge=1 lr_d=5e-06 lr_ge=0.001 slope=0.1 width=1 z=100"; bigan != want {
+	if want := "120 bigan raw false 42 42 128 fit 500 16 default mse,mse_topk,d 200 last beta1=0.5 beta2=0.999 hinge=1 lr_d=5e-06 lr_ge=0.001 slope=0.1 width=1 z=100"; bigan != want {
 		t.Errorf("bigan row\n%s\nwant\n%s", bigan, want)
 	}
 }

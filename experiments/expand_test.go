@@ -78,3 +78,38 @@ func TestDecodeOldRunSpecKeepsItsSettings(t *testing.T) {
 		t.Errorf("re-encoded old record = %+v", r2)
 	}
 }
+
+// checkpoint_select defaults to last; best_val selects on the model's
+// first score unless select_score names one of its scores.
+func TestCheckpointSelectSpec(t *testing.T) {
+	spec, err := ParseSpec([]byte(`experiments:
+  e:
+    dataset: {synthetic: {}}
+    models:
+      - {name: cae, topk: [20]}
+      - {name: cae, topk: [20], checkpoint_select: best_val}
+      - {name: vae, checkpoint_select: best_val, select_score: mse_top200}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := spec.Find("e")
+	got := []string{}
+	for _, r := range e.Expand() {
+		got = append(got, r.Model.CheckpointSelect+":"+r.Model.SelectScore)
+	}
+	if want := []string{"last:", "best_val:mse", "best_val:mse_top200"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("selections = %v, want %v", got, want)
+	}
+	for _, c := range []struct{ model, want string }{
+		{`{name: cae, checkpoint_select: best}`, `experiments.e.models[0].checkpoint_select: unknown value "best"; allowed: last, best_val (line 4, column 45)`},
+		{`{name: cae, select_score: mse}`, `experiments.e.models[0].select_score: only applies with checkpoint_select: best_val (line 4, column 40)`},
+		{`{name: cae, checkpoint_select: best_val, select_score: kld}`, `experiments.e.models[0].select_score: model cae has no score "kld" among its selected ones; known: mse, mse_top200 (line 4, column 69)`},
+	} {
+		_, err := ParseSpec([]byte("experiments:\n  e:\n    dataset: {synthetic: {}}\n    models: [" + c.model + "]\n"))
+		ps := SpecProblems(err)
+		if len(ps) != 1 || ps[0].String() != c.want {
+			t.Errorf("%s: problems %v, want %s", c.model, ps, c.want)
+		}
+	}
+}

@@ -96,7 +96,13 @@ type ModelSpec struct {
 	TopK         []int              `json:"topk"`
 	Augmentation string             `json:"augmentation"`
 	Params       map[string]float64 `json:"params,omitempty"`
-	Slurm        *SlurmResources    `json:"slurm,omitempty"` // per-model cluster resources, over the experiment's
+	// CheckpointSelect is which weights are evaluated: "last" (the last
+	// epoch's) or "best_val" (the epoch with the best validation ROC-AUC
+	// of SelectScore, kept beside the checkpoint a run resumes from).
+	// Empty (runs recorded before the field) means last.
+	CheckpointSelect string          `json:"checkpoint_select,omitempty"`
+	SelectScore      string          `json:"select_score,omitempty"`
+	Slurm            *SlurmResources `json:"slurm,omitempty"` // per-model cluster resources, over the experiment's
 }
 
 // Defaults for fields a spec leaves out.
@@ -106,11 +112,15 @@ const (
 	DefaultBatchSize       = 32
 	DefaultCheckpointEvery = 1
 	DefaultTopK            = 200
+
+	SelectLast    = "last"     // evaluate the last epoch's weights
+	SelectBestVal = "best_val" // evaluate the best validation epoch's weights
 )
 
 var (
 	variants      = []string{"raw", "crop", "full"}
 	augmentations = []string{"none", "default", "advanced"}
+	selections    = []string{SelectLast, SelectBestVal}
 	difficulties  = []string{"easy", "medium", "hard"}
 	bodyParts     = []string{"XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"}
 	muraParts     = []string{"train", "valid"}
@@ -405,7 +415,7 @@ func (w *walker) dataset(n *yaml.Node, path string) DatasetSpec {
 func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 	m := ModelSpec{TopK: []int{DefaultTopK}}
 	node := w.resolve(n)
-	var nameNode, scoresNode, paramsNode *yaml.Node
+	var nameNode, scoresNode, paramsNode, selectNode *yaml.Node
 	var scoreNodes []*yaml.Node
 	w.mapping(node, path, map[string]func(*yaml.Node, string){
 		"name": func(n *yaml.Node, p string) { nameNode = n; m.Name = w.str(n, p) },
@@ -423,12 +433,17 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 				m.TopK = append(m.TopK, int(v))
 			})
 		},
-		"augmentation": func(n *yaml.Node, p string) { m.Augmentation = w.str(n, p, augmentations...) },
-		"image_size":   func(n *yaml.Node, p string) { m.ImageSize = w.intIn(n, p, 16, 1024, 0) },
-		"epochs":       func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
-		"batch_size":   func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
-		"params":       func(n *yaml.Node, p string) { paramsNode = n },
-		"slurm":        func(n *yaml.Node, p string) { m.Slurm = w.slurm(n, p) },
+		"augmentation":      func(n *yaml.Node, p string) { m.Augmentation = w.str(n, p, augmentations...) },
+		"image_size":        func(n *yaml.Node, p string) { m.ImageSize = w.intIn(n, p, 16, 1024, 0) },
+		"epochs":            func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
+		"batch_size":        func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
+		"params":            func(n *yaml.Node, p string) { paramsNode = n },
+		"checkpoint_select": func(n *yaml.Node, p string) { m.CheckpointSelect = w.str(n, p, selections...) },
+		"select_score": func(n *yaml.Node, p string) {
+			selectNode = n
+			m.SelectScore = w.str(n, p)
+		},
+		"slurm": func(n *yaml.Node, p string) { m.Slurm = w.slurm(n, p) },
 	})
 	if node.Kind != yaml.MappingNode {
 		return m
@@ -475,7 +490,26 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 		w.mapping(paramsNode, join(path, "params"), handlers)
 	}
 	m.Params = resolveParams(ms, m.Params)
+	w.selection(&m, selectNode, path)
 	return m
+}
+
+// selection resolves checkpoint_select (default last) and, for best_val,
+// the score it selects on: one of the model's expanded scores, by default
+// the first.
+func (w *walker) selection(m *ModelSpec, selectNode *yaml.Node, path string) {
+	if m.CheckpointSelect == "" {
+		m.CheckpointSelect = SelectLast
+	}
+	names := nets.ExpandScores(m.Scores, m.TopK)
+	switch {
+	case selectNode != nil && m.CheckpointSelect != SelectBestVal:
+		w.addf(w.resolve(selectNode), join(path, "select_score"), "only applies with checkpoint_select: best_val")
+	case selectNode != nil && m.SelectScore != "" && !contains(names, m.SelectScore):
+		w.addf(w.resolve(selectNode), join(path, "select_score"), "model %s has no score %q among its selected ones; known: %s", m.Name, m.SelectScore, strings.Join(names, ", "))
+	case m.CheckpointSelect == SelectBestVal && m.SelectScore == "" && len(names) > 0:
+		m.SelectScore = names[0]
+	}
 }
 
 // GridSize is the number of runs the experiment expands to.

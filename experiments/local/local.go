@@ -108,6 +108,11 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	if err := x.train(ctx, run, spec, data, model, start); err != nil {
 		return err
 	}
+	if selectsBest(spec) {
+		if err := x.loadBest(run, spec, model); err != nil {
+			return err
+		}
+	}
 	return x.evaluate(ctx, run, spec, data, model)
 }
 
@@ -314,6 +319,13 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 	began := time.Now()
 	trained := 0 // batches trained in this process, for the ETA
 	seeder, _ := model.(nets.EpochSeeder)
+	var best *bestVal
+	if selectsBest(spec) {
+		var err error
+		if best, err = x.resumeBest(ctx, run, spec, start); err != nil {
+			return err
+		}
+	}
 	for epoch := start; epoch <= spec.Epochs; epoch++ {
 		rng := epochRand(spec.Seed, epoch)
 		if seeder != nil {
@@ -374,9 +386,19 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 		if err != nil {
 			return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
 		}
+		aucs := map[string]float64{}
 		for _, name := range sortedKeys(val.scores) {
 			if auc, err := eval.ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
-				points = append(points, experiments.MetricPoint{Key: eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String(), Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+				key := eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String()
+				aucs[key] = auc
+				points = append(points, experiments.MetricPoint{Key: key, Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+			}
+		}
+		// The best checkpoint goes first, so a checkpoint to resume from
+		// never follows a best one it does not know of.
+		if best != nil {
+			if err := x.offer(ctx, best, run, spec, model, epoch, aucs); err != nil {
+				return fmt.Errorf("epoch %d: %w", epoch, err)
 			}
 		}
 		if err := x.store.AppendMetrics(ctx, run.ID, points); err != nil {
