@@ -19,9 +19,9 @@ const usage = `xraylab: unsupervised anomaly detection experiments on hand X-ray
 usage:
   xraylab serve  [--addr 127.0.0.1:8080] [--var var] [--workers 1] [--submit FILE [--experiment NAME]]
                  [--token-file var/token] [--public-read] [--data-root DIR]... [--backend local|slurm ...]
+  xraylab expand FILE [--experiment NAME] [--json]
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
-  xraylab expand FILE [--experiment NAME] [--json]
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
   xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
   xraylab report ID [--format text|json|csv|markdown|latex|png|svg|html] [--out FILE] [--var var]
@@ -44,12 +44,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "expand": cmdExpand, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
+		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
 		"export": cmdExport, "reproduce": cmdReproduce, "score": cmdScore, "worker": cmdWorker,
 		"version": func([]string, io.Writer, io.Writer) error {
 			fmt.Fprintln(stdout, experiments.BinaryVersion())
 			return nil
 		},
+		"expand": cmdExpand,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
