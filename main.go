@@ -20,6 +20,7 @@ const usage = `xraylab: unsupervised anomaly detection experiments on hand X-ray
 usage:
   xraylab serve  [--addr 127.0.0.1:8080] [--var var] [--workers 1] [--submit FILE [--experiment NAME]]
                  [--token-file var/token] [--public-read] [--data-root DIR]... [--backend local|slurm ...]
+  xraylab expand FILE [--experiment NAME] [--json]
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
   xraylab runs   queue|retry|cancel|priority|top|pause|resume [RUN...] [--server URL] [--token-file var/token]
@@ -51,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, experiments.BinaryVersion())
 			return nil
 		},
+		"expand": cmdExpand,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)

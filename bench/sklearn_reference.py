@@ -5,7 +5,7 @@ Run once (Debian's python3-sklearn; use /usr/bin/python3):
 
     /usr/bin/python3 bench/sklearn_reference.py experiments/eval/testdata/sklearn
 
-It writes image.json, study.json and pixel.json. Small cases store their
+It writes image.json, study.json, pixel.json and pixel_full.json. Small cases store their
 inputs; large ones (n ~ 100k) store only a generator (seed + parameters) that
 experiments/eval/metrics_sklearn_test.go reproduces bit for bit with the same
 64-bit LCG, so the fixtures stay small and the Go tests need no Python.
@@ -308,11 +308,27 @@ def pixel_cases():
     return {"cases": cases}
 
 
+def pixel_full_cases():
+    """A test set of many maps, which the Go side ranks with a pixel stream
+    that spills sorted runs to disk (metrics over every test image)."""
+    gen = {"seed": 777, "images": 40, "w": 64, "h": 64}
+    gm, gt, gk = gen_pixel(gen)
+    return {"cases": [pixel_case("generated 40×64×64", gm, gt, gk, gen=gen)]}
+
+
+FILES = (("image.json", image_cases), ("study.json", study_cases), ("pixel.json", pixel_cases),
+         ("pixel_full.json", pixel_full_cases))
+
+
 def main():
+    """Usage: sklearn_reference.py [OUT_DIR [FILE...]]; no FILE: all of them."""
     out = sys.argv[1] if len(sys.argv) > 1 else "experiments/eval/testdata/sklearn"
+    only = set(sys.argv[2:])
     os.makedirs(out, exist_ok=True)
     versions = {"sklearn": sklearn.__version__, "numpy": np.__version__, "scipy": scipy.__version__}
-    for name, build in (("image.json", image_cases), ("study.json", study_cases), ("pixel.json", pixel_cases)):
+    for name, build in FILES:
+        if only and name not in only:
+            continue
         doc = {"generated_by": "bench/sklearn_reference.py", "versions": versions}
         doc.update(build())
         with open(os.path.join(out, name), "w") as f:

@@ -45,11 +45,14 @@ func (e *ExperimentSpec) Expand() []RunSpec {
 					if e.SplitSeed != nil {
 						split = *e.SplitSeed
 					}
+					d := paperDefaults[m.Name]
 					out = append(out, RunSpec{
 						Experiment: e.Name, Dataset: e.Dataset, SplitSeed: split,
-						ImageSize: or(m.ImageSize, e.ImageSize), Epochs: or(m.Epochs, e.Epochs),
-						BatchSize: or(m.BatchSize, e.BatchSize), CheckpointEvery: e.CheckpointEvery,
-						Model: m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
+						ImageSize:       pick(m.ImageSize, e.ImageSize, e.setImageSize, d.ImageSize),
+						Epochs:          pick(m.Epochs, e.Epochs, e.setEpochs, d.Epochs),
+						BatchSize:       pick(m.BatchSize, e.BatchSize, e.setBatchSize, d.BatchSize),
+						CheckpointEvery: e.CheckpointEvery,
+						Model:           m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
 					})
 				}
 			}
@@ -65,14 +68,6 @@ func DecodeRunSpec(params []byte) (RunSpec, error) {
 		return r, &Error{Code: CodeInternal, Message: "run params are not a valid run spec", Err: err}
 	}
 	return r, nil
-}
-
-// or returns v, or def when v is zero.
-func or(v, def int) int {
-	if v != 0 {
-		return v
-	}
-	return def
 }
 
 // mergeSlurm lays the model's cluster resources over the experiment's.

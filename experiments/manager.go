@@ -3,7 +3,6 @@ package experiments
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 )
 
@@ -42,13 +41,9 @@ func (m *Manager) submit(ctx context.Context, spec []byte, only string, priority
 	if err := CheckDataRoots(parsed, m.dataRoots); err != nil {
 		return nil, nil, err
 	}
-	selected := parsed.Experiments
-	if only != "" {
-		e, ok := parsed.Find(only)
-		if !ok {
-			return nil, nil, Errorf(CodeInvalid, "no experiment named %q in the spec; it has: %s", only, strings.Join(parsed.Names(), ", "))
-		}
-		selected = []*ExperimentSpec{e}
+	selected, err := parsed.Select(only)
+	if err != nil {
+		return nil, nil, err
 	}
 	var exps []*Experiment
 	var allRuns [][]*Run

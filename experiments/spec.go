@@ -40,7 +40,7 @@ type ExperimentSpec struct {
 	Name            string      `json:"name"`
 	Description     string      `json:"description,omitempty"`
 	Dataset         DatasetSpec `json:"dataset"`
-	SplitSeed       *int64      `json:"split_seed,omitempty"` // nil: each run's seed draws its split, as in the paper
+	SplitSeed       *int64      `json:"split_seed,omitempty"` // nil: each run's seed draws its split, as the authors' code does
 	ImageSize       int         `json:"image_size"`
 	Epochs          int         `json:"epochs"`
 	BatchSize       int         `json:"batch_size"`
@@ -52,6 +52,10 @@ type ExperimentSpec struct {
 	// Slurm overrides the server's cluster resources for this experiment's
 	// jobs (slurm backend only).
 	Slurm *SlurmResources `json:"slurm,omitempty"`
+
+	// Which of ImageSize, Epochs, BatchSize the spec set: an unset one
+	// yields to each model's paper default (see paperDefaults).
+	setImageSize, setEpochs, setBatchSize bool
 }
 
 // DatasetSpec names the data: exactly one of Synthetic or MURA.
@@ -79,8 +83,11 @@ type MURASpec struct {
 // ModelSpec is one model of the grid with its own settings.
 //
 // ImageSize, Epochs and BatchSize override the experiment's values for
-// this model (0 = the experiment's), since the paper trains its models at
-// different resolutions, lengths and batch sizes.
+// this model (0 = the experiment's when the spec sets it, else the model's
+// paper default), since the paper trains its models at different
+// resolutions, lengths and batch sizes. Augmentation and Params are
+// resolved at parse time: unset ones get the paper's value, else the
+// model's own default, so Params holds every parameter the model takes.
 type ModelSpec struct {
 	Name         string             `json:"name"`
 	ImageSize    int                `json:"image_size,omitempty"`
@@ -90,7 +97,13 @@ type ModelSpec struct {
 	TopK         []int              `json:"topk"`
 	Augmentation string             `json:"augmentation"`
 	Params       map[string]float64 `json:"params,omitempty"`
-	Slurm        *SlurmResources    `json:"slurm,omitempty"` // per-model cluster resources, over the experiment's
+	// CheckpointSelect is which weights are evaluated: "last" (the last
+	// epoch's) or "best_val" (the epoch with the best validation ROC-AUC
+	// of SelectScore, kept beside the checkpoint a run resumes from).
+	// Empty (runs recorded before the field) means last.
+	CheckpointSelect string          `json:"checkpoint_select,omitempty"`
+	SelectScore      string          `json:"select_score,omitempty"`
+	Slurm            *SlurmResources `json:"slurm,omitempty"` // per-model cluster resources, over the experiment's
 }
 
 // Defaults for fields a spec leaves out.
@@ -100,11 +113,15 @@ const (
 	DefaultBatchSize       = 32
 	DefaultCheckpointEvery = 1
 	DefaultTopK            = 200
+
+	SelectLast    = "last"     // evaluate the last epoch's weights
+	SelectBestVal = "best_val" // evaluate the best validation epoch's weights
 )
 
 var (
 	variants      = []string{"raw", "crop", "full"}
 	augmentations = []string{"none", "default", "advanced"}
+	selections    = []string{SelectLast, SelectBestVal}
 	difficulties  = []string{"easy", "medium", "hard"}
 	bodyParts     = []string{"XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"}
 	muraParts     = []string{"train", "valid"}
@@ -282,9 +299,11 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 				w.problems[len(w.problems)-1].Message += " (or \"run\" to draw the split from each run's seed)"
 			}
 		},
-		"image_size":       func(n *yaml.Node, p string) { e.ImageSize = w.intIn(n, p, 16, 1024, e.ImageSize) },
-		"epochs":           func(n *yaml.Node, p string) { e.Epochs = w.intIn(n, p, 1, 10_000, e.Epochs) },
-		"batch_size":       func(n *yaml.Node, p string) { e.BatchSize = w.intIn(n, p, 1, 1024, e.BatchSize) },
+		"image_size": func(n *yaml.Node, p string) {
+			e.ImageSize, e.setImageSize = w.intIn(n, p, 16, 1024, e.ImageSize), true
+		},
+		"epochs":           func(n *yaml.Node, p string) { e.Epochs, e.setEpochs = w.intIn(n, p, 1, 10_000, e.Epochs), true },
+		"batch_size":       func(n *yaml.Node, p string) { e.BatchSize, e.setBatchSize = w.intIn(n, p, 1, 1024, e.BatchSize), true },
 		"checkpoint_every": func(n *yaml.Node, p string) { e.CheckpointEvery = w.intIn(n, p, 1, 10_000, e.CheckpointEvery) },
 		"models": func(n *yaml.Node, p string) {
 			hasModels = true
@@ -395,9 +414,9 @@ func (w *walker) dataset(n *yaml.Node, path string) DatasetSpec {
 }
 
 func (w *walker) model(n *yaml.Node, path string) ModelSpec {
-	m := ModelSpec{Augmentation: "none", TopK: []int{DefaultTopK}}
+	m := ModelSpec{TopK: []int{DefaultTopK}}
 	node := w.resolve(n)
-	var nameNode, scoresNode, paramsNode *yaml.Node
+	var nameNode, scoresNode, paramsNode, selectNode *yaml.Node
 	var scoreNodes []*yaml.Node
 	w.mapping(node, path, map[string]func(*yaml.Node, string){
 		"name": func(n *yaml.Node, p string) { nameNode = n; m.Name = w.str(n, p) },
@@ -415,15 +434,23 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 				m.TopK = append(m.TopK, int(v))
 			})
 		},
-		"augmentation": func(n *yaml.Node, p string) { m.Augmentation = w.str(n, p, augmentations...) },
-		"image_size":   func(n *yaml.Node, p string) { m.ImageSize = w.intIn(n, p, 16, 1024, 0) },
-		"epochs":       func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
-		"batch_size":   func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
-		"params":       func(n *yaml.Node, p string) { paramsNode = n },
-		"slurm":        func(n *yaml.Node, p string) { m.Slurm = w.slurm(n, p) },
+		"augmentation":      func(n *yaml.Node, p string) { m.Augmentation = w.str(n, p, augmentations...) },
+		"image_size":        func(n *yaml.Node, p string) { m.ImageSize = w.intIn(n, p, 16, 1024, 0) },
+		"epochs":            func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
+		"batch_size":        func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
+		"params":            func(n *yaml.Node, p string) { paramsNode = n },
+		"checkpoint_select": func(n *yaml.Node, p string) { m.CheckpointSelect = w.str(n, p, selections...) },
+		"select_score": func(n *yaml.Node, p string) {
+			selectNode = n
+			m.SelectScore = w.str(n, p)
+		},
+		"slurm": func(n *yaml.Node, p string) { m.Slurm = w.slurm(n, p) },
 	})
 	if node.Kind != yaml.MappingNode {
 		return m
+	}
+	if m.Augmentation == "" {
+		m.Augmentation = defaultAugmentation(m.Name)
 	}
 	if nameNode == nil {
 		w.addf(node, join(path, "name"), "is required; known: %s", strings.Join(nets.Names(), ", "))
@@ -463,7 +490,27 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 		}
 		w.mapping(paramsNode, join(path, "params"), handlers)
 	}
+	m.Params = resolveParams(ms, m.Params)
+	w.selection(&m, selectNode, path)
 	return m
+}
+
+// selection resolves checkpoint_select (default last) and, for best_val,
+// the score it selects on: one of the model's expanded scores, by default
+// the first.
+func (w *walker) selection(m *ModelSpec, selectNode *yaml.Node, path string) {
+	if m.CheckpointSelect == "" {
+		m.CheckpointSelect = SelectLast
+	}
+	names := nets.ExpandScores(m.Scores, m.TopK)
+	switch {
+	case selectNode != nil && m.CheckpointSelect != SelectBestVal:
+		w.addf(w.resolve(selectNode), join(path, "select_score"), "only applies with checkpoint_select: best_val")
+	case selectNode != nil && m.SelectScore != "" && !contains(names, m.SelectScore):
+		w.addf(w.resolve(selectNode), join(path, "select_score"), "model %s has no score %q among its selected ones; known: %s", m.Name, m.SelectScore, strings.Join(names, ", "))
+	case m.CheckpointSelect == SelectBestVal && m.SelectScore == "" && len(names) > 0:
+		m.SelectScore = names[0]
+	}
 }
 
 // GridSize is the number of runs the experiment expands to.
@@ -479,6 +526,18 @@ func (s *Spec) Find(name string) (*ExperimentSpec, bool) {
 		}
 	}
 	return nil, false
+}
+
+// Select returns the named experiment, or all of them when only is "".
+func (s *Spec) Select(only string) ([]*ExperimentSpec, error) {
+	if only == "" {
+		return s.Experiments, nil
+	}
+	e, ok := s.Find(only)
+	if !ok {
+		return nil, Errorf(CodeInvalid, "no experiment named %q in the spec; it has: %s", only, strings.Join(s.Names(), ", "))
+	}
+	return []*ExperimentSpec{e}, nil
 }
 
 // Names lists the spec's experiment names in file order.

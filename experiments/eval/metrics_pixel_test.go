@@ -172,63 +172,6 @@ func TestPixelErrors(t *testing.T) {
 	}
 }
 
-// Above the pixel limit both metrics rank a fixed subsample: the same
-// result every time, about limit pixels, every anomalous one, and close to
-// the exact figure (thinning all pixels alike made AUPRO swing by ±0.05,
-// as small regions lost most of their pixels).
-func TestPixelSubsample(t *testing.T) {
-	maps, truth, masks := randomPixels(rand.New(rand.NewSource(11)), 12, 40, 40)
-	exactAUC, err := PixelROCAUC(maps, truth, masks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exactPRO, err := AUPRO(maps, truth, masks, 40, 40, 0.3, preprocess.LabelRegions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const limit = 6000 // of 12·38·38 = 17328 in-mask pixels
-	s, err := newSampler(maps, truth, masks, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept := 0
-	for i := range maps {
-		for j := range maps[i] {
-			if s.ok(i, j) {
-				kept++
-				if masks[i][j] < 0.5 {
-					t.Fatalf("pixel %d of image %d is outside the mask but kept", j, i)
-				}
-			} else if masks[i][j] >= 0.5 && truth[i][j] >= 0.5 {
-				// The few anomalous pixels are all kept; only normal ones thin.
-				t.Fatalf("anomalous pixel %d of image %d dropped", j, i)
-			}
-		}
-	}
-	if kept < limit*9/10 || kept > limit*11/10 {
-		t.Errorf("kept %d pixels, want about %d", kept, limit)
-	}
-	a1, err := pixelROCAUC(maps, truth, masks, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a2, _ := pixelROCAUC(maps, truth, masks, limit)
-	p1, err := aupro(maps, truth, masks, 40, 40, 0.3, preprocess.LabelRegions, limit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p2, _ := aupro(maps, truth, masks, 40, 40, 0.3, preprocess.LabelRegions, limit)
-	if a1 != a2 || p1 != p2 {
-		t.Errorf("subsample not deterministic: AUC %v vs %v, AUPRO %v vs %v", a1, a2, p1, p2)
-	}
-	if a1 == exactAUC || math.Abs(a1-exactAUC) > 0.02 {
-		t.Errorf("subsampled AUC %v, exact %v: want close but not identical", a1, exactAUC)
-	}
-	if math.Abs(p1-exactPRO) > 0.01 {
-		t.Errorf("subsampled AUPRO %v, exact %v", p1, exactPRO)
-	}
-}
-
 // floatKey preserves float32 order, including negatives, ±0 and ±Inf, and
 // radixSort sorts by the selected 32 bits.
 func TestFloatKeyAndRadixSort(t *testing.T) {

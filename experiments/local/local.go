@@ -98,6 +98,7 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 		return err
 	}
 	defer data.pipe.Close()
+	data.spillDir = dir
 	model, err := nets.New(spec.Model.Name, nets.Config{
 		Size: spec.ImageSize, TopK: spec.Model.TopK, Params: spec.Model.Params,
 		Rand: rand.New(rand.NewSource(spec.Seed)),
@@ -112,6 +113,11 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	if err := x.train(ctx, run, spec, data, model, start); err != nil {
 		return err
 	}
+	if selectsBest(spec) {
+		if err := x.loadBest(run, spec, model); err != nil {
+			return err
+		}
+	}
 	return x.evaluate(ctx, run, spec, data, model)
 }
 
@@ -119,6 +125,7 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 type runData struct {
 	pipe             *preprocess.Pipeline
 	train, val, test []preprocess.Item
+	spillDir         string // where pixel metrics spill sorted pixels: the run's folder, on disk
 }
 
 // DataSummary is what a run records about its data and split.
@@ -318,6 +325,13 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 	began := time.Now()
 	trained := 0 // batches trained in this process, for the ETA
 	seeder, _ := model.(nets.EpochSeeder)
+	var best *bestVal
+	if selectsBest(spec) {
+		var err error
+		if best, err = x.resumeBest(ctx, run, spec, start); err != nil {
+			return err
+		}
+	}
 	for epoch := start; epoch <= spec.Epochs; epoch++ {
 		rng := epochRand(spec.Seed, epoch)
 		if seeder != nil {
@@ -382,9 +396,19 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 		if err != nil {
 			return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
 		}
+		aucs := map[string]float64{}
 		for _, name := range sortedKeys(val.scores) {
 			if auc, err := eval.ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
-				points = append(points, experiments.MetricPoint{Key: eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String(), Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+				key := eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String()
+				aucs[key] = auc
+				points = append(points, experiments.MetricPoint{Key: key, Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+			}
+		}
+		// The best checkpoint goes first, so a checkpoint to resume from
+		// never follows a best one it does not know of.
+		if best != nil {
+			if err := x.offer(ctx, best, run, spec, model, epoch, aucs); err != nil {
+				return fmt.Errorf("epoch %d: %w", epoch, err)
 			}
 		}
 		if err := x.store.AppendMetrics(ctx, run.ID, points); err != nil {
@@ -400,17 +424,21 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 }
 
 // scored is what scoring a part of the data gives: every selected score
-// per image and, for models with anomaly maps, the pixels needed for
-// pixel-level metrics and heatmaps of the first images (up to a budget).
+// per image and, for models with anomaly maps, the pixel-level metrics over
+// every image with a true anomaly mask and the pixels of the first images
+// (up to a budget) for heatmaps.
 type scored struct {
 	scores map[string][]float64
 	// Per kept image i (items[i] for i < len(maps)): input, map, loss
 	// mask and true anomaly mask (nil when the data has none).
 	images, maps, masks, truth [][]float32
+	// pixel holds pixel ROC-AUC and AUPRO (nil: no truth, or no figure).
+	pixel *eval.PixelMetrics
 }
 
-// pixelBudget bounds the pixels kept for pixel metrics and heatmaps, so
-// scoring 512 px test sets does not hold gigabytes of maps.
+// pixelBudget bounds the pixels kept for the heatmap gallery, so scoring
+// 512 px test sets does not hold gigabytes of maps. Pixel metrics stream
+// every map instead (eval.PixelStream).
 const pixelBudget = 1 << 23
 
 // score scores items in order without augmentation.
@@ -425,6 +453,12 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 	}
 	out := &scored{scores: map[string][]float64{}}
 	px := spec.ImageSize * spec.ImageSize
+	var stream *eval.PixelStream
+	if keepMaps {
+		stream = eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)
+		defer stream.Close()
+	}
+	var streamErr error
 	for br := range d.pipe.Batches(ctx, items, order, make([]int64, len(items)), spec.BatchSize, "none") {
 		if br.Err != nil {
 			return nil, br.Err
@@ -442,8 +476,11 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 			continue
 		}
 		for i, smp := range br.Samples {
+			if smp.AnomalyMask != nil && streamErr == nil {
+				streamErr = stream.Add(sc.Maps[i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+			}
 			if (len(out.maps)+1)*px > pixelBudget || len(out.maps) != br.Indices[i] {
-				break
+				continue
 			}
 			out.images = append(out.images, smp.Image)
 			out.maps = append(out.maps, sc.Maps[i*px:(i+1)*px])
@@ -457,6 +494,12 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 	for name, v := range out.scores {
 		if len(v) != len(items) {
 			return nil, fmt.Errorf("score %s: got %d values for %d images", name, len(v), len(items))
+		}
+	}
+	// A part without both classes, or a NaN map, has no pixel figures.
+	if stream != nil && stream.Images() > 0 && streamErr == nil {
+		if r, err := stream.Compute(0.3); err == nil {
+			out.pixel = &r
 		}
 	}
 	return out, nil
@@ -546,17 +589,10 @@ func partMetrics(final map[string]float64, part string, items []preprocess.Item,
 		}
 	}
 	final[eval.RunKey(part, eval.MetricImages).String()] = float64(len(items))
-	if len(sc.maps) == 0 || sc.truth[0] == nil {
-		return nil
-	}
-	pauc, err := eval.PixelROCAUC(sc.maps, sc.truth, sc.masks)
-	if err == nil {
-		final[eval.RunKey(part, eval.MetricPixelROCAUC).String()] = pauc
-		side := int(math.Sqrt(float64(len(sc.maps[0]))))
-		if pro, err := eval.AUPRO(sc.maps, sc.truth, sc.masks, side, side, 0.3, preprocess.LabelRegions); err == nil {
-			final[eval.RunKey(part, eval.MetricPixelAUPRO).String()] = pro
-		}
-		final[eval.RunKey(part, eval.MetricPixelImages).String()] = float64(len(sc.maps))
+	if p := sc.pixel; p != nil {
+		final[eval.RunKey(part, eval.MetricPixelROCAUC).String()] = p.ROCAUC
+		final[eval.RunKey(part, eval.MetricPixelAUPRO).String()] = p.AUPRO
+		final[eval.RunKey(part, eval.MetricPixelImages).String()] = float64(p.Images)
 	}
 	return nil
 }

@@ -87,5 +87,12 @@ experiments:
 		if _, ok := run.Metrics["test/pixel_roc_auc"]; !ok {
 			t.Errorf("run %d: no pixel-level ROC-AUC on synthetic data with masks: %v", run.ID, run.Metrics)
 		}
+		// Pixel metrics cover every test image (eval.PixelStream), not a budget's worth.
+		if n, all := run.Metrics["test/pixel_images"], run.Metrics["test/images"]; n != all || n == 0 {
+			t.Errorf("run %d: pixel metrics over %v of %v test images", run.ID, n, all)
+		}
+		if _, ok := run.Metrics["test/pixel_aupro"]; !ok {
+			t.Errorf("run %d: no AUPRO: %v", run.ID, run.Metrics)
+		}
 	}
 }

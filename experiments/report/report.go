@@ -156,6 +156,9 @@ func tableFigure(t *Table) plots.Table {
 				if i, ok := col[Column{Preprocessing: g, HistEq: he}]; ok && row.Cells[i] != nil {
 					c := row.Cells[i]
 					cell = plots.Cell{Mean: c.Mean, Std: c.Std, Valid: true, Bold: c.Best}
+					if c.N == 1 {
+						cell.Text = meanStd(c.Mean, c.Std, 1) // no spread over one seed
+					}
 				}
 				tr.Cells = append(tr.Cells, cell)
 			}
@@ -326,6 +329,7 @@ func dataURL(png []byte) template.URL {
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"f3":      func(v float64) string { return fmt.Sprintf("%.3f", v) },
+	"pm":      meanStd,
 	"col":     func(c Column) string { return c.Label() },
 	"metrics": headlineKeys,
 }).Parse(`<!doctype html>
@@ -351,11 +355,11 @@ pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:13px}img{max-width:10
 {{end}}{{end}}<h2>Comparison</h2>
 {{with .Table}}<p>{{.Title}}</p>
 <table><tr><th>model</th><th>score</th>{{range .Columns}}<th>{{col .}}</th>{{end}}</tr>
-{{range .Rows}}<tr><td>{{.Model}}</td><td>{{.Score}}</td>{{range .Cells}}<td class="num">{{if .}}{{if .Best}}<b>{{f3 .Mean}} ± {{f3 .Std}}</b>{{else}}{{f3 .Mean}} ± {{f3 .Std}}{{end}} ({{.N}}){{else}}–{{end}}</td>{{end}}</tr>
+{{range .Rows}}<tr><td>{{.Model}}</td><td>{{.Score}}</td>{{range .Cells}}<td class="num">{{if .}}{{if .Best}}<b>{{pm .Mean .Std .N}}</b>{{else}}{{pm .Mean .Std .N}}{{end}} ({{.N}}){{else}}–{{end}}</td>{{end}}</tr>
 {{end}}</table>
 <h3>Selected on validation ROC-AUC (as in the paper)</h3>
 <table><tr><th>model</th><th>score</th><th>preprocessing</th><th>HE</th><th>validation</th><th>test</th></tr>
-{{range .Selection}}<tr><td>{{.Model}}</td><td>{{.Score}}</td><td>{{.Preprocessing}}</td><td>{{.HistEq}}</td><td class="num">{{with .Validation}}{{f3 .Mean}} ± {{f3 .Std}}{{end}}</td><td class="num">{{with .Test}}{{f3 .Mean}} ± {{f3 .Std}}{{else}}–{{end}}</td></tr>
+{{range .Selection}}<tr><td>{{.Model}}</td><td>{{.Score}}</td><td>{{.Preprocessing}}</td><td>{{.HistEq}}</td><td class="num">{{with .Validation}}{{pm .Mean .Std .N}}{{end}}</td><td class="num">{{with .Test}}{{pm .Mean .Std .N}}{{else}}–{{end}}</td></tr>
 {{end}}</table>{{else}}<p>No table yet: {{.TableErr}}</p>{{end}}
 {{range .ROC}}<img src="{{.}}" alt="ROC curves">{{end}}
 <h2>Runs</h2>

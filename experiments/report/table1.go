@@ -383,14 +383,27 @@ func cellText(c *TableCell) string {
 	if c == nil || c.N == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.3f ± %.3f (%d)", c.Mean, c.Std, c.N)
+	return summaryText(&c.Summary)
 }
 
 func summaryText(s *eval.Summary) string {
 	if s == nil || s.N == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.3f ± %.3f (%d)", s.Mean, s.Std, s.N)
+	return fmt.Sprintf("%s (%d)", meanStd(s.Mean, s.Std, s.N), s.N)
+}
+
+// meanStd is "0.570 ± 0.019"; one seed has no spread to show: "0.570 ± —".
+func meanStd(mean, std float64, n int) string {
+	if n == 1 {
+		return fmt.Sprintf("%.3f ± —", mean)
+	}
+	return fmt.Sprintf("%.3f ± %.3f", mean, std)
+}
+
+// texText is summaryText in LaTeX.
+func texText(s *eval.Summary) string {
+	return strings.NewReplacer("±", "$\\pm$", "—", "---", "–", "--").Replace(summaryText(s))
 }
 
 // selectionText describes one model's validation-based choice.
@@ -508,7 +521,7 @@ func (t *Table) LaTeX() ([]byte, error) {
 		for _, c := range r.Cells {
 			txt := "--"
 			if c != nil && c.N > 0 {
-				txt = fmt.Sprintf("%.3f $\\pm$ %.3f (%d)", c.Mean, c.Std, c.N)
+				txt = texText(&c.Summary)
 				if c.Best {
 					txt = "\\textbf{" + txt + "}"
 				}
@@ -525,11 +538,8 @@ func (t *Table) LaTeX() ([]byte, error) {
 			fmt.Fprintf(&b, "%s & -- & -- & -- & -- \\\\\n", latexEscape(s.Model))
 			continue
 		}
-		tex := func(x *eval.Summary) string {
-			return strings.ReplaceAll(strings.ReplaceAll(summaryText(x), "±", "$\\pm$"), "–", "--")
-		}
 		fmt.Fprintf(&b, "%s & %s & %s & %s & %s \\\\\n", latexEscape(s.Model), latexEscape(s.Score),
-			latexEscape(Column{s.Preprocessing, s.HistEq}.Label()), tex(s.Validation), tex(s.Test))
+			latexEscape(Column{s.Preprocessing, s.HistEq}.Label()), texText(s.Validation), texText(s.Test))
 	}
 	b.WriteString("\\bottomrule\n\\end{tabular}\n")
 	return []byte(b.String()), nil

@@ -8,9 +8,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"xraylab/experiments"
 	"xraylab/experiments/eval"
+	"xraylab/plots"
 )
 
 func TestAggregate(t *testing.T) {
@@ -287,12 +289,12 @@ func TestTableRenderers(t *testing.T) {
 |---|---|---|---|---|
 | cae | mse | 0.600 ± 0.100 (3) | **0.850 ± 0.071 (2)** | – |
 | cae | mse\_top200 | 0.550 ± 0.000 (3) | 0.600 ± 0.000 (2) | – |
-| vae | kld | – | – | **0.550 ± 0.000 (1)** |
+| vae | kld | – | – | **0.550 ± — (1)** |
 
 Selected on mean validation ROC-AUC (as in the paper):
 
 - cae: raw, score mse\_top200: test 0.550 ± 0.000 (3) (validation ROC-AUC 0.900 ± 0.000 (3))
-- vae: full + HE, score kld: test 0.550 ± 0.000 (1) (validation ROC-AUC 0.600 ± 0.000 (1))
+- vae: full + HE, score kld: test 0.550 ± — (1) (validation ROC-AUC 0.600 ± — (1))
 `
 	if string(md) != wantMD {
 		t.Errorf("Markdown:\n%s\nwant:\n%s", md, wantMD)
@@ -312,7 +314,7 @@ Model & Score & without HE & without HE & with HE \\
 cae & mse & 0.600 $\pm$ 0.100 (3) & \textbf{0.850 $\pm$ 0.071 (2)} & -- \\
  & mse\_top200 & 0.550 $\pm$ 0.000 (3) & 0.600 $\pm$ 0.000 (2) & -- \\
 \midrule
-vae & kld & -- & -- & \textbf{0.550 $\pm$ 0.000 (1)} \\
+vae & kld & -- & -- & \textbf{0.550 $\pm$ --- (1)} \\
 \bottomrule
 \end{tabular}
 
@@ -322,7 +324,7 @@ vae & kld & -- & -- & \textbf{0.550 $\pm$ 0.000 (1)} \\
 Model & Score & Setting & Validation ROC-AUC & Test \\
 \midrule
 cae & mse\_top200 & raw & 0.900 $\pm$ 0.000 (3) & 0.550 $\pm$ 0.000 (3) \\
-vae & kld & full + HE & 0.600 $\pm$ 0.000 (1) & 0.550 $\pm$ 0.000 (1) \\
+vae & kld & full + HE & 0.600 $\pm$ --- (1) & 0.550 $\pm$ --- (1) \\
 \bottomrule
 \end{tabular}
 `
@@ -415,5 +417,36 @@ func TestTableAllFailed(t *testing.T) {
 func TestLatexEscape(t *testing.T) {
 	if got, want := latexEscape(`a_b 50% #1 & $x$ {y} ~^\`), `a\_b 50\% \#1 \& \$x\$ \{y\} \textasciitilde{}\textasciicircum{}\textbackslash{}`; got != want {
 		t.Errorf("latexEscape = %s, want %s", got, want)
+	}
+}
+
+// One seed has no spread: every renderer shows "—" for its std, never
+// "± 0.000" (the image through the cell's text, the HTML report too).
+func TestOneSeedShowsNoStd(t *testing.T) {
+	tab, err := BuildTable(paperRuns(t), TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fig := tableFigure(tab)
+	var vae plots.Cell
+	for _, b := range fig.Blocks {
+		if b.Name == "vae" {
+			vae = b.Rows[0].Cells[len(b.Rows[0].Cells)-1]
+		}
+	}
+	if vae.Text != "0.550 ± —" || !vae.Valid {
+		t.Errorf("figure cell of one seed = %+v", vae)
+	}
+	if cae := fig.Blocks[0].Rows[0].Cells[0]; cae.Text != "" {
+		t.Errorf("figure cell of three seeds = %+v; want the numbers drawn as before", cae)
+	}
+	// A map, not renderHTML's struct, so fields added there need no change here.
+	var html bytes.Buffer
+	data := map[string]any{"E": &experiments.Experiment{ID: 7, Name: "t1"}, "Generated": time.Time{}, "Table": tab}
+	if err := reportTemplate.Execute(&html, data); err != nil {
+		t.Fatal(err)
+	}
+	if s := html.String(); !strings.Contains(s, "<b>0.550 ± —</b> (1)") || !strings.Contains(s, "0.600 ± —</td>") || strings.Contains(s, "± 0.000 (1)") {
+		t.Errorf("HTML report shows one seed's std wrongly:\n%s", s)
 	}
 }

@@ -8,6 +8,7 @@ import { api, ApiError, download } from '../api.js';
 import { h, clear, fmtTime, fmtNum, errorBox, emptyNote, stateBadge, progress } from '../dom.js';
 import { on, latest, runFraction } from '../live.js';
 import { renderMarkdown } from '../md.js';
+import { meanStd, galleryFigure } from '../figures.js';
 import { counts } from './list.js';
 import { runLabel, codeBlock, image, metricCharts, runProgress, scoreNames, allRuns } from './common.js';
 
@@ -205,8 +206,11 @@ export async function experimentPage(id) {
     const with_ = runs.filter((r) => has(r.id, 'heatmaps.png'));
     if (!with_.length) { clear(cells.heat.body, emptyNote('No run has written heatmaps yet (models with anomaly maps write them after testing).')); return; }
     const key = scoreNames(runs)[0];
-    const auc = (r) => r.metrics?.[`test/${key}/roc_auc`] ?? -1;
-    const sorted = [...with_].sort(state.heatSort === 'auc' ? (a, b) => auc(b) - auc(a) : (a, b) => a.id - b.id);
+    // Runs without the chosen score go by their own best; those with none last.
+    const fig = (r) => galleryFigure(r.metrics, key);
+    const auc = (r) => fig(r)?.auc ?? -Infinity;
+    const caption = (r) => { const f = fig(r); return f ? `AUC ${f.score === key ? '' : `(${f.score}) `}${fmtNum(f.auc)}` : 'no test AUC'; };
+    const sorted = [...with_].sort(state.heatSort === 'auc' ? (a, b) => auc(b) - auc(a) || a.id - b.id : (a, b) => a.id - b.id);
     const select = h('select', { id: 'heat-sort', onchange: () => { state.heatSort = select.value; renderHeat(); } },
       h('option', { value: 'auc', selected: state.heatSort === 'auc' }, `best test AUC (${key}) first`),
       h('option', { value: 'id', selected: state.heatSort === 'id' }, 'run order'));
@@ -214,7 +218,7 @@ export async function experimentPage(id) {
       h('div', { class: 'cell-tools' }, h('label', { for: 'heat-sort' }, 'Order'), select,
         h('span', { class: 'muted small' }, 'Each image shows normal and abnormal test images with the anomaly map; synthetic data shows the true outline.')),
       h('div', { class: 'images' }, sorted.slice(0, 24).map((r) =>
-        image(`/api/runs/${r.id}/artifacts/heatmaps.png`, `heatmaps of run ${r.id}`, `${runLabel(r)} · AUC ${fmtNum(auc(r))}`))));
+        image(`/api/runs/${r.id}/artifacts/heatmaps.png`, `heatmaps of run ${r.id}`, `${runLabel(r)} · ${caption(r)}`))));
   }
 
   const notes = notesCell(id, cells.notes.body);
@@ -280,7 +284,7 @@ export function table1(t) {
           const v = r.cells[j];
           const selected = r.selected && r.selected.preprocessing === c.preprocessing && r.selected.histogram_equalization === c.histogram_equalization;
           if (!v) return h('td', { class: 'muted' }, '—');
-          const text = `${v.mean.toFixed(3)} ± ${(v.std || 0).toFixed(3)}`;
+          const text = meanStd(v);
           return h('td', { class: `${v.best ? 'best' : ''} ${selected ? 'selected' : ''}`, title: `n = ${v.n}${selected ? ', selected configuration' : ''}` },
             v.best ? h('strong', {}, text) : text);
         }));
