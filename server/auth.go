@@ -95,9 +95,9 @@ func BearerGuard(token string, opts GuardOptions) (read, write fiber.Handler) {
 	}
 	switch n := opts.MaxConcurrentSubmissions; {
 	case n == 0:
-		g.inflight = NewConcurrencyLimit(DefaultMaxConcurrentSubmissions)
+		g.inflight = newConcurrencyLimit(DefaultMaxConcurrentSubmissions)
 	case n > 0:
-		g.inflight = NewConcurrencyLimit(n)
+		g.inflight = newConcurrencyLimit(n)
 	}
 	write = func(c *fiber.Ctx) error {
 		if err := g.check(c); err != nil {
@@ -125,7 +125,7 @@ type bearerGuard struct {
 	want     [sha256.Size]byte
 	empty    bool
 	failures *failureLimiter
-	inflight *ConcurrencyLimit
+	inflight *concurrencyLimit
 }
 
 // check returns nil when the request carries the token, else the 401 or

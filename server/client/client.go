@@ -1,7 +1,9 @@
 // Package client is the Go client of xraylab's REST API (package server):
 // it submits specs and reads experiments and runs, as `xraylab submit` and
 // scripts need, over plumbing (base URL check, bearer token, timeout, a
-// cap on answer sizes) that other callers of the API can share through Do.
+// cap on answer sizes) that other callers of the API share through Do and
+// Open: the Slurm worker's RemoteSink (experiments/slurm) calls the worker
+// API with it.
 //
 // Error answers come back as domain errors: the server's envelope
 // {"error": {"code", "message", "details"}} becomes an *experiments.Error
