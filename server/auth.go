@@ -95,9 +95,9 @@ func BearerGuard(token string, opts GuardOptions) (read, write fiber.Handler) {
 	}
 	switch n := opts.MaxConcurrentSubmissions; {
 	case n == 0:
-		g.inflight = newConcurrencyLimit(DefaultMaxConcurrentSubmissions)
+		g.inflight = NewConcurrencyLimit(DefaultMaxConcurrentSubmissions)
 	case n > 0:
-		g.inflight = newConcurrencyLimit(n)
+		g.inflight = NewConcurrencyLimit(n)
 	}
 	write = func(c *fiber.Ctx) error {
 		if err := g.check(c); err != nil {
@@ -125,7 +125,7 @@ type bearerGuard struct {
 	want     [sha256.Size]byte
 	empty    bool
 	failures *failureLimiter
-	inflight *concurrencyLimit
+	inflight *ConcurrencyLimit
 }
 
 // check returns nil when the request carries the token, else the 401 or

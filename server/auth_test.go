@@ -51,7 +51,7 @@ func (e *env) call(method, target, auth string, body []byte) (int, http.Header, 
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := e.srv.app.Test(req, 10_000)
+	resp, err := e.srv.App().Test(req, 10_000)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, target, err)
 	}

@@ -12,31 +12,32 @@ import (
 // only a few mutating requests in flight, so one script cannot tie up the
 // single database writer for everyone.
 
-// concurrencyLimit caps the requests each client IP has in flight through
-// it (the write guard's limit on submissions). It is safe for concurrent
-// use.
-type concurrencyLimit struct {
+// ConcurrencyLimit caps the requests each client IP has in flight through
+// it. It is safe for concurrent use.
+type ConcurrencyLimit struct {
 	max      int
 	mu       sync.Mutex
 	inflight map[string]int
 }
 
-// newConcurrencyLimit returns a limit of perClient requests in flight per
+// NewConcurrencyLimit returns a limit of perClient requests in flight per
 // client IP (at least 1).
-func newConcurrencyLimit(perClient int) *concurrencyLimit {
-	return &concurrencyLimit{max: max(1, perClient), inflight: map[string]int{}}
+func NewConcurrencyLimit(perClient int) *ConcurrencyLimit {
+	return &ConcurrencyLimit{max: max(1, perClient), inflight: map[string]int{}}
 }
 
-// inFlight returns the number of requests client has in flight.
-func (l *concurrencyLimit) inFlight(client string) int {
+// Handler is the limit as middleware: a request over it gets 429
+// {"code":"too_many_requests"} with Retry-After: 1.
+func (l *ConcurrencyLimit) Handler() fiber.Handler { return l.run }
+
+// InFlight returns the number of requests client has in flight.
+func (l *ConcurrencyLimit) InFlight(client string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.inflight[client]
 }
 
-// run is the limit as middleware: a request over it gets 429
-// {"code":"too_many_requests"} with Retry-After: 1.
-func (l *concurrencyLimit) run(c *fiber.Ctx) error {
+func (l *ConcurrencyLimit) run(c *fiber.Ctx) error {
 	// c.IP() is backed by the connection and valid only during the
 	// request; the map keeps a copy.
 	ip := string([]byte(c.IP()))
@@ -49,7 +50,7 @@ func (l *concurrencyLimit) run(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func (l *concurrencyLimit) acquire(client string) bool {
+func (l *ConcurrencyLimit) acquire(client string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.inflight[client] >= l.max {
@@ -59,7 +60,7 @@ func (l *concurrencyLimit) acquire(client string) bool {
 	return true
 }
 
-func (l *concurrencyLimit) release(client string) {
+func (l *ConcurrencyLimit) release(client string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.inflight[client]--; l.inflight[client] <= 0 {

@@ -43,8 +43,8 @@ func gatedEnv(t *testing.T, guard func(*Config)) (*env, *gatedService) {
 const body429Submissions = `{"error":{"code":"too_many_requests","message":"too many concurrent submissions from this client: at most 2 at a time; retry when one has finished"}}`
 
 func TestConcurrencyLimit(t *testing.T) {
-	limit := newConcurrencyLimit(2)
-	e, g := gatedEnv(t, func(c *Config) { c.WriteGuard = limit.run })
+	limit := NewConcurrencyLimit(2)
+	e, g := gatedEnv(t, func(c *Config) { c.WriteGuard = limit.Handler() })
 	spec := readFile(t, "two.yaml")
 	type result struct {
 		code int
@@ -59,7 +59,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	}
 	<-g.entered
 	<-g.entered
-	if n := limit.inFlight("0.0.0.0"); n != 2 {
+	if n := limit.InFlight("0.0.0.0"); n != 2 {
 		t.Fatalf("%d in flight, want 2", n)
 	}
 	// A third is refused at once, before reaching the service.
@@ -73,7 +73,7 @@ func TestConcurrencyLimit(t *testing.T) {
 			t.Fatalf("held submission: %d %s", r.code, r.body)
 		}
 	}
-	if n := limit.inFlight("0.0.0.0"); n != 0 {
+	if n := limit.InFlight("0.0.0.0"); n != 0 {
 		t.Fatalf("%d still in flight after both finished", n)
 	}
 	// A failing request releases its slot too.

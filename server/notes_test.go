@@ -191,7 +191,7 @@ func (e *env) doHeaders(method, target string, headers map[string]string, body [
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.srv.app.Test(req, 10_000)
+	resp, err := e.srv.App().Test(req, 10_000)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, target, err)
 	}

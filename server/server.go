@@ -135,6 +135,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// App returns the Fiber app (for app.Test and for embedding).
+func (s *Server) App() *fiber.App { return s.app }
+
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 

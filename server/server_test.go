@@ -97,7 +97,7 @@ func (e *env) do(method, target, contentType string, body []byte) (int, http.Hea
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := e.srv.app.Test(req, 10_000)
+	resp, err := e.srv.App().Test(req, 10_000)
 	if err != nil {
 		e.t.Fatalf("%s %s: %v", method, target, err)
 	}
@@ -246,7 +246,7 @@ func TestGuardsAndPanics(t *testing.T) {
 	req := httptest.NewRequest("POST", "/api/experiments", bytes.NewReader(readFile(t, "two.yaml")))
 	req.Header.Set("Content-Type", "application/yaml")
 	req.Header.Set("Authorization", "Bearer s3cret")
-	resp, err := e.srv.app.Test(req, 10_000)
+	resp, err := e.srv.App().Test(req, 10_000)
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("guarded write with token: %v %v", err, resp)
 	}

@@ -106,7 +106,7 @@ func (w *workerEnv) send(method, target, token, contentType string, body []byte)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := w.srv.app.Test(req, 10_000)
+	resp, err := w.srv.App().Test(req, 10_000)
 	if err != nil {
 		w.t.Fatal(err)
 	}
