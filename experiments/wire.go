@@ -12,7 +12,8 @@ import (
 // The types the worker API carries between a run's worker on a cluster
 // node and the server (server/worker.go serves them, the slurm backend's
 // RemoteSink and executor send and take them); here so the server needs no
-// backend.
+// backend. Submitted, the answer to a submission, is here too, so that the
+// REST client (server/client) reads it without importing the server.
 
 // WireFloat is a float64 that survives JSON: NaN and ±Inf, which JSON
 // numbers cannot hold (a diverged loss, an undefined figure), travel as
@@ -131,4 +132,12 @@ func (r WorkerReport) Validate() error {
 		return Errorf(CodeInvalid, "report: state %q: want succeeded or failed", r.State)
 	}
 	return nil
+}
+
+// Submitted is one queued experiment in the answer to a submission
+// (POST /api/experiments answers {"experiments": [...]}).
+type Submitted struct {
+	ID     int64   `json:"id"`
+	Name   string  `json:"name"`
+	RunIDs []int64 `json:"run_ids"`
 }

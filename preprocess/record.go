@@ -1,7 +1,9 @@
 // Package preprocess owns the images: reading MURA-style folders, the
-// paper's patient-level split, the synthetic hand-radiograph generator, and
-// the gocv preprocessing pipeline (offline steps cached on disk, online
-// steps per batch). It knows nothing of runs, HTTP or SQL.
+// paper's patient-level split, and the gocv preprocessing pipeline
+// (offline steps cached on disk, online steps per batch), with the
+// labelling of ground-truth regions that eval's AUPRO needs. The synthetic
+// generator that feeds it is package preprocess/synth. It knows nothing of
+// runs, HTTP or SQL.
 package preprocess
 
 // Record is one radiograph as the loader found it. Labels are MURA's study

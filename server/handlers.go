@@ -32,14 +32,6 @@ type submitRequest struct {
 	Experiment string `json:"experiment"`
 }
 
-// Submitted is one queued experiment in the answer to a submission
-// ({"experiments": [...]}).
-type Submitted struct {
-	ID     int64   `json:"id"`
-	Name   string  `json:"name"`
-	RunIDs []int64 `json:"run_ids"`
-}
-
 func (s *Server) submit(c *fiber.Ctx) error {
 	spec, only, err := readSubmission(c)
 	if err != nil {
@@ -71,13 +63,13 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if len(exps) != len(runs) {
 		return fmt.Errorf("service returned %d experiments but %d run lists", len(exps), len(runs))
 	}
-	out := make([]Submitted, len(exps))
+	out := make([]experiments.Submitted, len(exps))
 	for i, e := range exps {
 		ids := make([]int64, len(runs[i]))
 		for j, r := range runs[i] {
 			ids[j] = r.ID
 		}
-		out[i] = Submitted{ID: e.ID, Name: e.Name, RunIDs: ids}
+		out[i] = experiments.Submitted{ID: e.ID, Name: e.Name, RunIDs: ids}
 	}
 	if len(out) == 1 {
 		c.Location("/api/experiments/" + strconv.FormatInt(out[0].ID, 10))

@@ -64,7 +64,7 @@ type rocPoint struct {
 
 // runROC serves GET /api/runs/:id/roc?score=NAME&split=test|val: the ROC
 // curve and its AUC of one score on one split of the run's scores.csv,
-// computed as the run's recorded figures are (experiments.ROC), so that
+// computed as the run's recorded figures are (eval.ROC), so that
 // what the dashboard draws is what the run reports; scores it refuses
 // (NaN, a split with one class) are a 400 naming why.
 func (s *Server) runROC(c *fiber.Ctx) error {

@@ -148,9 +148,6 @@ func New(cfg Config) (*Server, error) {
 // App returns the Fiber app (for app.Test and for embedding).
 func (s *Server) App() *fiber.App { return s.app }
 
-// Listen serves on addr (e.g. "127.0.0.1:8080") until Shutdown.
-func (s *Server) Listen(addr string) error { return s.app.Listen(addr) }
-
 // Serve serves on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 

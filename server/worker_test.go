@@ -262,7 +262,7 @@ func TestWorkerAPIRoundTrip(t *testing.T) {
 	}
 	// The job is over: its token opens nothing any more.
 	err = sink.Heartbeat(ctx, experiments.WorkerInfo{Node: "node2"})
-	if err == nil || !strings.Contains(err.Error(), "server answered 401 unauthorized: missing or invalid run token") {
+	if err == nil || err.Error() != "POST /api/worker/runs/1/heartbeat: missing or invalid run token" || experiments.CodeOf(err) != codeUnauthorized {
 		t.Errorf("heartbeat after the end: %v", err)
 	}
 }

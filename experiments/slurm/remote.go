@@ -1,7 +1,6 @@
 package slurm
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,6 +23,7 @@ import (
 
 	"xraylab/experiments"
 	"xraylab/experiments/local"
+	"xraylab/server/client"
 )
 
 // A worker on a cluster node executes one run with a local.Executor whose
@@ -50,13 +51,15 @@ type RemoteOptions struct {
 }
 
 // RemoteSink is a RunSink and Publisher that writes to a server's worker
-// API. Events are sent by a background goroutine so that training never
-// waits on the network; Close flushes them.
+// API through the REST client (server/client), which turns the server's
+// error answers back into domain errors. Events are sent by a background
+// goroutine so that training never waits on the network; Close flushes
+// them.
 type RemoteSink struct {
-	base   *url.URL
-	opts   RemoteOptions
-	client *http.Client
-	log    *slog.Logger
+	api  *client.Client
+	path string // the run's worker API below the base URL
+	opts RemoteOptions
+	log  *slog.Logger
 
 	events   chan experiments.Event
 	sent     chan struct{}
@@ -72,9 +75,9 @@ var (
 
 // NewRemoteSink checks opts and starts the event sender.
 func NewRemoteSink(opts RemoteOptions) (*RemoteSink, error) {
-	u, err := url.Parse(opts.Server)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("server URL %q: want http(s)://host:port", opts.Server)
+	api, err := client.New(opts.Server, client.Options{Token: opts.Token, Timeout: 2 * time.Minute, HTTPClient: opts.Client})
+	if err != nil {
+		return nil, err
 	}
 	if opts.RunID < 1 {
 		return nil, fmt.Errorf("run id %d: want a positive id", opts.RunID)
@@ -84,9 +87,6 @@ func NewRemoteSink(opts RemoteOptions) (*RemoteSink, error) {
 	}
 	if opts.ArtifactsDir == "" {
 		return nil, errors.New("remote sink: ArtifactsDir is required")
-	}
-	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 2 * time.Minute}
 	}
 	if opts.ChunkSize <= 0 {
 		opts.ChunkSize = 1 << 20
@@ -100,111 +100,78 @@ func NewRemoteSink(opts RemoteOptions) (*RemoteSink, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	s := &RemoteSink{base: u.JoinPath("api", "worker", "runs", strconv.FormatInt(opts.RunID, 10)), opts: opts,
-		client: opts.Client, log: opts.Logger, events: make(chan experiments.Event, 256), sent: make(chan struct{})}
+	s := &RemoteSink{api: api, path: "api/worker/runs/" + strconv.FormatInt(opts.RunID, 10), opts: opts,
+		log: opts.Logger, events: make(chan experiments.Event, 256), sent: make(chan struct{})}
 	go s.sendEvents(s.events)
 	return s, nil
 }
 
-// APIError is an error answer of the server.
-type APIError struct {
-	Status  int
-	Code    string
-	Message string
-	Details json.RawMessage
-}
-
-func (e *APIError) Error() string {
-	return fmt.Sprintf("server answered %d %s: %s", e.Status, e.Code, e.Message)
-}
-
-// retryable says whether a call that failed this way may succeed later.
+// retryable says whether a call that failed this way may succeed later:
+// the server was busy or failed inside (429, 5xx, whether or not behind a
+// proxy that answers in its own words), or it could not be reached. A
+// cancelled or expired context is final, as is any other answer.
 func retryable(err error) bool {
-	var ae *APIError
-	if errors.As(err, &ae) {
-		return ae.Status == http.StatusTooManyRequests || ae.Status >= 500
+	var ee *experiments.Error
+	if errors.As(err, &ee) {
+		return ee.Code == codeTooManyRequests || ee.Code == experiments.CodeInternal
 	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+	var se *client.StatusError
+	if errors.As(err, &se) {
+		return se.StatusCode == http.StatusTooManyRequests || se.StatusCode >= 500
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error // *url.Error from net/http, or the connection failing mid-answer
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
-// call sends one request (body as given, retried while retryable) and
-// decodes a JSON answer into out when out is not nil.
-func (s *RemoteSink) call(ctx context.Context, method, path string, query url.Values, contentType string, body []byte, out any) error {
-	u := s.base.JoinPath(path)
-	if path == "" {
-		u = s.base
-	}
-	u.RawQuery = query.Encode()
+// codeTooManyRequests is the code the server gives a 429 (see package
+// server's doc); it is HTTP's, not the domain's, so the domain has no
+// constant for it.
+const codeTooManyRequests experiments.Code = "too_many_requests"
+
+// call sends req, a request of the run's worker API (its Path below the
+// run's), retrying while the error is retryable, and decodes a JSON answer
+// into out when out is not nil.
+func (s *RemoteSink) call(ctx context.Context, req client.Request, out any) error {
+	req = s.runs(req)
+	where := s.api.URL(req.Path).Path
 	deadline := time.Now().Add(s.opts.RetryFor)
 	wait := 250 * time.Millisecond
 	for {
-		err := s.once(ctx, method, u.String(), contentType, body, out)
+		err := s.api.Do(ctx, req, out)
 		if err == nil || !retryable(err) || time.Now().Add(wait).After(deadline) || ctx.Err() != nil {
 			if err != nil {
-				return fmt.Errorf("%s %s: %w", method, u.Path, err)
+				return fmt.Errorf("%s %s: %w", req.Method, where, err)
 			}
 			return nil
 		}
-		s.log.Warn("server call failed; retrying", "method", method, "path", u.Path, "err", err, "in", wait)
+		s.log.Warn("server call failed; retrying", "method", req.Method, "path", where, "err", err, "in", wait)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%s %s: %w", method, u.Path, ctx.Err())
+			return fmt.Errorf("%s %s: %w", req.Method, where, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 10*time.Second)
 	}
 }
 
-func (s *RemoteSink) once(ctx context.Context, method, u, contentType string, body []byte, out any) error {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.opts.Token)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := s.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error struct {
-				Code    string          `json:"code"`
-				Message string          `json:"message"`
-				Details json.RawMessage `json:"details"`
-			} `json:"error"`
-		}
-		ae := &APIError{Status: resp.StatusCode, Message: strings.TrimSpace(string(raw))}
-		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
-			ae.Code, ae.Message, ae.Details = e.Error.Code, e.Error.Message, e.Error.Details
-		}
-		return ae
-	}
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return fmt.Errorf("unexpected answer %q: %w", raw, err)
-		}
-	}
-	return nil
+// runs puts req's path below the run's worker API.
+func (s *RemoteSink) runs(req client.Request) client.Request {
+	req.Path = s.path + "/" + req.Path
+	return req
 }
 
-func (s *RemoteSink) callJSON(ctx context.Context, method, path string, in, out any) error {
+// callJSON sends in as JSON; want is the status of success (as the
+// server's worker routes answer: 200 with a body, 201 for a new artifact,
+// 204 without).
+func (s *RemoteSink) callJSON(ctx context.Context, method, path string, want int, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("%s %s: encode: %w", method, path, err)
 	}
-	return s.call(ctx, method, path, nil, "application/json", body, out)
+	return s.call(ctx, client.Request{Method: method, Path: path, ContentType: "application/json", Body: body, Want: want}, out)
 }
 
 func (s *RemoteSink) checkRun(runID int64) error {
@@ -217,7 +184,7 @@ func (s *RemoteSink) checkRun(runID int64) error {
 // Start announces the worker and returns its assignment.
 func (s *RemoteSink) Start(ctx context.Context, info experiments.WorkerInfo) (*experiments.WorkerAssignment, error) {
 	var a experiments.WorkerAssignment
-	if err := s.callJSON(ctx, http.MethodPost, "start", info, &a); err != nil {
+	if err := s.callJSON(ctx, http.MethodPost, "start", http.StatusOK, info, &a); err != nil {
 		return nil, err
 	}
 	if a.Run == nil || a.Run.ID != s.opts.RunID {
@@ -228,12 +195,12 @@ func (s *RemoteSink) Start(ctx context.Context, info experiments.WorkerInfo) (*e
 
 // Heartbeat tells the server the worker is alive.
 func (s *RemoteSink) Heartbeat(ctx context.Context, info experiments.WorkerInfo) error {
-	return s.callJSON(ctx, http.MethodPost, "heartbeat", info, nil)
+	return s.callJSON(ctx, http.MethodPost, "heartbeat", http.StatusNoContent, info, nil)
 }
 
 // Finish reports how the run ended.
 func (s *RemoteSink) Finish(ctx context.Context, rep experiments.WorkerReport) error {
-	return s.callJSON(ctx, http.MethodPost, "finish", rep, nil)
+	return s.callJSON(ctx, http.MethodPost, "finish", http.StatusNoContent, rep, nil)
 }
 
 // SetDataset implements RunSink.
@@ -241,7 +208,7 @@ func (s *RemoteSink) SetDataset(ctx context.Context, runID int64, d experiments.
 	if err := s.checkRun(runID); err != nil {
 		return err
 	}
-	return s.callJSON(ctx, http.MethodPut, "dataset", d, nil)
+	return s.callJSON(ctx, http.MethodPut, "dataset", http.StatusNoContent, d, nil)
 }
 
 // AppendMetrics implements RunSink: points go in batches of MaxPoints.
@@ -255,7 +222,7 @@ func (s *RemoteSink) AppendMetrics(ctx context.Context, runID int64, points []ex
 		for i, p := range part {
 			batch.Points[i] = experiments.WireMetricPoint{Key: p.Key, Step: p.Step, Epoch: p.Epoch, Value: experiments.WireFloat(p.Value), Time: p.Time}
 		}
-		if err := s.callJSON(ctx, http.MethodPost, "metrics", batch, nil); err != nil {
+		if err := s.callJSON(ctx, http.MethodPost, "metrics", http.StatusNoContent, batch, nil); err != nil {
 			return err
 		}
 	}
@@ -273,7 +240,7 @@ func (s *RemoteSink) Metrics(ctx context.Context, runID int64, key string) ([]ex
 		q = url.Values{"key": {key}}
 	}
 	var m experiments.WireMetrics
-	if err := s.call(ctx, http.MethodGet, "metrics", q, "", nil, &m); err != nil {
+	if err := s.call(ctx, client.Request{Method: http.MethodGet, Path: "metrics", Query: q}, &m); err != nil {
 		return nil, err
 	}
 	return m.MetricPoints(), nil
@@ -284,7 +251,8 @@ func (s *RemoteSink) DeleteMetricsAfter(ctx context.Context, runID int64, epoch 
 	if err := s.checkRun(runID); err != nil {
 		return err
 	}
-	return s.call(ctx, http.MethodDelete, "metrics", url.Values{"after_epoch": {strconv.Itoa(epoch)}}, "", nil, nil)
+	return s.call(ctx, client.Request{Method: http.MethodDelete, Path: "metrics",
+		Query: url.Values{"after_epoch": {strconv.Itoa(epoch)}}, Want: http.StatusNoContent}, nil)
 }
 
 // SetFinalMetrics implements RunSink.
@@ -296,7 +264,7 @@ func (s *RemoteSink) SetFinalMetrics(ctx context.Context, runID int64, metrics m
 	for k, v := range metrics {
 		m.Metrics[k] = experiments.WireFloat(v)
 	}
-	return s.callJSON(ctx, http.MethodPut, "final-metrics", m, nil)
+	return s.callJSON(ctx, http.MethodPut, "final-metrics", http.StatusNoContent, m, nil)
 }
 
 // escapeName escapes each segment of a slash-separated artifact name.
@@ -346,7 +314,7 @@ func (s *RemoteSink) AddArtifact(ctx context.Context, a *experiments.Artifact) e
 			a.Name, offset, sum, a.Size, a.SHA256)
 	}
 	var got experiments.Artifact
-	if err := s.callJSON(ctx, http.MethodPost, "artifacts", experiments.WireArtifact{Name: a.Name, Kind: a.Kind, Size: a.Size, SHA256: a.SHA256}, &got); err != nil {
+	if err := s.callJSON(ctx, http.MethodPost, "artifacts", http.StatusCreated, experiments.WireArtifact{Name: a.Name, Kind: a.Kind, Size: a.Size, SHA256: a.SHA256}, &got); err != nil {
 		return fmt.Errorf("commit artifact %s: %w", a.Name, err)
 	}
 	a.ID, a.Created = got.ID, got.Created
@@ -358,13 +326,14 @@ func (s *RemoteSink) AddArtifact(ctx context.Context, a *experiments.Artifact) e
 // the upload's size: that is success.
 func (s *RemoteSink) uploadChunk(ctx context.Context, name string, offset int64, chunk []byte) error {
 	q := url.Values{"offset": {strconv.FormatInt(offset, 10)}}
-	err := s.call(ctx, http.MethodPost, "uploads/"+escapeName(name), q, "application/octet-stream", chunk, nil)
-	var ae *APIError
-	if errors.As(err, &ae) && ae.Status == http.StatusConflict {
+	err := s.call(ctx, client.Request{Method: http.MethodPost, Path: "uploads/" + escapeName(name), Query: q,
+		ContentType: "application/octet-stream", Body: chunk}, nil)
+	var ee *experiments.Error
+	if errors.As(err, &ee) && ee.Code == experiments.CodeConflict {
 		var d struct {
 			Size int64 `json:"size"`
 		}
-		if json.Unmarshal(ae.Details, &d) == nil && d.Size == offset+int64(len(chunk)) && offset > 0 {
+		if raw, ok := ee.Details.(json.RawMessage); ok && json.Unmarshal(raw, &d) == nil && d.Size == offset+int64(len(chunk)) && offset > 0 {
 			return nil
 		}
 	}
@@ -374,21 +343,11 @@ func (s *RemoteSink) uploadChunk(ctx context.Context, name string, offset int64,
 // Download fetches an artifact of the run to dst, checking its size and
 // sha256; dst appears complete or not at all.
 func (s *RemoteSink) Download(ctx context.Context, a *experiments.Artifact, dst string) error {
-	u := s.base.String() + "/artifacts/" + escapeName(a.Name)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.opts.Token)
-	resp, err := s.client.Do(req)
+	body, err := s.api.Open(ctx, s.runs(client.Request{Method: http.MethodGet, Path: "artifacts/" + escapeName(a.Name)}))
 	if err != nil {
 		return fmt.Errorf("download %s: %w", a.Name, err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return fmt.Errorf("download %s: server answered %s: %s", a.Name, resp.Status, strings.TrimSpace(string(raw)))
-	}
+	defer body.Close()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return fmt.Errorf("download %s: %w", a.Name, err)
 	}
@@ -398,7 +357,7 @@ func (s *RemoteSink) Download(ctx context.Context, a *experiments.Artifact, dst 
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, h), resp.Body)
+	n, err := io.Copy(io.MultiWriter(tmp, h), body)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -441,7 +400,8 @@ func (s *RemoteSink) sendEvents(events <-chan experiments.Event) {
 		// An event is worth little later: one quick try each.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		body, _ := json.Marshal(ev)
-		if err := s.once(ctx, http.MethodPost, s.base.JoinPath("events").String(), "application/json", body, nil); err != nil {
+		if err := s.api.Do(ctx, s.runs(client.Request{Method: http.MethodPost, Path: "events",
+			ContentType: "application/json", Body: body, Want: http.StatusNoContent}), nil); err != nil {
 			s.log.Debug("send event", "err", err)
 		}
 		cancel()

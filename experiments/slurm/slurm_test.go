@@ -475,7 +475,7 @@ func TestSlurmResourcesMerge(t *testing.T) {
 	}
 }
 
-func TestNewSlurmExecutorRefuses(t *testing.T) {
+func TestNewExecutorRefuses(t *testing.T) {
 	for _, tc := range []struct {
 		opts slurm.Options
 		want string
@@ -492,7 +492,7 @@ func TestNewSlurmExecutorRefuses(t *testing.T) {
 	} {
 		_, err := slurm.NewExecutor(nil, nil, nil, tc.opts)
 		if err == nil || err.Error() != tc.want {
-			t.Errorf("NewSlurmExecutor(%+v) = %v, want %q", tc.opts, err, tc.want)
+			t.Errorf("NewExecutor(%+v) = %v, want %q", tc.opts, err, tc.want)
 		}
 	}
 }

@@ -406,20 +406,10 @@ func (m *alphagan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 	if err := gan.CheckFinite("alphagan", losses); err != nil {
 		return nil, err
 	}
-	var grads [][]G.Value
-	for _, pg := range []struct {
-		gg *gan.Graph
-		n  *gan.Net
-	}{{ep.gg, m.e}, {gp.gg, m.g}, {dp.gg, m.d}, {dp.gg, m.c}} {
-		gr, err := pg.gg.Grads(pg.n)
-		if err != nil {
-			return nil, fmt.Errorf("alphagan: %w", err)
-		}
-		grads = append(grads, gr)
-	}
-	// G ran on ẑ then on z in the generator phase, as in the code.
-	gp.gg.AdoptStats(m.g)
-	if err := gan.UpdateNets("alphagan", m.Nets(), grads); err != nil {
+	// G ran on ẑ then on z in the generator phase, as in the code: its
+	// statistics are those two passes'.
+	if err := gan.Step("alphagan", &gan.Trained{Graph: gp.gg, Net: m.g}, gan.Trained{Graph: ep.gg, Net: m.e},
+		gan.Trained{Graph: gp.gg, Net: m.g}, gan.Trained{Graph: dp.gg, Net: m.d}, gan.Trained{Graph: dp.gg, Net: m.c}); err != nil {
 		return nil, err
 	}
 	return losses, nil

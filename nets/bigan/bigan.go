@@ -289,19 +289,8 @@ func (m *bigan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 	if err := gan.CheckFinite("bigan", losses); err != nil {
 		return nil, err
 	}
-	var grads [][]G.Value
-	for _, pg := range []struct {
-		gg *gan.Graph
-		n  *gan.Net
-	}{{ge.gg, m.g}, {ge.gg, m.e}, {d.gg, m.d}} {
-		gr, err := pg.gg.Grads(pg.n)
-		if err != nil {
-			return nil, fmt.Errorf("bigan: %w", err)
-		}
-		grads = append(grads, gr)
-	}
-	ge.gg.AdoptStats(m.g)
-	if err := gan.UpdateNets("bigan", []*gan.Net{m.g, m.e, m.d}, grads); err != nil {
+	if err := gan.Step("bigan", &gan.Trained{Graph: ge.gg, Net: m.g},
+		gan.Trained{Graph: ge.gg, Net: m.g}, gan.Trained{Graph: ge.gg, Net: m.e}, gan.Trained{Graph: d.gg, Net: m.d}); err != nil {
 		return nil, err
 	}
 	return losses, nil

@@ -235,11 +235,7 @@ func (m *dcgan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 	if err := gan.CheckFinite("dcgan", map[string]float64{"d": ld}); err != nil {
 		return nil, err
 	}
-	dg, err := dp.gg.Grads(m.d)
-	if err != nil {
-		return nil, fmt.Errorf("dcgan: %w", err)
-	}
-	if err := gan.UpdateNets("dcgan", []*gan.Net{m.d}, [][]G.Value{dg}); err != nil {
+	if err := gan.Step("dcgan", nil, gan.Trained{Graph: dp.gg, Net: m.d}); err != nil {
 		return nil, err
 	}
 	gp, lg, err := m.runG(z)
@@ -249,11 +245,7 @@ func (m *dcgan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 	if err := gan.CheckFinite("dcgan", map[string]float64{"g": lg}); err != nil {
 		return nil, fmt.Errorf("%w (after the discriminator's update of this batch)", err)
 	}
-	gr, err := gp.gg.Grads(m.g)
-	if err != nil {
-		return nil, fmt.Errorf("dcgan: %w", err)
-	}
-	if err := gan.UpdateNets("dcgan", []*gan.Net{m.g}, [][]G.Value{gr}); err != nil {
+	if err := gan.Step("dcgan", nil, gan.Trained{Graph: gp.gg, Net: m.g}); err != nil {
 		return nil, err
 	}
 	return map[string]float64{"d": ld, "g": lg}, nil

@@ -537,11 +537,33 @@ func CheckFinite(model string, losses map[string]float64) error {
 	return nil
 }
 
-// UpdateNets applies each network's Adam step with its gradients.
-func UpdateNets(model string, ns []*Net, grads [][]G.Value) error {
-	for i, n := range ns {
-		if err := n.Opt.Update(n.PS, grads[i]); err != nil {
-			return fmt.Errorf("%s %s: %w", model, n.Name, err)
+// Trained is a network with the graph whose cost it was compiled
+// against (Graph.Compile's wrt) and last run.
+type Trained struct {
+	Graph *Graph
+	Net   *Net
+}
+
+// Step applies a training step's updates: it reads every network's
+// gradients from its graph first, so that no update moves parameters a
+// later gradient belongs to; then, when stats is not nil, adopts the
+// BatchNorm statistics stats.Graph ran stats.Net with (AdoptStats); then
+// applies each network's Adam step, in the order given.
+func Step(model string, stats *Trained, ts ...Trained) error {
+	grads := make([][]G.Value, len(ts))
+	for i, t := range ts {
+		gr, err := t.Graph.Grads(t.Net)
+		if err != nil {
+			return fmt.Errorf("%s: %w", model, err)
+		}
+		grads[i] = gr
+	}
+	if stats != nil {
+		stats.Graph.AdoptStats(stats.Net)
+	}
+	for i, t := range ts {
+		if err := t.Net.Opt.Update(t.Net.PS, grads[i]); err != nil {
+			return fmt.Errorf("%s %s: %w", model, t.Net.Name, err)
 		}
 	}
 	return nil

@@ -1,7 +1,9 @@
 // Package client is the Go client of xraylab's REST API (package server):
 // it submits specs and reads experiments and runs, as `xraylab submit` and
 // scripts need, over plumbing (base URL check, bearer token, timeout, a
-// cap on answer sizes) that other callers of the API can share through Do.
+// cap on answer sizes) that other callers of the API share through Do and
+// Open: the Slurm worker's RemoteSink (experiments/slurm) calls the worker
+// API with it.
 //
 // Error answers come back as domain errors: the server's envelope
 // {"error": {"code", "message", "details"}} becomes an *experiments.Error
@@ -27,7 +29,6 @@ import (
 	"time"
 
 	"xraylab/experiments"
-	"xraylab/server"
 )
 
 // Defaults for the zero values of Options.
@@ -125,6 +126,38 @@ func (e *StatusError) Error() string {
 // Do sends req with the client's token and, on success, decodes the JSON
 // answer into out (nil = discard it). Errors are as the package doc says.
 func (c *Client) Do(ctx context.Context, req Request, out any) error {
+	resp, u, err := c.send(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := c.read(resp, req, u)
+	if err != nil {
+		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("unexpected answer from server: %s", raw)
+	}
+	return nil
+}
+
+// Open sends req as Do does and, on success, returns the answer's body
+// unread, for the caller to stream and close: a download, which Do's cap
+// on answer sizes would refuse. Errors are as Do's.
+func (c *Client) Open(ctx context.Context, req Request) (io.ReadCloser, error) {
+	resp, _, err := c.send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// send sends req; an answer other than req.Want is read, closed and
+// returned as its error.
+func (c *Client) send(ctx context.Context, req Request) (*http.Response, *url.URL, error) {
 	u := c.URL(req.Path)
 	u.RawQuery = req.Query.Encode()
 	var body io.Reader
@@ -133,7 +166,7 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 	}
 	hr, err := http.NewRequestWithContext(ctx, req.Method, u.String(), body)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if req.ContentType != "" {
 		hr.Header.Set("Content-Type", req.ContentType)
@@ -143,30 +176,33 @@ func (c *Client) Do(ctx context.Context, req Request, out any) error {
 	}
 	resp, err := c.http.Do(hr)
 	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxAnswer+1))
-	if err != nil {
-		return fmt.Errorf("read the answer to %s %s: %w", req.Method, u.Path, err)
-	}
-	if int64(len(raw)) > c.maxAnswer {
-		return fmt.Errorf("the answer to %s %s is larger than %d bytes", req.Method, u.Path, c.maxAnswer)
+		return nil, nil, err
 	}
 	want := req.Want
 	if want == 0 {
 		want = http.StatusOK
 	}
 	if resp.StatusCode != want {
-		return decodeError(resp, raw)
+		defer resp.Body.Close()
+		raw, err := c.read(resp, req, u)
+		if err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, decodeError(resp, raw)
 	}
-	if out == nil {
-		return nil
+	return resp, u, nil
+}
+
+// read reads an answer's body, refusing one above the cap.
+func (c *Client) read(resp *http.Response, req Request, u *url.URL) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, c.maxAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the answer to %s %s: %w", req.Method, u.Path, err)
 	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("unexpected answer from server: %s", raw)
+	if int64(len(raw)) > c.maxAnswer {
+		return nil, fmt.Errorf("the answer to %s %s is larger than %d bytes", req.Method, u.Path, c.maxAnswer)
 	}
-	return nil
+	return raw, nil
 }
 
 // decodeError turns an error answer back into the error the server meant.
@@ -210,13 +246,13 @@ func specProblems(details json.RawMessage) []experiments.Problem {
 
 // Submit queues a spec (its YAML text); experiment picks one experiment of
 // a multi-experiment file ("" = all).
-func (c *Client) Submit(ctx context.Context, spec []byte, experiment string) ([]server.Submitted, error) {
+func (c *Client) Submit(ctx context.Context, spec []byte, experiment string) ([]experiments.Submitted, error) {
 	var q url.Values
 	if experiment != "" {
 		q = url.Values{"experiment": {experiment}}
 	}
 	var out struct {
-		Experiments []server.Submitted `json:"experiments"`
+		Experiments []experiments.Submitted `json:"experiments"`
 	}
 	err := c.Do(ctx, Request{Method: http.MethodPost, Path: "api/experiments", Query: q,
 		ContentType: "application/yaml", Body: spec, Want: http.StatusCreated}, &out)

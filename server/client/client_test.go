@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -91,7 +92,7 @@ func TestRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []server.Submitted{{ID: 1, Name: "alpha", RunIDs: []int64{1, 2}}, {ID: 2, Name: "beta", RunIDs: []int64{3}}}
+	want := []experiments.Submitted{{ID: 1, Name: "alpha", RunIDs: []int64{1, 2}}, {ID: 2, Name: "beta", RunIDs: []int64{3}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("submitted %+v, want %+v", got, want)
 	}
@@ -301,5 +302,40 @@ func TestBearerToken(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, []string{"Bearer secret", ""}) {
 		t.Errorf("Authorization headers %q", got)
+	}
+}
+
+// Open streams an answer past MaxAnswer, which Do refuses, and turns an
+// error answer into the domain error as Do does.
+func TestOpen(t *testing.T) {
+	big := strings.Repeat("0123456789", 100)
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/runs/1/artifacts/big.bin" {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":{"code":"not_found","message":"artifact \"x\" of run 1 not found"}}`))
+			return
+		}
+		w.Write([]byte(big))
+	}))
+	defer s.Close()
+	c, _ := New(s.URL, Options{MaxAnswer: 100})
+	ctx := context.Background()
+	body, err := c.Open(ctx, Request{Method: http.MethodGet, Path: "api/runs/1/artifacts/big.bin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(body)
+	body.Close()
+	if err != nil || string(got) != big {
+		t.Errorf("streamed %d bytes, %v; want %d", len(got), err, len(big))
+	}
+	if err := c.Do(ctx, Request{Method: http.MethodGet, Path: "api/runs/1/artifacts/big.bin"}, nil); err == nil ||
+		err.Error() != "the answer to GET /api/runs/1/artifacts/big.bin is larger than 100 bytes" {
+		t.Errorf("Do of the same: %v", err)
+	}
+	_, err = c.Open(ctx, Request{Method: http.MethodGet, Path: "api/runs/1/artifacts/x"})
+	var ee *experiments.Error
+	if !errors.As(err, &ee) || ee.Code != experiments.CodeNotFound || err.Error() != `artifact "x" of run 1 not found` {
+		t.Errorf("missing artifact: %T %v", err, err)
 	}
 }
