@@ -88,7 +88,9 @@ func (e *Env) Serve(t *testing.T, workers int) *experiments.Manager {
 // WaitAll waits until every run of the experiment is finished.
 func (e *Env) WaitAll(t *testing.T, expID int64, timeout time.Duration) []*experiments.Run {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	// The race detector slows training several-fold; the bound is for
+	// liveness, not speed.
+	deadline := time.Now().Add(timeout * slowdown)
 	for {
 		runs, _, err := e.Store.ListRuns(context.Background(), experiments.RunFilter{ExperimentID: expID, Limit: 1000})
 		if err != nil {
