@@ -73,6 +73,9 @@ type Config struct {
 	// (bearer tokens) plugs in here: a guard returns an error to refuse.
 	ReadGuard  fiber.Handler
 	WriteGuard fiber.Handler
+	// Heatmaps renders runs' anomaly maps of test images on demand for
+	// GET /api/runs/:id/heatmap (nil = that endpoint answers 404).
+	Heatmaps Heatmaps
 }
 
 // Server is the Fiber app plus what a graceful shutdown needs: SSE streams
@@ -84,6 +87,7 @@ type Server struct {
 	quit  chan struct{}
 	once  sync.Once
 	guard struct{ read, write []fiber.Handler }
+	heat  heatmapState // on-demand heatmaps (heatmaps.go)
 }
 
 // New builds the server and its routes.
@@ -170,6 +174,7 @@ func (s *Server) routes() {
 	api.Get("/runs/:id/dataset", r(s.runDataset)...)
 	api.Get("/runs/:id/scores", r(s.runScores)...)
 	api.Get("/runs/:id/roc", r(s.runROC)...)
+	api.Get("/runs/:id/heatmap", r(s.runHeatmap)...)
 	api.Post("/runs/:id/cancel", w(s.cancelRun)...)
 	api.Get("/runs/:id/artifacts", r(s.listArtifacts)...)
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)
