@@ -71,37 +71,41 @@ func RenderHeatmap(ctx context.Context, checkpoint, root, rel string, half int) 
 		return nil, experiments.Errorf(experiments.CodeInvalid, "image %s has no half %d after preprocessing (it gives %d items)", rel, half, len(items))
 	}
 	s := h.Spec
+	var batch *preprocess.BatchResult
 	for br := range pipe.Batches(ctx, pick, []int{0}, []int64{0}, 1, "none") {
 		if br.Err != nil {
 			return nil, br.Err
 		}
-		sc, err := model.Score(toBatch(br, s.ImageSize))
-		if err != nil {
-			return nil, err
-		}
-		if sc.Maps == nil {
-			return nil, experiments.Errorf(experiments.CodeInvalid, "model %s of run %d draws no anomaly maps", h.Model, h.RunID)
-		}
-		smp := br.Samples[0]
-		out := &Heatmap{Scores: map[string]float64{}, Truth: smp.AnomalyMask != nil}
-		for name, v := range sc.Scores {
-			out.Scores[name] = v[0]
-		}
-		out.Max = percentile99([][]float32{sc.Maps}, []preprocess.Sample{smp})
-		img, err := plots.HeatmapOverlay(plots.Overlay{W: s.ImageSize, H: s.ImageSize, Image: smp.Image, Map: sc.Maps,
-			Mask: smp.Mask, Truth: smp.AnomalyMask, Max: out.Max})
-		if err != nil {
-			return nil, err
-		}
-		if out.PNG, err = plots.EncodePNG(img); err != nil {
-			return nil, err
-		}
-		return out, nil
+		batch = &br
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return nil, experiments.Errorf(experiments.CodeInternal, "image %s: scoring gave no batch", rel)
+	if batch == nil || len(batch.Samples) != 1 {
+		return nil, experiments.Errorf(experiments.CodeInternal, "image %s: preprocessing gave no sample", rel)
+	}
+	sc, err := model.Score(toBatch(*batch, s.ImageSize))
+	if err != nil {
+		return nil, err
+	}
+	if sc.Maps == nil {
+		return nil, experiments.Errorf(experiments.CodeInvalid, "model %s of run %d draws no anomaly maps", h.Model, h.RunID)
+	}
+	smp := batch.Samples[0]
+	out := &Heatmap{Scores: map[string]float64{}, Truth: smp.AnomalyMask != nil}
+	for name, v := range sc.Scores {
+		out.Scores[name] = v[0]
+	}
+	out.Max = percentile99([][]float32{sc.Maps}, []preprocess.Sample{smp})
+	img, err := plots.HeatmapOverlay(plots.Overlay{W: s.ImageSize, H: s.ImageSize, Image: smp.Image, Map: sc.Maps,
+		Mask: smp.Mask, Truth: smp.AnomalyMask, Max: out.Max})
+	if err != nil {
+		return nil, err
+	}
+	if out.PNG, err = plots.EncodePNG(img); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Heatmaps renders heatmaps for the server (server.Config.Heatmaps).
