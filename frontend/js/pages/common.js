@@ -77,7 +77,7 @@ export function metricCharts(seriesByRun, empty) {
     return lineChart(seriesByRun.map((r) => ({
       name: r.name,
       points: (r.series[key] || []).map((p) => ({ x: perEpoch ? p.epoch : p.step, y: p.value })),
-    })), { title: key, xLabel: perEpoch ? 'epoch' : 'step', yLabel: key.split('/').pop(), legend: seriesByRun.length > 1, integerX: true });
+    })), { title: key, xLabel: perEpoch ? 'epoch' : 'step', yLabel: key.split('/').pop(), integerX: true });
   }));
 }
 
