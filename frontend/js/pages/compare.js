@@ -73,7 +73,9 @@ export async function comparePage(query) {
     try {
       const page = await api('/api/experiments?limit=200');
       clear(expSelect, h('option', { value: '' }, '— choose —'), page.items.map((e) => h('option', { value: e.id }, `${e.name} (#${e.id}, ${e.runs} runs)`)));
-      const first = ids.length ? (await getRun(ids[0]).catch(() => null))?.experiment_id : page.items[0]?.id;
+      // ?experiment=ID opens that experiment's runs and grid view.
+      const asked = Number(query.get('experiment')) || 0;
+      const first = asked || (ids.length ? (await getRun(ids[0]).catch(() => null))?.experiment_id : page.items[0]?.id);
       if (first) { expSelect.value = String(first); await loadExpRuns(); }
     } catch (err) {
       clear(runsList, errorBox(err, 'Could not load experiments'));

@@ -61,7 +61,7 @@ export async function experimentPage(id) {
       h('div', {}, h('h1', {}, exp.name), h('div', { class: 'muted small meta' },
         `#${exp.id} · created ${fmtTime(exp.created)} · ${exp.runs} run${exp.runs === 1 ? '' : 's'} · binary ${exp.version}`)),
       h('div', { class: 'actions' },
-        h('a', { class: 'button', href: `#/compare?runs=${runs.slice(0, 6).map((r) => r.id).join(',')}` }, 'Compare runs'),
+        h('a', { class: 'button', href: `#/compare?runs=${runs.slice(0, 6).map((r) => r.id).join(',')}&experiment=${id}` }, 'Compare runs'),
         h('a', {
           class: 'button primary', href: `/api/experiments/${id}/report`,
           onclick: (e) => { e.preventDefault(); download(`/api/experiments/${id}/report`, `${exp.name}-report.html`).catch((err) => alert(`Export failed: ${err.message}`)); },
