@@ -482,7 +482,8 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
   await t.test('parallel coordinates: brushing an axis selects runs', async () => {
     await page.goto(`${base}/#/compare`);
     await page.locator('#pick-experiment').selectOption(String(heatExp));
-    const wrap = page.locator('#cell-parcoords .parcoords-wrap');
+    // The grid of the chosen experiment (not of the one shown first).
+    const wrap = page.locator(`#cell-parcoords[data-experiment="${heatExp}"] .parcoords-wrap`);
     await wrap.waitFor();
     await wrap.scrollIntoViewIfNeeded();
     const selected = async () => (await wrap.getAttribute('data-selected')).split(',').filter(Boolean).map(Number).sort((x, y) => x - y);

@@ -21,7 +21,7 @@ export function axisOf(key, label, values, numericAxis = false) {
   if (numeric) {
     let lo = Math.min(...present);
     let hi = Math.max(...present);
-    if (hi === lo) { lo -= 0.5; hi += 0.5; }
+    if (hi === lo) { const d = Math.abs(lo) * 0.05 || 0.5; lo -= d; hi += d; }
     return { key, label, numeric, lo, hi, pos: (v) => (typeof v === 'number' && Number.isFinite(v) ? (v - lo) / (hi - lo) : null), ticks: [lo, (lo + hi) / 2, hi] };
   }
   const cats = distinct.map(String).sort((a, b) => {
@@ -37,21 +37,28 @@ function fmt(v) {
   return typeof v === 'number' ? String(Number(v.toPrecision(4))) : String(v);
 }
 
+// clip shortens a label to n characters; the full text goes in a title.
+function clip(text, n) {
+  return text.length > n ? `${text.slice(0, n - 1)}…` : text;
+}
+
 // parallelCoordinates draws rows [{id, label, values: {key: value}}] over
 // axes [{key, label, numeric}] (the last is usually the metric) and calls
 // onSelect(ids) whenever the brushes change (all ids when none is set).
 // The returned element's .brush(key, lo, hi) sets a brush in axis units
 // of [0, 1] from the bottom (for keyboards and tests; null clears it).
 export function parallelCoordinates(rows, axesSpec, onSelect) {
-  const W = 940;
-  const H = 300;
-  const m = { l: 40, r: 90, t: 34, b: 26 };
+  // At least 110 units between axes, so labels stay apart (the figure
+  // scrolls sideways when that is wider than the page).
+  const m = { l: 40, r: 90, t: 48, b: 26 };
+  const W = Math.max(940, m.l + m.r + (axesSpec.length - 1) * 110);
+  const H = 314;
   const axes = axesSpec.map((a) => axisOf(a.key, a.label, rows.map((r) => r.values[a.key]), a.numeric));
   const X = (i) => m.l + (axes.length === 1 ? 0 : (i * (W - m.l - m.r)) / (axes.length - 1));
   const Y = (p) => H - m.b - p * (H - m.t - m.b);
   const brushes = new Map(); // axis key -> [lo, hi] in [0, 1]
 
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'parcoords', role: 'img', 'aria-label': `parallel coordinates of ${rows.length} runs over ${axes.map((a) => a.label).join(', ')}` });
+  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'parcoords', style: W > 940 ? `min-width:${Math.round(W * 0.85)}px` : undefined, role: 'img', 'aria-label': `parallel coordinates of ${rows.length} runs over ${axes.map((a) => a.label).join(', ')}` });
   const lines = svg('g', { class: 'lines' });
   root.append(lines);
   const paths = rows.map((r, i) => {
@@ -91,8 +98,9 @@ export function parallelCoordinates(rows, axesSpec, onSelect) {
   axes.forEach((a, k) => {
     const g = svg('g', { class: 'axis', 'data-axis': a.key });
     g.append(svg('line', { x1: X(k), x2: X(k), y1: Y(0), y2: Y(1), class: 'axis-line' }));
-    g.append(svg('text', { x: X(k), y: m.t - 14, 'text-anchor': 'middle', class: 'axis-label' }, a.label));
-    for (const t of a.ticks) g.append(svg('text', { x: X(k) + 6, y: Y(a.pos(t)) + 4, class: 'tick' }, fmt(t)));
+    // Labels alternate between two rows, so long names do not collide.
+    g.append(svg('text', { x: X(k), y: m.t - (k % 2 ? 12 : 28), 'text-anchor': 'middle', class: 'axis-label' }, clip(a.label, 26), svg('title', {}, a.label)));
+    for (const t of a.ticks) g.append(svg('text', { x: X(k) + 6, y: Y(a.pos(t)) + 4, class: 'tick' }, clip(fmt(t), 14), svg('title', {}, fmt(t))));
     const rect = svg('rect', { x: X(k) - 9, width: 18, y: 0, height: 0, class: 'brush', visibility: 'hidden' });
     brushRects.set(a.key, rect);
     g.append(rect);

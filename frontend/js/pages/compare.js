@@ -81,16 +81,22 @@ export async function comparePage(query) {
       clear(runsList, errorBox(err, 'Could not load experiments'));
     }
   }
+  // expSeq drops the answer of an earlier choice that arrives after a
+  // later one's (the first experiment loads while the user picks another).
+  let expSeq = 0;
   async function loadExpRuns() {
+    const mine = ++expSeq;
     const e = Number(expSelect.value);
-    if (!e) { expRuns = []; renderRunsList(); renderParcoords(); return; }
+    if (!e) { expRuns = []; renderRunsList(); renderParcoords(0); return; }
     try {
-      expRuns = await allRuns(`experiment=${e}`, 1000);
+      const got = await allRuns(`experiment=${e}`, 1000);
+      if (mine !== expSeq) return;
+      expRuns = got;
       for (const r of expRuns) runCache.set(r.id, r);
       renderRunsList();
-      renderParcoords();
+      renderParcoords(e);
     } catch (err) {
-      clear(runsList, errorBox(err, 'Could not load runs'));
+      if (mine === expSeq) clear(runsList, errorBox(err, 'Could not load runs'));
     }
   }
   expSelect.addEventListener('change', loadExpRuns);
@@ -108,7 +114,8 @@ export async function comparePage(query) {
   // against a metric; brushing an axis selects the runs through it.
   let pcMetric = '';
   let pcSelected = [];
-  function renderParcoords() {
+  function renderParcoords(expId) {
+    pcCell.dataset.experiment = String(expId || '');
     const title = h('h2', { id: 'h-parcoords' }, 'Grid against a metric', h('span', { class: 'hint' }, 'drag along an axis to select runs; click an axis to clear it'));
     if (expRuns.length < 2) { clear(pcCell, title, emptyNote('Pick an experiment with at least two runs.')); return; }
     const flat = expRuns.map((r) => ({ ...flatten(r.params), seed: r.seed }));
@@ -116,8 +123,11 @@ export async function comparePage(query) {
     const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))];
     const dims = [...GRID_KEYS.filter((k) => keys.includes(k)), ...keys.filter((k) => !GRID_KEYS.includes(k) && varies(k)).sort()];
     const metrics = [...new Set(expRuns.flatMap((r) => Object.keys(r.metrics || {})))].filter((k) => /^(test|val)\//.test(k)).sort();
-    if (!metrics.includes(pcMetric)) pcMetric = metrics.find((k) => /^test\/[^/]+\/roc_auc$/.test(k)) || metrics[0] || '';
-    const metricSel = h('select', { id: 'pc-metric', onchange: () => { pcMetric = metricSel.value; renderParcoords(); } },
+    // Default: the test ROC-AUC that the most runs have.
+    const have = (k) => expRuns.filter((r) => Number.isFinite(r.metrics?.[k])).length;
+    const aucs = metrics.filter((k) => /^test\/[^/]+\/roc_auc$/.test(k)).sort((a, b) => have(b) - have(a));
+    if (!metrics.includes(pcMetric)) pcMetric = aucs[0] || metrics[0] || '';
+    const metricSel = h('select', { id: 'pc-metric', onchange: () => { pcMetric = metricSel.value; renderParcoords(expId); } },
       metrics.map((k) => h('option', { value: k, selected: k === pcMetric }, k)));
     const count = h('span', { class: 'pc-count', 'aria-live': 'polite' });
     const compareBtn = h('button', { type: 'button', id: 'pc-compare', onclick: () => setIds(pcSelected) }, 'Compare selected');
