@@ -19,7 +19,6 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"xraylab/experiments"
-	"xraylab/experiments/report"
 )
 
 // Heatmaps draws a run's anomaly map of one image on demand, with the
@@ -128,12 +127,7 @@ func (s *Server) runHeatmap(c *fiber.Ctx) error {
 // checkTestImage says whether (image, half) is one of the run's scored
 // test images, and if not, why not in words the dashboard can show.
 func (s *Server) checkTestImage(c *fiber.Ctx, r *experiments.Run, image string, half int) error {
-	f, _, err := s.openScores(c, r)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	t, err := report.ReadScoresCSV(f)
+	t, err := s.readScores(c, r)
 	if err != nil {
 		return err
 	}
