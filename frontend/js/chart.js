@@ -75,25 +75,37 @@ function fmtVal(v) {
 
 let nextId = 0;
 
+// live holds the controllers of drawn charts. uPlot listens on window
+// (resize, scroll) until destroyed, and pages replace their charts by
+// clearing DOM, so each new chart first destroys the ones no longer in
+// the document.
+const live = new Set();
+function sweep() {
+  for (const ctl of live) if (ctl.attached && !ctl.fig.isConnected) ctl.destroy();
+}
+
 // lineChart draws series [{name, points: [{x, y}]}] and returns a figure.
 // opts: title, xLabel, yLabel, yMin/yMax/xMin/xMax (fixed ranges), square,
 // diagonal (draw y = x, for ROC), integerX (x values are whole numbers),
 // smoothing (offer the EMA slider; default on unless square), empty.
 // The figure's .chart property is the chart's controller (uplot, raw and
-// drawn data, setSmoothing, setLog, resetZoom), which the browser tests
-// read.
+// drawn data, setSmoothing, setLog, resetZoom, update, destroy), which
+// the browser tests read; update(series) redraws new points in place,
+// keeping zoom, smoothing and hidden series when the series are the same.
 export function lineChart(series, opts = {}) {
+  sweep();
   const id = `chart-${++nextId}`;
   const fig = h('figure', { class: 'chart', id });
   if (opts.title) fig.append(h('figcaption', {}, opts.title));
-  const raw = align(series);
+  let raw = align(series);
   if (!raw[0].length) {
     fig.append(h('p', { class: 'muted' }, opts.empty || 'No points yet.'));
     return fig;
   }
   const square = !!opts.square;
   const smoothable = opts.smoothing ?? !square;
-  const positive = raw.slice(1).every((col) => col.every((v) => v === undefined || v > 0));
+  const allPositive = () => raw.slice(1).every((col) => col.every((v) => v === undefined || v > 0));
+  let positive = allPositive();
   const state = { smoothing: 0, log: false };
   const plotBox = h('div', { class: 'plot' });
   const drawn = () => [raw[0], ...raw.slice(1).map((col) => (state.smoothing > 0 ? ema(col, state.smoothing) : col))];
@@ -151,11 +163,31 @@ export function lineChart(series, opts = {}) {
     ctl.uplot = u;
   };
 
+  let observer = null;
   const ctl = {
+    fig,
     uplot: null,
-    raw,
+    get raw() { return raw; },
     drawn,
     state,
+    attached: false,
+    update(next) {
+      const same = next.length === series.length && next.every((x, i) => x.name === series[i].name);
+      const zoomed = u && raw[0].length && (u.scales.x.min > raw[0][0] || u.scales.x.max < raw[0][raw[0].length - 1]);
+      const shown = u ? u.series.slice(1).map((x) => x.show) : [];
+      series = next;
+      raw = align(series);
+      positive = allPositive();
+      if (!positive) state.log = false;
+      if (!same || !raw[0].length) { build(); return; }
+      u.setData(drawn(), !zoomed);
+      shown.forEach((on, i) => { if (!on) u.setSeries(i + 1, { show: false }); });
+    },
+    destroy() {
+      live.delete(ctl);
+      observer?.disconnect();
+      u?.destroy();
+    },
     setSmoothing(w) {
       state.smoothing = w;
       fig.dataset.smoothing = String(w);
@@ -187,15 +219,18 @@ export function lineChart(series, opts = {}) {
   fig.append(tools, plotBox);
   fig.dataset.smoothing = '0';
   build();
+  live.add(ctl);
   // Fit the plot to its column once the figure is laid out, and on resize.
   if (typeof ResizeObserver !== 'undefined') {
     let lastW = 0;
-    new ResizeObserver(() => {
+    observer = new ResizeObserver(() => {
+      if (fig.isConnected) ctl.attached = true;
       const w = Math.max(260, Math.min(plotBox.clientWidth, square ? 420 : 2000));
       if (!plotBox.clientWidth || Math.abs(w - lastW) < 2) return;
       lastW = w;
       u.setSize({ width: w, height: square ? Math.round(w * 0.92) : 260 });
-    }).observe(plotBox);
+    });
+    observer.observe(plotBox);
   }
   return fig;
 }
