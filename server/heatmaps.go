@@ -52,6 +52,11 @@ type heatmapState struct {
 	inflight map[string]*heatmapRender
 }
 
+// heat is the process's heatmap state, shared by its servers: renders are
+// bound by the machine's CPUs, not by a server, and cache files are keyed
+// by their absolute paths.
+var heat heatmapState
+
 type heatmapRender struct {
 	done chan struct{}
 	err  error
@@ -194,7 +199,7 @@ func (s *Server) datasetRoot(c *fiber.Ctx, r *experiments.Run) (string, error) {
 // renderHeatmap renders into file unless another request is already
 // rendering it, in which case it waits for that one.
 func (s *Server) renderHeatmap(ctx context.Context, file, checkpoint, root, image string, half int) error {
-	st := &s.heat
+	st := &heat
 	st.once.Do(func() {
 		st.slots = make(chan struct{}, heatmapRenders)
 		st.inflight = map[string]*heatmapRender{}

@@ -59,6 +59,9 @@ type Config struct {
 	// Reports draws tables, figures and reports of experiments (nil =
 	// those endpoints answer 404).
 	Reports Reports
+	// Heatmaps renders runs' anomaly maps of test images on demand for
+	// GET /api/runs/:id/heatmap (nil = that endpoint answers 404).
+	Heatmaps Heatmaps
 	// Workers serves the worker API of a cluster backend and GET
 	// /api/runs/:id/job (nil = neither).
 	Workers WorkerService
@@ -73,9 +76,6 @@ type Config struct {
 	// (bearer tokens) plugs in here: a guard returns an error to refuse.
 	ReadGuard  fiber.Handler
 	WriteGuard fiber.Handler
-	// Heatmaps renders runs' anomaly maps of test images on demand for
-	// GET /api/runs/:id/heatmap (nil = that endpoint answers 404).
-	Heatmaps Heatmaps
 }
 
 // Server is the Fiber app plus what a graceful shutdown needs: SSE streams
@@ -87,7 +87,6 @@ type Server struct {
 	quit  chan struct{}
 	once  sync.Once
 	guard struct{ read, write []fiber.Handler }
-	heat  heatmapState // on-demand heatmaps (heatmaps.go)
 }
 
 // New builds the server and its routes.
