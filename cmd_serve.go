@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"xraylab/experiments"
+	"xraylab/experiments/local"
 	"xraylab/experiments/report"
 	"xraylab/experiments/slurm"
 	"xraylab/frontend"
@@ -103,6 +104,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead})
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: report.NewReports(eng.store, p.artifacts), Notes: eng.store,
+		Heatmaps: local.Heatmaps{},
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
 		Queue: eng.manager, Metrics: metrics,
 		Version: experiments.BinaryVersion(), Logger: log})

@@ -3,7 +3,8 @@
 // takes XRAYLAB_BIN), serves it on a free loopback port with a fresh var
 // folder, and walks through what a researcher does: a spec with errors,
 // the fix, the run going to done over SSE, the experiment notebook, a note
-// that survives a reload, a comparison, and a server restart.
+// that survives a reload, a comparison (charts that zoom, hover and smooth,
+// parallel coordinates, heatmaps side by side), and a server restart.
 //
 // XRAYLAB_SCREENSHOTS=DIR also writes a PNG of each page into DIR.
 // CHROMIUM overrides the browser path.
@@ -42,6 +43,27 @@ const GOOD = `experiments:
 `;
 // The same with two mistakes, each on its own line.
 const BAD = GOOD.replace('image_size: 32', 'image_size: big').replace('- name: pixelgauss', '- name: pixelgaus');
+// Runs for the comparison views, on the data of GOOD: a pixelgauss run
+// with the spec of GOOD's seed-42 run (so the same split and the same
+// model), and a CAE, whose training loss gives a curve with many steps.
+const HEAT = `experiments:
+  e2e-heat:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 1, difficulty: easy}
+    image_size: 32
+    epochs: 2
+    batch_size: 16
+    models:
+      - name: pixelgauss
+        scores: [mean, mean_topk]
+        topk: [10]
+      - name: cae
+        epochs: 3
+        batch_size: 8
+    preprocessing: [raw]
+    histogram_equalization: [false]
+    seeds: [42]
+`;
 // A long CAE run that holds the single worker, so the test sees the
 // submitted runs wait, then start and finish once it is cancelled.
 const BLOCKER = `experiments:
@@ -243,10 +265,11 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     const decoded = (loc) => loc.evaluate((img) => img.complete && img.naturalWidth > 0);
     await page.locator('#cell-prep img').waitFor();
     assert.ok(await decoded(page.locator('#cell-prep img')));
-    // Curves: a chart per validation score with both runs.
-    await page.locator('#cell-curves svg path').first().waitFor({ state: 'attached' });
+    // Curves: a chart per validation score with both runs (the legend's
+    // first row is the x axis).
+    await page.locator('#cell-curves figure.chart canvas').first().waitFor({ state: 'attached' });
     assert.ok(await page.locator('#cell-curves figure.chart').count() >= 1);
-    assert.equal(await page.locator('#cell-curves figure.chart').first().locator('.legend li').count(), 2);
+    assert.equal(await page.locator('#cell-curves figure.chart').first().locator('.u-legend tr.u-series').count(), 3);
   });
 
   // ISSUE-6 ASSERTIONS: these need the lead's endpoints and artifacts
@@ -354,8 +377,8 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     assert.deepEqual(await page.locator('tr[data-param="image_size"] td').allTextContents(), ['32', '32']);
     // ROC curves overlaid, read from /api/runs/:id/roc: one line each,
     // labelled with the AUC the run recorded.
-    await page.locator('#h-croc ~ figure svg path').first().waitFor({ state: 'attached' });
-    const legend = await page.locator('#h-croc ~ figure .legend li').allTextContents();
+    await page.locator('#h-croc ~ figure canvas').first().waitFor({ state: 'attached' });
+    const legend = (await page.locator('#h-croc ~ figure .u-legend tr.u-series .u-label').allTextContents()).slice(1);
     assert.equal(legend.length, 2);
     const score = await page.locator('#roc-score-compare').inputValue();
     for (const [i, r] of runs.entries()) {
@@ -371,6 +394,163 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     const log = await page.locator('pre.log').textContent();
     assert.ok(log.includes('attempt 1 of ') && log.includes('test ROC-AUC: ') && log.trim().endsWith('finished'), log);
     await shot(page, 'run');
+  });
+
+  // The comparison views need runs that share a split and a curve with
+  // many points: the runs of HEAT.
+  let heatExp;
+  let heatPG;
+  let heatCAE;
+  await t.test('charts zoom, show values on hover and smooth', async () => {
+    const sub = await apiJSON('/api/experiments', { method: 'POST', headers: { 'Content-Type': 'application/yaml' }, body: HEAT });
+    assert.equal(sub.status, 201, JSON.stringify(sub.body));
+    heatExp = sub.body.experiments[0].id;
+    const ids = sub.body.experiments[0].run_ids;
+    const runs = await waitFor('the HEAT runs to succeed', async () => {
+      const rs = await Promise.all(ids.map(async (id) => (await apiJSON(`/api/runs/${id}`)).body));
+      if (rs.some((r) => r.state === 'failed' || r.state === 'cancelled')) throw new Error(rs.map((r) => `${r.id} ${r.state} ${r.error || ''}`).join('; '));
+      return rs.every((r) => r.state === 'succeeded') && rs;
+    }, 180_000);
+    heatPG = runs.find((r) => r.model === 'pixelgauss').id;
+    heatCAE = runs.find((r) => r.model === 'cae').id;
+
+    await page.goto(`${base}/#/runs/${heatCAE}`);
+    const fig = page.locator('figure.chart:has(figcaption:text-is("train/mse"))');
+    await fig.locator('canvas').first().waitFor();
+    const series = (await apiJSON(`/api/runs/${heatCAE}/metrics`)).body.series['train/mse'];
+    assert.ok(series.length >= 10, `train/mse has ${series.length} points`);
+    await fig.scrollIntoViewIfNeeded(); // mouse positions are in the viewport
+    const box = await fig.locator('.u-over').boundingBox();
+    const state = () => fig.evaluate((el) => ({ min: el.chart.uplot.scales.x.min, max: el.chart.uplot.scales.x.max }));
+    const full = await state();
+    assert.deepEqual([full.min, full.max], [series[0].step, series[series.length - 1].step]);
+
+    // Zoom: a drag from 20% to 60% of the plot's width shows that span.
+    const [a, b] = await fig.evaluate((el, px) => px.map((p) => el.chart.uplot.posToVal(p, 'x')), [box.width * 0.2, box.width * 0.6]);
+    await page.mouse.move(box.x + box.width * 0.2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.4, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 4 });
+    await page.mouse.up();
+    await page.waitForTimeout(100);
+    const zoomed = await state();
+    const tol = (full.max - full.min) / box.width * 2; // two pixels
+    assert.ok(Math.abs(zoomed.min - a) < tol && Math.abs(zoomed.max - b) < tol, `zoomed to ${zoomed.min}..${zoomed.max}, dragged ${a}..${b}`);
+    await fig.locator('button.reset-zoom').click();
+    assert.deepEqual(await state(), full);
+
+    // Hover: the legend shows the point under the cursor, as the API has it.
+    const fmt = (v) => String(Number(v.toPrecision(4)));
+    const hx = box.width * 0.55;
+    await page.mouse.move(box.x + hx, box.y + box.height / 2);
+    await page.waitForTimeout(100);
+    const hov = await fig.evaluate((el) => {
+      const u = el.chart.uplot;
+      return { idx: u.cursor.idx, x: u.data[0][u.cursor.idx], values: [...el.querySelectorAll('.u-legend .u-value')].map((e) => e.textContent) };
+    });
+    const want = await fig.evaluate((el, px) => el.chart.uplot.posToIdx(px), hx);
+    assert.equal(hov.idx, want);
+    const point = series.find((p) => p.step === hov.x);
+    assert.ok(point, `no train/mse point at step ${hov.x}`);
+    assert.deepEqual(hov.values, [fmt(point.step), fmt(point.value)]);
+
+    // Smoothing: the drawn line is TensorBoard's debiased EMA of the
+    // points (computed here as a weighted average), and the canvas changes.
+    const pixels = () => fig.locator('canvas').first().evaluate((c) => c.toDataURL());
+    const raw = await pixels();
+    await fig.locator('input.smoothing').fill('0.9');
+    await page.waitForTimeout(100);
+    const drawn = await fig.evaluate((el) => el.chart.uplot.data[1]);
+    const vals = series.map((p) => p.value);
+    vals.forEach((_, n) => {
+      let num = 0;
+      let den = 0;
+      for (let i = 0; i <= n; i++) { num += vals[i] * 0.9 ** (n - i); den += 0.9 ** (n - i); }
+      assert.ok(Math.abs(drawn[n] - num / den) < 1e-12, `point ${n}: drawn ${drawn[n]}, EMA ${num / den}`);
+    });
+    const smooth = await pixels();
+    assert.notEqual(smooth, raw, 'smoothing changes the drawn path');
+    await fig.locator('input.smoothing').fill('0');
+    await page.waitForTimeout(100);
+    assert.deepEqual(await fig.evaluate((el) => el.chart.uplot.data[1]), vals);
+    // Log scale: the y axis becomes logarithmic.
+    await fig.locator('input.log-y').check();
+    assert.equal(await fig.evaluate((el) => el.chart.uplot.scales.y.distr), 3);
+    await shot(page, 'run-charts');
+  });
+
+  await t.test('parallel coordinates: brushing an axis selects runs', async () => {
+    await page.goto(`${base}/#/compare`);
+    await page.locator('#pick-experiment').selectOption(String(heatExp));
+    // The grid of the chosen experiment (not of the one shown first).
+    const wrap = page.locator(`#cell-parcoords[data-experiment="${heatExp}"] .parcoords-wrap`);
+    await wrap.waitFor();
+    await wrap.scrollIntoViewIfNeeded();
+    const selected = async () => (await wrap.getAttribute('data-selected')).split(',').filter(Boolean).map(Number).sort((x, y) => x - y);
+    assert.deepEqual(await selected(), [heatPG, heatCAE].sort((x, y) => x - y));
+    // Categories sort: cae at the bottom of the model axis, pixelgauss at
+    // the top. A drag over the top third selects the pixelgauss run.
+    const area = await page.locator('#cell-parcoords rect.brush-area[data-axis="model.name"]').boundingBox();
+    const drag = async (from, to) => {
+      await page.mouse.move(area.x + area.width / 2, area.y + area.height * from);
+      await page.mouse.down();
+      await page.mouse.move(area.x + area.width / 2, area.y + area.height * to, { steps: 5 });
+      await page.mouse.up();
+    };
+    await drag(0.02, 0.3);
+    assert.deepEqual(await selected(), [heatPG]);
+    assert.equal(await page.locator(`#cell-parcoords path[data-run="${heatCAE}"]`).getAttribute('class'), 'run-line dim');
+    assert.equal(await page.locator(`#cell-parcoords path[data-run="${heatPG}"]`).getAttribute('class'), 'run-line selected');
+    assert.equal(await page.locator('#cell-parcoords .pc-count').textContent(), '1 of 2 runs selected');
+    // A click on the axis clears its brush.
+    await page.mouse.click(area.x + area.width / 2, area.y + area.height / 2);
+    assert.deepEqual(await selected(), [heatPG, heatCAE].sort((x, y) => x - y));
+    // The selection becomes the comparison.
+    await drag(0.98, 0.7);
+    assert.deepEqual(await selected(), [heatCAE]);
+    await page.locator('#pc-compare').click();
+    await waitFor('the selection in the URL', () => page.url().endsWith(`#/compare?runs=${heatCAE}`));
+  });
+
+  await t.test('heatmaps side by side, only from runs that share the image', async () => {
+    const tiny = (await apiJSON(`/api/runs?experiment=${expId}`)).body.items;
+    const same = tiny.find((r) => r.seed === 42).id; // GOOD's seed-42 run: HEAT's pixelgauss spec
+    const other = tiny.find((r) => r.seed === 4242).id; // split by seed 4242
+    const rowsOf = async (id) => (await apiJSON(`/api/runs/${id}/scores`)).body.rows;
+    const [pgRows, otherRows] = [await rowsOf(heatPG), await rowsOf(other)];
+    const img = pgRows.find((r) => r.part === 'test' && r.label === 1 && !otherRows.some((o) => o.part === 'test' && o.path === r.path && o.half === r.half));
+    assert.ok(img, 'an abnormal test image of the seed-42 split that the seed-4242 split does not test');
+    const value = `${img.path}|${img.half}`;
+    await page.goto(`${base}/#/compare?runs=${heatPG},${heatCAE},${same},${other}`);
+    await page.locator('#heat-image').selectOption(value);
+    const tiles = page.locator('#cell-cheat figure.heat-tile');
+    await waitFor('three decoded heatmaps', async () => (await tiles.count()) === 3 &&
+      (await tiles.locator('img').evaluateAll((ims) => ims.length === 3 && ims.every((im) => im.complete && im.naturalWidth > 0))));
+    assert.deepEqual(await tiles.evaluateAll((fs) => fs.map((f) => [Number(f.dataset.run), f.dataset.image])),
+      [[heatPG, value], [heatCAE, value], [same, value]]);
+    // The run on the other split is not offered, and says why.
+    const refused = page.locator(`#cell-cheat .refused li[data-run="${other}"]`);
+    assert.equal(await refused.count(), 1);
+    const why = otherRows.some((o) => o.path === img.path) ? 'in its val split, not its test split' : 'does not have this image among its test images';
+    assert.ok((await refused.textContent()).includes(why), await refused.textContent());
+    // The server refuses it as well.
+    const q = `image=${encodeURIComponent(img.path)}&half=${img.half}`;
+    const direct = await apiJSON(`/api/runs/${other}/heatmap?${q}`);
+    assert.ok(direct.status === 400 || direct.status === 404, `${direct.status} ${JSON.stringify(direct.body)}`);
+    assert.ok(direct.body.error.message.includes(img.path), direct.body.error.message);
+    // Maps were rendered once and cached; the same model on the same split
+    // draws the same map, another model another.
+    const png = async (id) => {
+      const res = await fetch(`${base}/api/runs/${id}/heatmap?${q}`, { headers: { Authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'image/png');
+      assert.equal(res.headers.get('x-heatmap-cache'), 'hit');
+      return Buffer.from(await res.arrayBuffer());
+    };
+    const [pg, cae, twin] = [await png(heatPG), await png(heatCAE), await png(same)];
+    assert.ok(pg.equals(twin), 'same spec, same split: the same heatmap');
+    assert.ok(!pg.equals(cae), 'another model: another heatmap');
+    await shot(page, 'compare-heatmaps');
   });
 
   await t.test('a server restart shows the banner, then live again', async () => {

@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed index.html app.css js
+//go:embed index.html app.css js vendor
 var files embed.FS
 
 // Files returns the dashboard's files rooted at index.html.

@@ -1,6 +1,8 @@
 package frontend
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"path"
 	"regexp"
@@ -67,5 +69,44 @@ func TestEmbeddedModulesResolve(t *testing.T) {
 	}
 	if modules < 5 {
 		t.Fatalf("found %d modules; the dashboard has more", modules)
+	}
+}
+
+// The vendored libraries are the published files, unmodified: their
+// SHA-256 sums match the ones vendor/README.md records (taken from the
+// npm tarballs), and each ships with its licence.
+func TestVendoredFilesUnmodified(t *testing.T) {
+	site := Files()
+	readme, err := fs.ReadFile(site, "vendor/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := regexp.MustCompile(`(?m)^([0-9a-f]{64})  (\S+)$`).FindAllStringSubmatch(string(readme), -1)
+	if len(sums) < 3 {
+		t.Fatalf("vendor/README.md lists %d file hashes; want the library, its CSS and its licence", len(sums))
+	}
+	listed := map[string]bool{}
+	for _, m := range sums {
+		data, err := fs.ReadFile(site, "vendor/"+m[2])
+		if err != nil {
+			t.Errorf("vendor/README.md lists %s: %v", m[2], err)
+			continue
+		}
+		listed["vendor/"+m[2]] = true
+		if got := fmt.Sprintf("%x", sha256.Sum256(data)); got != m[1] {
+			t.Errorf("vendor/%s has SHA-256 %s; vendor/README.md records %s", m[2], got, m[1])
+		}
+	}
+	err = fs.WalkDir(site, "vendor", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && p != "vendor/README.md" && !listed[p] {
+			t.Errorf("%s is vendored but vendor/README.md records no hash for it", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !listed["vendor/uplot/LICENSE"] {
+		t.Error("uPlot's licence is not vendored with it")
 	}
 }

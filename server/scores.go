@@ -54,6 +54,16 @@ func (s *Server) openScores(c *fiber.Ctx, r *experiments.Run) (*os.File, int64, 
 	return f, size, err
 }
 
+// readScores reads run r's scores.csv; 404 until the run has written it.
+func (s *Server) readScores(c *fiber.Ctx, r *experiments.Run) (*report.ScoreTable, error) {
+	f, _, err := s.openScores(c, r)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return report.ReadScoresCSV(f)
+}
+
 // rocPoint is one corner of a ROC curve; the first one's threshold is
 // "+Inf" (no image called abnormal).
 type rocPoint struct {
@@ -80,12 +90,7 @@ func (s *Server) runROC(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f, _, err := s.openScores(c, r)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	t, err := report.ReadScoresCSV(f)
+	t, err := s.readScores(c, r)
 	if err != nil {
 		return err
 	}

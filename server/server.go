@@ -59,6 +59,9 @@ type Config struct {
 	// Reports draws tables, figures and reports of experiments (nil =
 	// those endpoints answer 404).
 	Reports Reports
+	// Heatmaps renders runs' anomaly maps of test images on demand for
+	// GET /api/runs/:id/heatmap (nil = that endpoint answers 404).
+	Heatmaps Heatmaps
 	// Workers serves the worker API of a cluster backend and GET
 	// /api/runs/:id/job (nil = neither).
 	Workers WorkerService
@@ -177,6 +180,7 @@ func (s *Server) routes() {
 	api.Get("/runs/:id/dataset", r(s.runDataset)...)
 	api.Get("/runs/:id/scores", r(s.runScores)...)
 	api.Get("/runs/:id/roc", r(s.runROC)...)
+	api.Get("/runs/:id/heatmap", r(s.runHeatmap)...)
 	api.Post("/runs/:id/cancel", w(s.cancelRun)...)
 	api.Get("/runs/:id/artifacts", r(s.listArtifacts)...)
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)

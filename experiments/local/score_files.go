@@ -25,18 +25,12 @@ type FileScore struct {
 // anomaly maps (one colour scale for all files). A file that cannot be
 // read or has no hand is reported, not fatal.
 func ScoreFiles(ctx context.Context, checkpoint string, paths []string) (*CheckpointHeader, []FileScore, error) {
-	h, model, err := LoadCheckpoint(checkpoint)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := h.Spec
-	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
-		Variant: preprocess.Variant(s.Preprocessing), HistEq: s.HistEq, Size: s.ImageSize,
-	})
+	h, model, pipe, err := openScorer(checkpoint)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer pipe.Close()
+	s := h.Spec
 	recs := make([]preprocess.Record, len(paths))
 	for i, p := range paths {
 		recs[i] = preprocess.Record{Path: p, RelPath: filepath.Base(p), Study: p}

@@ -1,106 +1,236 @@
-// Line charts drawn as inline SVG: training curves, validation AUC per
-// epoch, overlaid runs, ROC curves. Each series gets a colour and a dash
-// pattern, so lines stay apart for readers who cannot tell the colours.
+// Line charts: training curves, validation AUC per epoch, overlaid runs,
+// ROC curves. Drawn by uPlot (frontend/vendor/uplot, pinned and unmodified;
+// see its README line in frontend/vendor/README.md), which gives drag-to-
+// zoom, values on hover and log scales; this module adds what uPlot leaves
+// to its users: TensorBoard's smoothing, a log toggle, a zoom reset, and
+// series that do not share x values (runs with other step counts, ROC
+// curves with vertical segments). Each series gets a colour and a dash
+// pattern, so lines stay apart for readers who cannot tell the colours,
+// and any number of series gets distinct colours.
 
-import { h, svg } from './dom.js';
+import uPlot from '../vendor/uplot/uPlot.esm.js';
+import { h } from './dom.js';
 
 export const COLORS = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
-const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
+const DASHES = [[], [6, 3], [2, 3], [8, 3, 2, 3]];
 
-// niceTicks returns about n round tick values from at or below lo to at
-// or above hi, so an axis drawn over them ends on a labelled tick.
-export function niceTicks(lo, hi, n = 5) {
-  if (!(hi > lo)) { hi = lo + 1; lo -= 1; }
-  const raw = (hi - lo) / n;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
-  const out = [];
-  const first = Math.floor(lo / step + 1e-9);
-  const last = Math.ceil(hi / step - 1e-9);
-  for (let k = first; k <= last; k++) out.push(Number((k * step).toPrecision(12)));
-  return out;
+// seriesColor is the i-th series' colour: the palette, then hues spread by
+// the golden angle, so the 9th and later runs neither repeat a colour nor
+// sit next to a similar one.
+export function seriesColor(i) {
+  if (i < COLORS.length) return COLORS[i];
+  return `hsl(${Math.round(((i - COLORS.length) * 137.508 + 20) % 360)}, 70%, 38%)`;
 }
 
-function fmtTick(v) {
+// ema smooths values as TensorBoard's scalar dashboard does: an
+// exponential moving average with weight w in [0, 1), debiased by
+// 1 - w^n so the first points are not pulled towards zero. Non-finite
+// values pass through and do not enter the average.
+export function ema(values, w) {
+  if (!(w > 0)) return values.slice();
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (!Number.isFinite(v)) return v;
+    last = last * w + (1 - w) * v;
+    n++;
+    return last / (1 - w ** n);
+  });
+}
+
+// align puts series with their own x values on one x axis for uPlot:
+// rows are the distinct (x, k) pairs, k counting repeats of x within one
+// series (a ROC curve has several points at one false positive rate), and
+// a series has undefined where it has no point, which uPlot's hover skips
+// to the nearest point it has and spanGaps draws across.
+export function align(series) {
+  const rows = new Map();
+  const keyed = series.map((s) => {
+    const seen = new Map();
+    return s.points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y)).map((p) => {
+      const k = seen.get(p.x) || 0;
+      seen.set(p.x, k + 1);
+      const key = `${p.x}|${k}`;
+      if (!rows.has(key)) rows.set(key, { x: p.x, k });
+      return [key, p.y];
+    });
+  });
+  const order = [...rows.entries()].sort((a, b) => a[1].x - b[1].x || a[1].k - b[1].k);
+  const index = new Map(order.map(([key], i) => [key, i]));
+  const xs = order.map(([, r]) => r.x);
+  const ys = keyed.map((pts) => {
+    const col = new Array(xs.length).fill(undefined);
+    for (const [key, y] of pts) col[index.get(key)] = y;
+    return col;
+  });
+  return [xs, ...ys];
+}
+
+function fmtVal(v) {
+  if (v == null || !Number.isFinite(v)) return '—';
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(1);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(3);
   return String(Number(v.toPrecision(4)));
+}
+
+let nextId = 0;
+
+// live holds the controllers of drawn charts. uPlot listens on window
+// (resize, scroll) until destroyed, and pages replace their charts by
+// clearing DOM, so each new chart first destroys the ones no longer in
+// the document.
+const live = new Set();
+function sweep() {
+  for (const ctl of live) if (ctl.attached && !ctl.fig.isConnected) ctl.destroy();
 }
 
 // lineChart draws series [{name, points: [{x, y}]}] and returns a figure.
 // opts: title, xLabel, yLabel, yMin/yMax/xMin/xMax (fixed ranges), square,
-// diagonal (draw y = x, for ROC), step (draw as steps), integerX (whole
-// x ticks only).
+// diagonal (draw y = x, for ROC), integerX (x values are whole numbers),
+// smoothing (offer the EMA slider; default on unless square), empty.
+// The figure's .chart property is the chart's controller (uplot, raw and
+// drawn data, setSmoothing, setLog, resetZoom, update, destroy), which
+// the browser tests read; update(series) redraws new points in place,
+// keeping zoom, smoothing and hidden series when the series are the same.
 export function lineChart(series, opts = {}) {
-  const W = opts.square ? 360 : 560;
-  const H = opts.square ? 340 : 260;
-  const m = { l: 56, r: 12, t: 12, b: 40 };
-  const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-  const fig = h('figure', { class: 'chart' });
+  sweep();
+  const id = `chart-${++nextId}`;
+  const fig = h('figure', { class: 'chart', id });
   if (opts.title) fig.append(h('figcaption', {}, opts.title));
-  if (!pts.length) {
+  let raw = align(series);
+  if (!raw[0].length) {
     fig.append(h('p', { class: 'muted' }, opts.empty || 'No points yet.'));
     return fig;
   }
-  let x0 = opts.xMin ?? Math.min(...pts.map((p) => p.x));
-  let x1 = opts.xMax ?? Math.max(...pts.map((p) => p.x));
-  let y0 = opts.yMin ?? Math.min(...pts.map((p) => p.y));
-  let y1 = opts.yMax ?? Math.max(...pts.map((p) => p.y));
-  if (x1 === x0) { x0 -= 1; x1 += 1; }
-  if (y1 === y0) { const d = Math.abs(y0) * 0.1 || 0.5; y0 -= d; y1 += d; }
-  let xt = niceTicks(x0, x1, opts.square ? 5 : 6);
-  // Epochs and steps are whole numbers: no tick at epoch 1.5.
-  if (opts.integerX) {
-    xt = xt.filter(Number.isInteger);
-    if (xt.length < 2) xt = [Math.floor(x0), Math.ceil(x1)];
-  }
-  const yt = niceTicks(y0, y1, 5);
-  if (opts.xMin === undefined) x0 = Math.min(x0, xt[0]);
-  if (opts.xMax === undefined) x1 = Math.max(x1, xt[xt.length - 1]);
-  if (opts.yMin === undefined) y0 = Math.min(y0, yt[0]);
-  if (opts.yMax === undefined) y1 = Math.max(y1, yt[yt.length - 1]);
-  const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
-  const Y = (y) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
+  const square = !!opts.square;
+  const smoothable = opts.smoothing ?? !square;
+  const allPositive = () => raw.slice(1).every((col) => col.every((v) => v === undefined || v > 0));
+  let positive = allPositive();
+  const state = { smoothing: 0, log: false };
+  const plotBox = h('div', { class: 'plot' });
+  const drawn = () => [raw[0], ...raw.slice(1).map((col) => (state.smoothing > 0 ? ema(col, state.smoothing) : col))];
 
-  const names = series.map((s) => s.name).join(', ');
-  const root = svg('svg', { viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': `${opts.title || 'chart'}: ${names}`, class: opts.square ? 'square' : '' });
-  const grid = svg('g', { class: 'grid' });
-  for (const v of yt) {
-    grid.append(svg('line', { x1: m.l, x2: W - m.r, y1: Y(v), y2: Y(v) }));
-    root.append(svg('text', { x: m.l - 6, y: Y(v) + 4, 'text-anchor': 'end', class: 'tick' }, fmtTick(v)));
-  }
-  for (const v of xt) {
-    grid.append(svg('line', { x1: X(v), x2: X(v), y1: m.t, y2: H - m.b }));
-    root.append(svg('text', { x: X(v), y: H - m.b + 16, 'text-anchor': 'middle', class: 'tick' }, fmtTick(v)));
-  }
-  root.prepend(grid);
-  root.append(svg('rect', { x: m.l, y: m.t, width: W - m.l - m.r, height: H - m.t - m.b, class: 'frame' }));
-  if (opts.diagonal) root.append(svg('line', { x1: X(0), y1: Y(0), x2: X(1), y2: Y(1), class: 'diagonal' }));
-  if (opts.xLabel) root.append(svg('text', { x: (m.l + W - m.r) / 2, y: H - 6, 'text-anchor': 'middle', class: 'axis-label' }, opts.xLabel));
-  if (opts.yLabel) root.append(svg('text', { x: 14, y: (m.t + H - m.b) / 2, 'text-anchor': 'middle', class: 'axis-label', transform: `rotate(-90 14 ${(m.t + H - m.b) / 2})` }, opts.yLabel));
+  const fixed = (lo, hi) => (u, min, max) => {
+    const [a, b] = state.log && !square ? uPlot.rangeLog(min, max, 10, true) : uPlot.rangeNum(min, max, 0.1, true);
+    return [lo ?? a, hi ?? b];
+  };
+  let u = null;
+  const build = () => {
+    const keep = u ? { x: [u.scales.x.min, u.scales.x.max] } : null;
+    if (u) u.destroy();
+    const width = Math.max(260, Math.min(plotBox.clientWidth || (square ? 380 : 560), square ? 420 : 2000));
+    const chartOpts = {
+      width,
+      height: square ? Math.round(width * 0.92) : 260,
+      cursor: { drag: { x: true, y: square, uni: square ? 20 : undefined }, points: { size: 7 } },
+      scales: {
+        x: { time: false, range: opts.xMin !== undefined || opts.xMax !== undefined ? fixed(opts.xMin, opts.xMax) : undefined },
+        y: state.log ? { distr: 3, log: 10 } : { range: opts.yMin !== undefined || opts.yMax !== undefined ? fixed(opts.yMin, opts.yMax) : undefined },
+      },
+      axes: [
+        { label: opts.xLabel, labelSize: 20, size: 36, values: opts.integerX ? (u, vals) => vals.map((v) => (Number.isInteger(v) ? String(v) : '')) : undefined },
+        { label: opts.yLabel, labelSize: 20, size: 56 },
+      ],
+      legend: { live: true },
+      series: [
+        { label: opts.xLabel || 'x', value: (u, v) => fmtVal(v) },
+        ...series.map((s, i) => ({
+          label: s.name,
+          stroke: s.color || seriesColor(i),
+          width: 2,
+          dash: DASHES[i % DASHES.length],
+          spanGaps: true,
+          points: { show: raw[0].length === 1 || undefined },
+          value: (u, v) => fmtVal(v),
+        })),
+      ],
+      hooks: {
+        draw: opts.diagonal ? [(u) => {
+          const { ctx } = u;
+          ctx.save();
+          ctx.strokeStyle = '#9ca3af';
+          ctx.setLineDash([4, 4]);
+          ctx.beginPath();
+          ctx.moveTo(u.valToPos(0, 'x', true), u.valToPos(0, 'y', true));
+          ctx.lineTo(u.valToPos(1, 'x', true), u.valToPos(1, 'y', true));
+          ctx.stroke();
+          ctx.restore();
+        }] : [],
+      },
+    };
+    u = new uPlot(chartOpts, drawn(), plotBox);
+    if (keep && keep.x[0] != null) u.setScale('x', { min: keep.x[0], max: keep.x[1] });
+    ctl.uplot = u;
+  };
 
-  series.forEach((s, i) => {
-    const p = s.points.filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y));
-    if (!p.length) return;
-    const color = s.color || COLORS[i % COLORS.length];
-    let d = `M${X(p[0].x).toFixed(1)},${Y(p[0].y).toFixed(1)}`;
-    for (let k = 1; k < p.length; k++) {
-      if (opts.step) d += `H${X(p[k].x).toFixed(1)}`;
-      d += `${opts.step ? 'V' + Y(p[k].y).toFixed(1) : `L${X(p[k].x).toFixed(1)},${Y(p[k].y).toFixed(1)}`}`;
-    }
-    const dash = DASHES[i % DASHES.length];
-    root.append(svg('path', { d, fill: 'none', stroke: color, 'stroke-width': 2, 'stroke-dasharray': dash || undefined },
-      svg('title', {}, s.name)));
-    if (p.length === 1) root.append(svg('circle', { cx: X(p[0].x), cy: Y(p[0].y), r: 3.5, fill: color }));
-  });
-  fig.append(root);
-  if (series.length > 1 || opts.legend) {
-    fig.append(h('ul', { class: 'legend' }, series.map((s, i) => {
-      const color = s.color || COLORS[i % COLORS.length];
-      const dash = DASHES[i % DASHES.length];
-      return h('li', {}, svg('svg', { width: 24, height: 10, 'aria-hidden': 'true' },
-        svg('line', { x1: 0, x2: 24, y1: 5, y2: 5, stroke: color, 'stroke-width': 2.5, 'stroke-dasharray': dash || undefined })), ' ', s.name);
-    })));
+  let observer = null;
+  const ctl = {
+    fig,
+    uplot: null,
+    get raw() { return raw; },
+    drawn,
+    state,
+    attached: false,
+    update(next) {
+      const same = next.length === series.length && next.every((x, i) => x.name === series[i].name);
+      const zoomed = u && raw[0].length && (u.scales.x.min > raw[0][0] || u.scales.x.max < raw[0][raw[0].length - 1]);
+      const shown = u ? u.series.slice(1).map((x) => x.show) : [];
+      series = next;
+      raw = align(series);
+      positive = allPositive();
+      if (!positive) state.log = false;
+      if (!same || !raw[0].length) { build(); return; }
+      u.setData(drawn(), !zoomed);
+      shown.forEach((on, i) => { if (!on) u.setSeries(i + 1, { show: false }); });
+    },
+    destroy() {
+      live.delete(ctl);
+      observer?.disconnect();
+      u?.destroy();
+    },
+    setSmoothing(w) {
+      state.smoothing = w;
+      fig.dataset.smoothing = String(w);
+      u.setData(drawn(), false); // keep the zoom
+      u.redraw();
+    },
+    setLog(on) {
+      state.log = !!on && positive;
+      build();
+    },
+    resetZoom() { u.setData(drawn(), true); },
+  };
+  fig.chart = ctl;
+
+  const tools = h('div', { class: 'chart-tools' });
+  if (smoothable) {
+    const out = h('output', { for: `${id}-smooth` }, '0');
+    const slider = h('input', { type: 'range', id: `${id}-smooth`, class: 'smoothing', min: 0, max: 0.99, step: 0.01, value: 0,
+      oninput: () => { out.textContent = slider.value; ctl.setSmoothing(Number(slider.value)); } });
+    tools.append(h('label', { for: `${id}-smooth` }, 'Smoothing'), slider, out);
+  }
+  if (!square) {
+    const box = h('input', { type: 'checkbox', id: `${id}-log`, class: 'log-y', disabled: !positive, onchange: () => ctl.setLog(box.checked) });
+    tools.append(h('span', { class: 'field', title: positive ? 'logarithmic y axis' : 'a log scale needs every value above zero' },
+      box, h('label', { for: `${id}-log` }, 'log y')));
+  }
+  tools.append(h('button', { type: 'button', class: 'reset-zoom', title: 'or double-click the chart', onclick: () => ctl.resetZoom() }, 'Reset zoom'),
+    h('span', { class: 'hint muted small' }, 'drag to zoom · click a legend entry to hide it'));
+  fig.append(tools, plotBox);
+  fig.dataset.smoothing = '0';
+  build();
+  live.add(ctl);
+  // Fit the plot to its column once the figure is laid out, and on resize.
+  if (typeof ResizeObserver !== 'undefined') {
+    let lastW = 0;
+    observer = new ResizeObserver(() => {
+      if (fig.isConnected) ctl.attached = true;
+      const w = Math.max(260, Math.min(plotBox.clientWidth, square ? 420 : 2000));
+      if (!plotBox.clientWidth || Math.abs(w - lastW) < 2) return;
+      lastW = w;
+      u.setSize({ width: w, height: square ? Math.round(w * 0.92) : 260 });
+    });
+    observer.observe(plotBox);
   }
   return fig;
 }

@@ -64,20 +64,31 @@ export function artifactsTable(items) {
 }
 
 // metricCharts draws one chart per metric key, a line per run:
-// seriesByRun is [{name, series: {key: [{step, epoch, value}]}}].
-export function metricCharts(seriesByRun, empty) {
+// seriesByRun is [{name, series: {key: [{step, epoch, value}]}}]. Given
+// the element it returned before (prev) for the same keys, it redraws
+// those charts in place, so live updates keep the reader's zoom and
+// smoothing, and returns prev.
+export function metricCharts(seriesByRun, empty, prev) {
   const keys = [...new Set(seriesByRun.flatMap((r) => Object.keys(r.series)))].sort((a, b) => {
     // Training losses first, then validation figures.
     const rank = (k) => (k.startsWith('train/') ? 0 : k.startsWith('val/') ? 1 : 2);
     return rank(a) - rank(b) || a.localeCompare(b);
   });
   if (!keys.length) return emptyNote(empty || 'No metrics recorded yet.');
-  return h('div', { class: 'charts' }, keys.map((key) => {
+  const seriesOf = (key) => {
     const perEpoch = !key.startsWith('train/');
-    return lineChart(seriesByRun.map((r) => ({
+    return seriesByRun.map((r) => ({
       name: r.name,
       points: (r.series[key] || []).map((p) => ({ x: perEpoch ? p.epoch : p.step, y: p.value })),
-    })), { title: key, xLabel: perEpoch ? 'epoch' : 'step', yLabel: key.split('/').pop(), legend: seriesByRun.length > 1, integerX: true });
+    }));
+  };
+  if (prev?.isConnected && prev.dataset.keys === keys.join('\n') && [...prev.children].every((f) => f.chart)) {
+    keys.forEach((key, i) => prev.children[i].chart.update(seriesOf(key)));
+    return prev;
+  }
+  return h('div', { class: 'charts', 'data-keys': keys.join('\n') }, keys.map((key) => {
+    const perEpoch = !key.startsWith('train/');
+    return lineChart(seriesOf(key), { title: key, xLabel: perEpoch ? 'epoch' : 'step', yLabel: key.split('/').pop(), integerX: true });
   }));
 }
 

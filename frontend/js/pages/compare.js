@@ -1,14 +1,22 @@
-// Compare: pick runs from any experiments, then see their parameters side
-// by side (rows that differ highlighted), their final metrics, their
-// curves overlaid, and their test ROC curves overlaid (computed by the
-// server from each run's per-image scores, /api/runs/:id/roc).
+// Compare: pick runs from any experiments (by hand, or by brushing the
+// parallel coordinates of an experiment's grid against a metric), then see
+// their parameters side by side (rows that differ highlighted), their
+// final metrics, their curves overlaid (zoom, hover values, smoothing, log
+// scale), their test ROC curves overlaid (computed by the server from each
+// run's per-image scores, /api/runs/:id/roc), and one test image's
+// heatmap from every run that has that image in its test split, rendered
+// by the server from the run's checkpoint (/api/runs/:id/heatmap).
 
-import { api, ApiError } from '../api.js';
+import { api, ApiError, objectURL } from '../api.js';
 import { h, clear, fmtNum, errorBox, emptyNote, stateBadge } from '../dom.js';
 import { lineChart } from '../chart.js';
+import { parallelCoordinates } from '../parallel.js';
 import { runLabel, flatten, metricCharts, allRuns, scoreNames } from './common.js';
 
-const MAX_RUNS = 8;
+const MAX_RUNS = 24;
+// The grid's own dimensions come first on the parallel coordinates, in
+// this order; any other parameter that varies across the runs follows.
+const GRID_KEYS = ['model.name', 'preprocessing', 'histogram_equalization', 'seed'];
 
 export async function comparePage(query) {
   const main = document.getElementById('main');
@@ -22,6 +30,7 @@ export async function comparePage(query) {
   const runsList = h('div', { class: 'runs-list', role: 'group', 'aria-label': 'Runs of the experiment' }, emptyNote('Pick an experiment.'));
   const idInput = h('input', { type: 'number', id: 'pick-run', min: 1, placeholder: 'run id', style: 'width:7rem' });
   const out = h('div', {});
+  const pcCell = h('section', { class: 'cell', id: 'cell-parcoords', 'aria-labelledby': 'h-parcoords' });
   main.append(
     h('div', { class: 'page-head' }, h('h1', {}, 'Compare runs')),
     h('section', { class: 'cell', 'aria-labelledby': 'h-pick' },
@@ -33,6 +42,7 @@ export async function comparePage(query) {
           h('form', { class: 'toolbar', style: 'margin-top:1rem', onsubmit: (e) => { e.preventDefault(); add(Number(idInput.value)); idInput.value = ''; } },
             h('label', { for: 'pick-run' }, 'Run id'), idInput, h('button', { type: 'submit' }, 'Add'))),
         runsList)),
+    pcCell,
     out);
 
   const runCache = new Map();
@@ -63,21 +73,30 @@ export async function comparePage(query) {
     try {
       const page = await api('/api/experiments?limit=200');
       clear(expSelect, h('option', { value: '' }, '— choose —'), page.items.map((e) => h('option', { value: e.id }, `${e.name} (#${e.id}, ${e.runs} runs)`)));
-      const first = ids.length ? (await getRun(ids[0]).catch(() => null))?.experiment_id : page.items[0]?.id;
+      // ?experiment=ID opens that experiment's runs and grid view.
+      const asked = Number(query.get('experiment')) || 0;
+      const first = asked || (ids.length ? (await getRun(ids[0]).catch(() => null))?.experiment_id : page.items[0]?.id);
       if (first) { expSelect.value = String(first); await loadExpRuns(); }
     } catch (err) {
       clear(runsList, errorBox(err, 'Could not load experiments'));
     }
   }
+  // expSeq drops the answer of an earlier choice that arrives after a
+  // later one's (the first experiment loads while the user picks another).
+  let expSeq = 0;
   async function loadExpRuns() {
+    const mine = ++expSeq;
     const e = Number(expSelect.value);
-    if (!e) { expRuns = []; renderRunsList(); return; }
+    if (!e) { expRuns = []; renderRunsList(); renderParcoords(0); return; }
     try {
-      expRuns = await allRuns(`experiment=${e}`, 1000);
+      const got = await allRuns(`experiment=${e}`, 1000);
+      if (mine !== expSeq) return;
+      expRuns = got;
       for (const r of expRuns) runCache.set(r.id, r);
       renderRunsList();
+      renderParcoords(e);
     } catch (err) {
-      clear(runsList, errorBox(err, 'Could not load runs'));
+      if (mine === expSeq) clear(runsList, errorBox(err, 'Could not load runs'));
     }
   }
   expSelect.addEventListener('change', loadExpRuns);
@@ -89,6 +108,44 @@ export async function comparePage(query) {
         onchange: () => (box.checked ? add(r.id) : remove(r.id)) });
       return h('label', { 'data-run': r.id }, box, runLabel(r), ' ', stateBadge(r.state));
     }));
+  }
+
+  // Parallel coordinates of the chosen experiment's runs: grid parameters
+  // against a metric; brushing an axis selects the runs through it.
+  let pcMetric = '';
+  let pcSelected = [];
+  function renderParcoords(expId) {
+    pcCell.dataset.experiment = String(expId || '');
+    const title = h('h2', { id: 'h-parcoords' }, 'Grid against a metric', h('span', { class: 'hint' }, 'drag along an axis to select runs; click an axis to clear it'));
+    if (expRuns.length < 2) { clear(pcCell, title, emptyNote('Pick an experiment with at least two runs.')); return; }
+    const flat = expRuns.map((r) => ({ ...flatten(r.params), seed: r.seed }));
+    const varies = (k) => new Set(flat.map((f) => JSON.stringify(f[k] ?? null))).size > 1;
+    const keys = [...new Set(flat.flatMap((f) => Object.keys(f)))];
+    const dims = [...GRID_KEYS.filter((k) => keys.includes(k)), ...keys.filter((k) => !GRID_KEYS.includes(k) && varies(k)).sort()];
+    const metrics = [...new Set(expRuns.flatMap((r) => Object.keys(r.metrics || {})))].filter((k) => /^(test|val)\//.test(k)).sort();
+    // Default: the test ROC-AUC that the most runs have.
+    const have = (k) => expRuns.filter((r) => Number.isFinite(r.metrics?.[k])).length;
+    const aucs = metrics.filter((k) => /^test\/[^/]+\/roc_auc$/.test(k)).sort((a, b) => have(b) - have(a));
+    if (!metrics.includes(pcMetric)) pcMetric = aucs[0] || metrics[0] || '';
+    const metricSel = h('select', { id: 'pc-metric', onchange: () => { pcMetric = metricSel.value; renderParcoords(expId); } },
+      metrics.map((k) => h('option', { value: k, selected: k === pcMetric }, k)));
+    const count = h('span', { class: 'pc-count', 'aria-live': 'polite' });
+    const compareBtn = h('button', { type: 'button', id: 'pc-compare', onclick: () => setIds(pcSelected) }, 'Compare selected');
+    const rows = expRuns.map((r, i) => ({ id: r.id, label: runLabel(r), values: { ...flat[i], __metric: r.metrics?.[pcMetric] } }));
+    const axes = [...dims.map((k) => ({ key: k, label: k.replace(/^model\.name$/, 'model').replace(/^histogram_equalization$/, 'HE') })),
+      ...(pcMetric ? [{ key: '__metric', label: pcMetric, numeric: true }] : [])];
+    let chart = null; // set once drawn; the first call comes while drawing
+    chart = parallelCoordinates(rows, axes, (ids) => {
+      pcSelected = ids.slice(0, MAX_RUNS);
+      count.textContent = `${ids.length} of ${rows.length} runs selected`;
+      compareBtn.disabled = ids.length < 1;
+      compareBtn.textContent = `Compare selected (${Math.min(ids.length, MAX_RUNS)})`;
+      if (chart) chart.dataset.selected = ids.join(',');
+    });
+    chart.dataset.selected = pcSelected.join(',');
+    clear(pcCell, title,
+      h('div', { class: 'cell-tools' }, h('label', { for: 'pc-metric' }, 'Metric'), metricSel, count, compareBtn),
+      h('div', { class: 'table-wrap' }, chart));
   }
 
   let seq = 0;
@@ -108,7 +165,8 @@ export async function comparePage(query) {
     const metricsCell = h('section', { class: 'cell', 'aria-labelledby': 'h-cmetrics' });
     const curvesCell = h('section', { class: 'cell', 'aria-labelledby': 'h-ccurves' }, h('h2', { id: 'h-ccurves' }, 'Curves, overlaid'), emptyNote('Loading…'));
     const rocCell = h('section', { class: 'cell', 'aria-labelledby': 'h-croc' }, h('h2', { id: 'h-croc' }, 'Test ROC curves, overlaid'), emptyNote('Loading…'));
-    clear(out, paramsCell, metricsCell, curvesCell, rocCell);
+    const heatCell = h('section', { class: 'cell', id: 'cell-cheat', 'aria-labelledby': 'h-cheat' }, h('h2', { id: 'h-cheat' }, 'Heatmaps, side by side'), emptyNote('Loading…'));
+    clear(out, paramsCell, metricsCell, curvesCell, rocCell, heatCell);
 
     const renderParams = () => {
       const flat = runs.map((r) => ({ ...flatten(r.params), state: r.state, attempts: r.attempts, experiment_id: r.experiment_id }));
@@ -143,7 +201,7 @@ export async function comparePage(query) {
     } catch (err) {
       clear(curvesCell, h('h2', { id: 'h-ccurves' }, 'Curves, overlaid'), errorBox(err, 'Could not load metrics'));
     }
-    await renderROC(runs, rocCell, mine);
+    await Promise.all([renderROC(runs, rocCell, mine), renderHeatmaps(runs, heatCell, mine)]);
   }
 
   async function renderROC(runs, rocCell, mine) {
@@ -170,9 +228,71 @@ export async function comparePage(query) {
     clear(rocCell, title,
       h('div', { class: 'cell-tools' }, h('label', { for: 'roc-score-compare' }, 'Score'), select),
       series.length ? lineChart(series, { title: `ROC, score ${score}, test images`, xLabel: 'false positive rate', yLabel: 'true positive rate',
-        xMin: 0, xMax: 1, yMin: 0, yMax: 1, square: true, diagonal: true, legend: true }) : null,
+        xMin: 0, xMax: 1, yMin: 0, yMax: 1, square: true, diagonal: true }) : null,
       missing.length ? h('p', { class: 'muted small' }, `No ${score} test scores for: ${missing.map((r) => `#${r.id}`).join(', ')}.`) : null,
       failed.map(([r, e]) => errorBox(e, `ROC of run ${r.id}`)));
+  }
+
+  // Heatmaps: one test image of a reference run, and its map from every
+  // picked run whose test split holds the same image (same path and hand
+  // in its scores); the others are listed with the reason, never asked.
+  const scoresCache = new Map();
+  const scoresOf = (id) => {
+    if (!scoresCache.has(id)) scoresCache.set(id, api(`/api/runs/${id}/scores`).catch((err) => err));
+    return scoresCache.get(id);
+  };
+  let heatRef = 0;
+  let heatImage = '';
+  let heatAbnormal = true;
+  async function renderHeatmaps(runs, cell, mine) {
+    const title = h('h2', { id: 'h-cheat' }, 'Heatmaps, side by side', h('span', { class: 'hint' }, 'one test image, its map from each run that shares it'));
+    const tables = await Promise.all(runs.map((r) => scoresOf(r.id)));
+    if (mine !== seq) return;
+    const rowsOf = new Map(runs.map((r, i) => [r.id, tables[i] instanceof Error ? null : tables[i].rows]));
+    const refs = runs.filter((r) => rowsOf.get(r.id)?.some((row) => row.part === 'test'));
+    if (!refs.length) { clear(cell, title, emptyNote('None of these runs has test scores yet.')); return; }
+    if (!refs.some((r) => r.id === heatRef)) heatRef = refs[0].id;
+    const key = (row) => `${row.path}|${row.half}`;
+    const refRows = rowsOf.get(heatRef).filter((row) => row.part === 'test' && (!heatAbnormal || row.label === 1));
+    refRows.sort((a, b) => b.label - a.label || a.path.localeCompare(b.path) || a.half - b.half);
+    if (!refRows.some((row) => key(row) === heatImage)) heatImage = refRows[0] ? key(refRows[0]) : '';
+    const refSel = h('select', { id: 'heat-ref', onchange: () => { heatRef = Number(refSel.value); renderHeatmaps(runs, cell, mine); } },
+      refs.map((r) => h('option', { value: r.id, selected: r.id === heatRef }, runLabel(r))));
+    const imgSel = h('select', { id: 'heat-image', onchange: () => { heatImage = imgSel.value; renderHeatmaps(runs, cell, mine); } },
+      refRows.map((row) => h('option', { value: key(row), selected: key(row) === heatImage },
+        `${row.path}${row.half ? ` (hand ${row.half})` : ''} · ${row.label ? 'abnormal' : 'normal'}`)));
+    const abBox = h('input', { type: 'checkbox', id: 'heat-abnormal', checked: heatAbnormal, onchange: () => { heatAbnormal = abBox.checked; renderHeatmaps(runs, cell, mine); } });
+    const tools = h('div', { class: 'cell-tools' },
+      h('label', { for: 'heat-ref' }, 'Images of'), refSel,
+      h('label', { for: 'heat-image' }, 'Image'), imgSel,
+      h('span', { class: 'field' }, abBox, h('label', { for: 'heat-abnormal' }, 'abnormal only')));
+    if (!heatImage) { clear(cell, title, tools, emptyNote('No test image to show.')); return; }
+    const [path, halfText] = [heatImage.slice(0, heatImage.lastIndexOf('|')), heatImage.slice(heatImage.lastIndexOf('|') + 1)];
+    const half = Number(halfText);
+    const tiles = [];
+    const refused = [];
+    for (const r of runs) {
+      const rows = rowsOf.get(r.id);
+      const row = rows?.find((x) => x.part === 'test' && x.path === path && x.half === half);
+      if (!row) {
+        const other = rows?.find((x) => x.path === path);
+        const why = !rows ? 'has no test scores yet' : other ? `has this image in its ${other.part} split, not its test split` : 'does not have this image among its test images (another split or data set)';
+        refused.push(h('li', { 'data-run': r.id }, `${runLabel(r)} ${why}.`));
+        continue;
+      }
+      const scoreText = Object.entries(row.scores).slice(0, 3).map(([k, v]) => `${k} ${fmtNum(v)}`).join(' · ');
+      const fig = h('figure', { class: 'heat-tile', 'data-run': r.id, 'data-image': heatImage }, h('p', { class: 'muted small' }, 'Rendering…'));
+      const alt = `heatmap of ${path} by run ${r.id}`;
+      objectURL(`/api/runs/${r.id}/heatmap?image=${encodeURIComponent(path)}&half=${half}`).then((url) => {
+        clear(fig, url ? h('img', { src: url, alt }) : emptyNote(`Run ${r.id} has no heatmap of this image.`),
+          h('figcaption', {}, h('a', { href: `#/runs/${r.id}` }, runLabel(r)), h('br'), scoreText));
+      }).catch((err) => clear(fig, errorBox(err, `Heatmap of run ${r.id}`), h('figcaption', {}, runLabel(r))));
+      tiles.push(fig);
+    }
+    clear(cell, title, tools,
+      h('p', { class: 'muted small' }, 'Each map on its own colour scale (its 99th percentile inside the mask); the true anomaly is outlined where the data has one.'),
+      tiles.length ? h('div', { class: 'heat-grid' }, tiles) : null,
+      refused.length ? h('div', { class: 'refused' }, h('h3', {}, 'Not shown'), h('ul', {}, refused)) : null);
   }
 
   renderPicked();

@@ -62,7 +62,7 @@ export async function experimentPage(id) {
       h('div', {}, h('h1', {}, exp.name), h('div', { class: 'muted small meta' },
         `#${exp.id} · created ${fmtTime(exp.created)} · ${exp.runs} run${exp.runs === 1 ? '' : 's'} · binary ${exp.version}`)),
       h('div', { class: 'actions' },
-        h('a', { class: 'button', href: `#/compare?runs=${runs.slice(0, 6).map((r) => r.id).join(',')}` }, 'Compare runs'),
+        h('a', { class: 'button', href: `#/compare?runs=${runs.slice(0, 6).map((r) => r.id).join(',')}&experiment=${id}` }, 'Compare runs'),
         h('a', {
           class: 'button primary', href: `/api/experiments/${id}/report`,
           onclick: (e) => { e.preventDefault(); download(`/api/experiments/${id}/report`, `${exp.name}-report.html`).catch((err) => alert(`Export failed: ${err.message}`)); },
@@ -145,6 +145,7 @@ export async function experimentPage(id) {
 
   // Curves: the running runs live; when none runs, the finished ones.
   let curvesBusy = false;
+  let curvesEl = null; // the charts drawn last, redrawn in place when they can be
   async function loadCurves() {
     if (curvesBusy) return;
     curvesBusy = true;
@@ -155,9 +156,14 @@ export async function experimentPage(id) {
       pick = pick.slice(0, CURVE_RUNS);
       if (!pick.length) { clear(cells.curves.body, emptyNote('No run has started yet.')); return; }
       const data = await Promise.all(pick.map((r) => api(`/api/runs/${r.id}/metrics`).then((m) => ({ name: runLabel(r), series: m.series }))));
-      clear(cells.curves.body,
-        h('p', { class: 'muted small' }, live ? `Live: ${pick.length} running run(s), updated as they train.` : `Final curves of ${pick.length} finished run(s).`),
-        metricCharts(data, 'No metric has been recorded yet.'));
+      const note = live ? `Live: ${pick.length} running run(s), updated as they train.` : `Final curves of ${pick.length} finished run(s).`;
+      const el = metricCharts(data, 'No metric has been recorded yet.', curvesEl);
+      if (el === curvesEl) {
+        cells.curves.body.querySelector('p.curves-note').textContent = note;
+      } else {
+        clear(cells.curves.body, h('p', { class: 'muted small curves-note' }, note), el);
+        curvesEl = el;
+      }
     } catch (err) {
       clear(cells.curves.body, errorBox(err, 'Could not load training curves'));
     } finally {

@@ -88,10 +88,13 @@ export async function runPage(id) {
       run.error ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, `Run ${run.state}: `), run.error) : null);
   }
 
+  let chartsEl = null; // the charts drawn last, redrawn in place when they can be
   async function loadCharts() {
     try {
       const m = await api(`/api/runs/${id}/metrics`);
-      clear(charts, h('h2', { id: 'h-charts' }, 'Metric charts'), metricCharts([{ name: runLabel(run), series: m.series }]));
+      const el = metricCharts([{ name: runLabel(run), series: m.series }], undefined, chartsEl);
+      if (el !== chartsEl) clear(charts, h('h2', { id: 'h-charts' }, 'Metric charts'), el);
+      chartsEl = el;
     } catch (err) {
       clear(charts, h('h2', { id: 'h-charts' }, 'Metric charts'), errorBox(err, 'Could not load metrics'));
     }

@@ -1,0 +1,138 @@
+package local
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"xraylab/experiments"
+	"xraylab/nets"
+	"xraylab/plots"
+	"xraylab/preprocess"
+)
+
+// Heatmap is one image's anomaly map drawn over the image as a run's
+// model sees it, with what the model scored it.
+type Heatmap struct {
+	PNG    []byte
+	Scores map[string]float64
+	// Truth says whether the true anomaly is outlined (data with masks).
+	Truth bool
+	// Max is the map value drawn at full strength: the 99th percentile
+	// of this map inside the loss mask.
+	Max float64
+}
+
+// truthPath is where LoadMURA finds the anomaly mask of rel under root (a
+// "<root>-truth" tree beside it, which the synthetic generator writes); ""
+// when there is none.
+func truthPath(root, rel string) string {
+	p := filepath.Join(filepath.Clean(root)+"-truth", filepath.FromSlash(strings.TrimSuffix(rel, ".png")+"_anomaly.png"))
+	if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+		return p
+	}
+	return ""
+}
+
+// RenderHeatmap draws the anomaly map of one dataset image (rel, relative
+// to root, slash-separated; half 1 or 2 picks a hand of a two-hand image)
+// with the model of a run checkpoint, under that run's preprocessing,
+// outlining the true anomaly where the data has a mask. The colour scale
+// is this map's own (its in-mask 99th percentile): maps of different
+// models have different units, so a shared scale would wash one out.
+func RenderHeatmap(ctx context.Context, checkpoint, root, rel string, half int) (*Heatmap, error) {
+	if !filepath.IsLocal(filepath.FromSlash(rel)) {
+		return nil, experiments.Errorf(experiments.CodeInvalid, "image %q is not a path inside the dataset", rel)
+	}
+	path := filepath.Join(root, filepath.FromSlash(rel))
+	if _, err := os.Stat(path); err != nil {
+		return nil, experiments.Errorf(experiments.CodeNotFound, "image %s is not readable on this server (dataset root %s)", rel, root)
+	}
+	h, model, pipe, err := openScorer(checkpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer pipe.Close()
+	items, rep, err := pipe.Prepare(ctx, []preprocess.Record{{Path: path, RelPath: rel, Study: rel, MaskPath: truthPath(root, rel)}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Skips) > 0 {
+		return nil, experiments.Errorf(experiments.CodeInvalid, "image %s cannot be preprocessed: %s", rel, rep.Skips[0].Reason)
+	}
+	var pick []preprocess.Item
+	for _, it := range items {
+		if it.Record.Half == half {
+			pick = append(pick, it)
+		}
+	}
+	if len(pick) != 1 {
+		return nil, experiments.Errorf(experiments.CodeInvalid, "image %s has no half %d after preprocessing (it gives %d items)", rel, half, len(items))
+	}
+	s := h.Spec
+	var batch *preprocess.BatchResult
+	for br := range pipe.Batches(ctx, pick, []int{0}, []int64{0}, 1, "none") {
+		if br.Err != nil {
+			return nil, br.Err
+		}
+		batch = &br
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if batch == nil || len(batch.Samples) != 1 {
+		return nil, experiments.Errorf(experiments.CodeInternal, "image %s: preprocessing gave no sample", rel)
+	}
+	sc, err := model.Score(toBatch(*batch, s.ImageSize))
+	if err != nil {
+		return nil, err
+	}
+	if sc.Maps == nil {
+		return nil, experiments.Errorf(experiments.CodeInvalid, "model %s of run %d draws no anomaly maps", h.Model, h.RunID)
+	}
+	smp := batch.Samples[0]
+	out := &Heatmap{Scores: map[string]float64{}, Truth: smp.AnomalyMask != nil}
+	for name, v := range sc.Scores {
+		out.Scores[name] = v[0]
+	}
+	out.Max = percentile99([][]float32{sc.Maps}, []preprocess.Sample{smp})
+	img, err := plots.HeatmapOverlay(plots.Overlay{W: s.ImageSize, H: s.ImageSize, Image: smp.Image, Map: sc.Maps,
+		Mask: smp.Mask, Truth: smp.AnomalyMask, Max: out.Max})
+	if err != nil {
+		return nil, err
+	}
+	if out.PNG, err = plots.EncodePNG(img); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Heatmaps renders heatmaps for the server (server.Config.Heatmaps).
+type Heatmaps struct{}
+
+// Render draws one image's heatmap PNG with a checkpoint; see RenderHeatmap.
+func (Heatmaps) Render(ctx context.Context, checkpoint, root, rel string, half int) ([]byte, error) {
+	h, err := RenderHeatmap(ctx, checkpoint, root, rel, half)
+	if err != nil {
+		return nil, err
+	}
+	return h.PNG, nil
+}
+
+// openScorer loads a checkpoint's model and the preprocessing pipeline of
+// its run. The caller closes the pipeline.
+func openScorer(checkpoint string) (*CheckpointHeader, nets.Model, *preprocess.Pipeline, error) {
+	h, model, err := LoadCheckpoint(checkpoint)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s := h.Spec
+	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
+		Variant: preprocess.Variant(s.Preprocessing), HistEq: s.HistEq, Size: s.ImageSize,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return h, model, pipe, nil
+}
