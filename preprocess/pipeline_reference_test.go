@@ -163,4 +163,3 @@ func writeOverlaySheet(path string, scores []refScore, tile int) error {
 	}
 	return f.Close()
 }
-
