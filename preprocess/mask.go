@@ -22,12 +22,15 @@ const (
 	maskSurround     = 2     // grey levels ≤ this touching the border are padding or a collimator surround
 	maskBgSigma      = 0.05  // local background surface: Gaussian σ, share of the shorter side
 	maskBgExclude    = 0.03  // background samples keep this distance from the current mask
+	maskRobustRounds = 3     // then rounds that also drop outlying samples
 	maskRounds       = 4     // background / threshold rounds
 	maskNoiseK       = 3.0   // threshold above the local background: this many noise σ ...
 	maskContrastK    = 0.05  // ... or this share of the hand's median contrast, whichever is larger
 	maskMinStep      = 1.5   // ... and never below this many grey levels
 	maskOpen         = 0.01  // opening (removes scan lines, glow bands, dust), share of the shorter side
 	maskStatSamples  = 30000 // pixels sampled for the noise and contrast medians
+	maskNarrow       = 0.12  // what the robust rounds add must be narrower than this share of the shorter side
+	maskFieldRim     = 0.01  // glow along padding and field edges, share of the shorter side
 	maskFieldFull    = 0.8   // a mask filling more of the field than this means the surround is background
 	maskEdgeBand     = 0.06  // edge artefacts (glows, scan borders) reach this share of the shorter side
 	maskEdgeWindow   = 0.5   // ... and run along this share of the edge
@@ -117,7 +120,28 @@ func segmentHands(work gocv.Mat) gocv.Mat {
 	}
 	s = blurF(s, w, h, math.Max(0.8, side/300))
 	field, padded := fieldMask(raw, w, h)
-	mask, share := thresholdRounds(s, field, w, h)
+	core := field
+	rim := max(1, int(maskFieldRim*side+0.5))
+	if padded {
+		// Padding and field edges glow: segment inside the field's core,
+		// then carry the mask through the rim where the hand reaches it.
+		out := make([]bool, n)
+		for i, f := range field {
+			out[i] = !f
+		}
+		out = dilateBool(out, w, h, rim)
+		core = make([]bool, n)
+		for i, o := range out {
+			core[i] = !o
+		}
+	}
+	mask, share := thresholdRounds(s, core, w, h)
+	if padded && share > 0 && share <= maskFieldFull {
+		grown := dilateBool(mask, w, h, rim+1)
+		for i := range mask {
+			mask[i] = mask[i] || grown[i] && field[i] && !core[i]
+		}
+	}
 	if padded && (share == 0 || share > maskFieldFull) {
 		// The "surround" is the background itself (a black background
 		// clipped to 0), not padding: the field is then nearly all hand.
@@ -157,7 +181,8 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	edge := edgeBackground(s, bg, w, h, lw, lh)
 	dt := 0.0
 	step := max(1, n/maskStatSamples) | 1 // odd, so that it does not follow columns
-	for round := 0; round <= maskRounds; round++ {
+	var base []bool
+	for round := 0; round <= maskRounds+maskRobustRounds; round++ {
 		if round > 0 {
 			excl := dilateBool(mask, w, h, max(1, int(maskBgExclude*side+0.5)))
 			wt := make([]float32, n)
@@ -167,16 +192,18 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 				}
 			}
 			sigma := maskBgSigma * side * ls
-			bg1 := localBackground(s, wt, bg, w, h, lw, lh, sigma)
-			// Robust pass: samples standing out of the first surface
-			// (faint fingertips not yet in the mask) would pull the
-			// background up to themselves; drop them.
-			for i := range wt {
-				if wt[i] > 0 && float64(s[i]-bg1[i]) > dt {
-					wt[i] = 0
+			bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
+			if round > maskRounds {
+				// Robust rounds: samples standing out of the surface
+				// (faint fingertips not yet in the mask) pull the
+				// background up to themselves; drop them.
+				for i := range wt {
+					if wt[i] > 0 && float64(s[i]-bg[i]) > dt {
+						wt[i] = 0
+					}
 				}
+				bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
 			}
-			bg = localBackground(s, wt, bg1, w, h, lw, lh, sigma)
 		}
 		for i, e := range edge {
 			bg[i] = max(bg[i], e)
@@ -211,7 +238,13 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			mask[i] = field[i] && float64(s[i]-bg[i]) > dt
 		}
 		mask = cleanMask(mask, w, h)
+		if round == maskRounds {
+			base = append([]bool(nil), mask...)
+		}
 	}
+	// What the robust rounds added is anatomy where it is narrow (finger
+	// tips); a broad addition is a brighter field the mask crept into.
+	mask = keepNarrow(base, mask, w, h, lw, lh, maskNarrow*side*ls)
 	on, nf := 0, 0
 	for i, f := range field {
 		if f {
@@ -222,6 +255,35 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 		}
 	}
 	return mask, float64(on) / float64(max(1, nf))
+}
+
+// keepNarrow returns base plus the connected parts of grown − base that
+// contain no disk of diameter d (on the low-resolution grid).
+func keepNarrow(base, grown []bool, w, h, lw, lh int, d float64) []bool {
+	extra := make([]bool, w*h)
+	any := false
+	for i := range grown {
+		extra[i] = grown[i] && !base[i]
+		any = any || extra[i]
+	}
+	if !any {
+		return grown
+	}
+	broad := openLow(extra, w, h, lw, lh, d)
+	lp, nl := labelBool(extra, w, h)
+	wide := make([]bool, nl+1)
+	for i, b := range broad {
+		if b && extra[i] {
+			wide[lp[i]] = true
+		}
+	}
+	out := append([]bool(nil), base...)
+	for i, v := range extra {
+		if v && !wide[lp[i]] {
+			out[i] = true
+		}
+	}
+	return out
 }
 
 // edgeBackground models glows, bright scan borders and ramps along the
@@ -525,6 +587,73 @@ func cleanMask(mask []bool, w, h int) []bool {
 	return res
 }
 
+// labelBool labels the 8-connected regions of a boolean mask 1..n (0 off).
+func labelBool(mask []bool, w, h int) ([]int32, int) {
+	lab := make([]int32, w*h)
+	n := int32(0)
+	var stack []int
+	for i, v := range mask {
+		if !v || lab[i] != 0 {
+			continue
+		}
+		n++
+		lab[i] = n
+		stack = append(stack[:0], i)
+		for len(stack) > 0 {
+			j := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			x, y := j%w, j/w
+			for dy := -1; dy <= 1; dy++ {
+				for dx := -1; dx <= 1; dx++ {
+					nx, ny := x+dx, y+dy
+					if nx < 0 || ny < 0 || nx >= w || ny >= h {
+						continue
+					}
+					if k := ny*w + nx; mask[k] && lab[k] == 0 {
+						lab[k] = n
+						stack = append(stack, k)
+					}
+				}
+			}
+		}
+	}
+	return lab, int(n)
+}
+
+// openLow opens a boolean mask with a disk of diameter d on the
+// low-resolution grid and returns the result at full resolution: the parts
+// of the mask at least about d wide.
+func openLow(mask []bool, w, h, lw, lh int, d float64) []bool {
+	f := make([]float32, w*h)
+	for i, v := range mask {
+		if v {
+			f[i] = 1
+		}
+	}
+	low := resizeF(f, w, h, lw, lh)
+	m := gocv.NewMatWithSize(lh, lw, gocv.MatTypeCV8U)
+	defer m.Close()
+	px, _ := m.DataPtrUint8()
+	for i, v := range low {
+		px[i] = 0
+		if v >= 0.5 {
+			px[i] = 255
+		}
+	}
+	k := max(3, int(d+0.5)|1)
+	ker := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(k, k))
+	defer ker.Close()
+	gocv.MorphologyEx(m, &m, gocv.MorphOpen, ker)
+	res := make([]bool, w*h)
+	for y := 0; y < h; y++ {
+		ly := min(lh-1, y*lh/h)
+		for x := 0; x < w; x++ {
+			res[y*w+x] = px[ly*lw+min(lw-1, x*lw/w)] != 0
+		}
+	}
+	return res
+}
+
 // dilateBool grows a boolean mask by r pixels (square structuring element).
 func dilateBool(mask []bool, w, h, r int) []bool {
 	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
@@ -548,13 +677,45 @@ func dilateBool(mask []bool, w, h, r int) []bool {
 
 func median(v []float64) float64 { return quantile(v, 0.5) }
 
-// quantile sorts v in place and returns its q-quantile (0 when empty).
+// quantile returns v's q-quantile (0 when empty), reordering v in place
+// (quickselect: the masks need many medians of large samples).
 func quantile(v []float64, q float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
-	sort.Float64s(v)
-	return v[min(len(v)-1, int(q*float64(len(v))))]
+	k := min(len(v)-1, int(q*float64(len(v))))
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Median of three as the pivot, moved to hi.
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[mid] < v[hi] {
+			v[mid], v[hi] = v[hi], v[mid]
+		}
+		p := v[hi]
+		i := lo
+		for j := lo; j < hi; j++ {
+			if v[j] < p {
+				v[i], v[j] = v[j], v[i]
+				i++
+			}
+		}
+		v[i], v[hi] = v[hi], v[i]
+		switch {
+		case k < i:
+			hi = i - 1
+		case k > i:
+			lo = i + 1
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
 }
 
 // handComponents opens a binary image and returns the hand-like external
