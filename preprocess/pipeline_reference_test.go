@@ -25,19 +25,15 @@ const (
 	minRealIoU     = 0.85
 )
 
-// refScore is one real image measured against its reference mask.
-type refScore struct {
-	Rel       string
-	IoU, Dice float64
-	Skip      string
-	got, ref  *image.Gray
-	src       string
-	res       ImageResult
+// overlay is one real image with its mask and reference, for the sheet.
+type overlay struct {
+	src      string
+	got, ref *image.Gray
 }
 
-// measureReference runs the full variant over the real radiographs and
-// scores every image's source-grid mask against its reference.
-func measureReference(t testing.TB, o PipelineOptions) []refScore {
+// measureReference runs the pipeline over the real radiographs and scores
+// every image's source-grid mask against its reference.
+func measureReference(t testing.TB, o PipelineOptions) (*TruthReport, []overlay) {
 	t.Helper()
 	if _, err := os.Stat(realRadiographsDir); err != nil {
 		t.Skipf("real radiographs not available (%v): this test needs ../shared/data/real-radiographs beside the repository", err)
@@ -56,68 +52,56 @@ func measureReference(t testing.TB, o PipelineOptions) []refScore {
 		t.Fatal(err)
 	}
 	t.Logf("%d images in %s (%d workers)", len(ds.Records), time.Since(start).Round(time.Millisecond), p.workers)
-	var out []refScore
-	err = p.ForEachImage(ds.Records, items, rep, func(r ImageResult, mask *image.Gray) error {
-		var rec Record
-		for _, x := range ds.Records {
-			if x.Path == r.Path {
-				rec = x
-			}
-		}
-		if rec.HandPath == "" {
+	var tr TruthReport
+	var ovs []overlay
+	err = p.ForEachImage(ds.Records, items, rep, func(rec Record, r ImageResult, mask *image.Gray) error {
+		ref := ReferencePath(rec, "")
+		if ref == "" {
 			t.Fatalf("%s: no reference mask beside it", r.RelPath)
 		}
-		ref, err := ReadMask(rec.HandPath)
-		if err != nil {
+		if err := tr.Add(r, mask, ref); err != nil {
 			return err
 		}
-		s := refScore{Rel: r.RelPath, Skip: r.Skip, ref: ref, got: mask, src: r.Path, res: r}
+		rm, err := ReadMask(ref)
 		if mask == nil {
-			s.got = image.NewGray(ref.Bounds())
+			mask = image.NewGray(rm.Bounds())
 		}
-		if s.IoU, s.Dice, err = MaskOverlap(s.got, ref); err != nil {
-			return err
-		}
-		out = append(out, s)
-		return nil
+		ovs = append(ovs, overlay{src: r.Path, got: mask, ref: rm})
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return &tr, ovs
 }
 
 // TestRealRadiographMasks: on real radiographs the full variant skips no
 // image and its masks agree with the reference masks.
 func TestRealRadiographMasks(t *testing.T) {
-	scores := measureReference(t, PipelineOptions{Variant: VariantFull, Size: 64, Workers: 1})
-	sum, lo := 0.0, 1.0
-	for _, s := range scores {
-		t.Logf("%-52s IoU %.3f  Dice %.3f  %s", s.Rel, s.IoU, s.Dice, s.Skip)
-		sum += s.IoU
-		lo = min(lo, s.IoU)
+	tr, ovs := measureReference(t, PipelineOptions{Variant: VariantFull, Size: 64, Workers: 1})
+	for _, s := range tr.Images {
+		t.Logf("%-52s IoU %.3f  Dice %.3f  %s", s.RelPath, s.IoU, s.Dice, s.Skip)
 		if s.Skip != "" {
-			t.Errorf("%s skipped: %s", s.Rel, s.Skip)
+			t.Errorf("%s skipped: %s", s.RelPath, s.Skip)
 		}
 	}
-	mean := sum / float64(len(scores))
-	t.Logf("%d images: mean IoU %.3f, min %.3f", len(scores), mean, lo)
+	t.Logf("%d images: mean IoU %.3f, min %.3f; mean Dice %.3f, min %.3f", len(tr.Images), tr.MeanIoU, tr.MinIoU, tr.MeanDice, tr.MinDice)
 	if dir := os.Getenv("XRAYLAB_SHEET"); dir != "" {
-		if err := writeOverlaySheet(filepath.Join(dir, "real-radiographs.png"), scores, 220); err != nil {
+		if err := writeOverlaySheet(filepath.Join(dir, "real-radiographs.png"), ovs, 220); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if mean < minRealMeanIoU {
-		t.Errorf("mean IoU %.3f below %.2f", mean, minRealMeanIoU)
+	if tr.MeanIoU < minRealMeanIoU {
+		t.Errorf("mean IoU %.3f below %.2f", tr.MeanIoU, minRealMeanIoU)
 	}
-	if lo < minRealIoU {
-		t.Errorf("minimum IoU %.3f below %.2f", lo, minRealIoU)
+	if tr.MinIoU < minRealIoU {
+		t.Errorf("minimum IoU %.3f below %.2f", tr.MinIoU, minRealIoU)
 	}
 }
 
 // writeOverlaySheet draws each image scaled to tile px high with the
 // reference outline in green and the mask outline in red.
-func writeOverlaySheet(path string, scores []refScore, tile int) error {
+func writeOverlaySheet(path string, scores []overlay, tile int) error {
 	cols, gap := min(5, len(scores)), 4
 	rows := (len(scores) + cols - 1) / cols
 	tw := tile * 3 / 4

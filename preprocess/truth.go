@@ -6,6 +6,8 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"gocv.io/x/gocv"
 )
@@ -48,17 +50,12 @@ func (p *Pipeline) SourceMask(items []Item, w, h int) (*image.Gray, error) {
 // SourceBox is the bounding box, in source pixels, of an item's region.
 func SourceBox(it Item) image.Rectangle {
 	inv, _ := inv3(it.Transform)
-	r := image.Rectangle{}
-	for k, c := range [][2]float64{{0, 0}, {float64(it.Width), 0}, {float64(it.Width), float64(it.Height)}, {0, float64(it.Height)}} {
+	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, c := range [][2]float64{{0, 0}, {float64(it.Width), 0}, {float64(it.Width), float64(it.Height)}, {0, float64(it.Height)}} {
 		q := applyH(inv, c)
-		pr := image.Rect(int(math.Floor(q[0])), int(math.Floor(q[1])), int(math.Ceil(q[0])), int(math.Ceil(q[1])))
-		if k == 0 {
-			r = pr
-		} else {
-			r = r.Union(pr)
-		}
+		x0, y0, x1, y1 = math.Min(x0, q[0]), math.Min(y0, q[1]), math.Max(x1, q[0]), math.Max(y1, q[1])
 	}
-	return r
+	return image.Rect(int(math.Floor(x0+1e-6)), int(math.Floor(y0+1e-6)), int(math.Ceil(x1-1e-6)), int(math.Ceil(y1-1e-6)))
 }
 
 // MaskOverlap returns the IoU and Dice coefficient of two binary masks of
@@ -165,10 +162,10 @@ func countRegions(m *image.Gray) int {
 // HandRegion is one item of a source image: its box in source pixels and
 // the size of the offline image cut from it.
 type HandRegion struct {
-	Half   int             `json:"half,omitempty"`
-	Box    image.Rectangle `json:"box"` // source pixels, bounding the item's region
-	Width  int             `json:"width"`
-	Height int             `json:"height"`
+	Half   int    `json:"half,omitempty"`
+	Box    [4]int `json:"box"` // x0, y0, x1, y1 in source pixels, bounding the item's region
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
 }
 
 // ImageResult is what the offline steps made of one source image, in the
@@ -186,10 +183,10 @@ type ImageResult struct {
 	Mask     *MaskStats   `json:"mask,omitempty"` // full variant only
 }
 
-// ForEachImage calls fn once per record, in record order, with the image's
-// result and, for the full variant, its foreground mask in source pixels
+// ForEachImage calls fn once per record, in record order, with the record,
+// the image's result and, for the full variant, its foreground mask in source pixels
 // (nil for skipped images and other variants). items and rep are Prepare's.
-func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport, fn func(ImageResult, *image.Gray) error) error {
+func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport, fn func(Record, ImageResult, *image.Gray) error) error {
 	byPath := map[string][]Item{}
 	for _, it := range items {
 		byPath[it.Record.Path] = append(byPath[it.Record.Path], it)
@@ -210,7 +207,8 @@ func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport,
 		if len(its) > 0 {
 			res.Carrier, res.FellBack = its[0].Carrier, its[0].FellBack
 			for _, it := range its {
-				res.Hands = append(res.Hands, HandRegion{Half: it.Record.Half, Box: SourceBox(it), Width: it.Width, Height: it.Height})
+				b := SourceBox(it)
+				res.Hands = append(res.Hands, HandRegion{Half: it.Record.Half, Box: [4]int{b.Min.X, b.Min.Y, b.Max.X, b.Max.Y}, Width: it.Width, Height: it.Height})
 			}
 			if p.opt.Variant == VariantFull && res.Width > 0 {
 				var err error
@@ -221,7 +219,7 @@ func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport,
 				res.Mask = &st
 			}
 		}
-		if err := fn(res, mask); err != nil {
+		if err := fn(rec, res, mask); err != nil {
 			return err
 		}
 	}
@@ -254,4 +252,70 @@ func ReadMask(p string) (*image.Gray, error) {
 		}
 	}
 	return g, nil
+}
+
+// TruthScore is one image's mask compared with its reference mask.
+type TruthScore struct {
+	RelPath string  `json:"rel_path"`
+	IoU     float64 `json:"iou"`
+	Dice    float64 `json:"dice"`
+	Skip    string  `json:"skip,omitempty"` // skipped images score 0
+}
+
+// TruthReport compares masks with reference masks over a dataset.
+type TruthReport struct {
+	Images      []TruthScore `json:"images"`
+	NoReference []string     `json:"no_reference,omitempty"` // images without a reference mask, left out
+	MeanIoU     float64      `json:"mean_iou"`
+	MinIoU      float64      `json:"min_iou"`
+	MeanDice    float64      `json:"mean_dice"`
+	MinDice     float64      `json:"min_dice"`
+
+	sumIoU, sumDice float64
+}
+
+// ReferencePath is where rec's reference hand mask is: under dir in the
+// dataset's layout (<RelPath without .png>_hand.png) when dir holds it,
+// else beside the image (Record.HandPath); "" when there is none.
+func ReferencePath(rec Record, dir string) string {
+	if dir != "" {
+		p := filepath.Join(dir, filepath.FromSlash(strings.TrimSuffix(rec.RelPath, ".png")+"_hand.png"))
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return rec.HandPath
+}
+
+// Add scores one image's source-grid mask (nil when it was skipped)
+// against the reference mask at refPath ("" = none).
+func (r *TruthReport) Add(res ImageResult, mask *image.Gray, refPath string) error {
+	if refPath == "" {
+		r.NoReference = append(r.NoReference, res.RelPath)
+		return nil
+	}
+	ref, err := ReadMask(refPath)
+	if err != nil {
+		return fmt.Errorf("reference mask: %w", err)
+	}
+	if mask == nil {
+		mask = image.NewGray(ref.Bounds())
+	}
+	s := TruthScore{RelPath: res.RelPath, Skip: res.Skip}
+	if s.IoU, s.Dice, err = MaskOverlap(mask, ref); err != nil {
+		return fmt.Errorf("reference mask %s: %w", refPath, err)
+	}
+	if res.Skip != "" {
+		s.IoU, s.Dice = 0, 0
+	}
+	if len(r.Images) == 0 {
+		r.MinIoU, r.MinDice = 1, 1
+	}
+	r.Images = append(r.Images, s)
+	r.sumIoU += s.IoU
+	r.sumDice += s.Dice
+	n := float64(len(r.Images))
+	r.MeanIoU, r.MeanDice = r.sumIoU/n, r.sumDice/n
+	r.MinIoU, r.MinDice = min(r.MinIoU, s.IoU), min(r.MinDice, s.Dice)
+	return nil
 }
