@@ -21,7 +21,7 @@ usage:
                  [--token-file var/token] [--public-read] [--data-root DIR]... [--backend local|slurm ...]
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
-  xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
+  xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium] [--film]
   xraylab preprocess --data MURA_ROOT [--body-part XR_HAND,...|all] [--variant full] [--he] [--size 128] [--sheet contact.png]
                      [--out DIR] [--truth DIR [--truth-json FILE]]
   xraylab report ID [--format text|json|csv|markdown|latex|png|svg|html] [--out FILE] [--var var]

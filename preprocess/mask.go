@@ -30,6 +30,8 @@ const (
 	maskOpen         = 0.01  // opening (removes scan lines, glow bands, dust), share of the shorter side
 	maskStatSamples  = 30000 // pixels sampled for the noise and contrast medians
 	maskNarrow       = 0.12  // what the robust rounds add must be narrower than this share of the shorter side
+	maskMarkerShare  = 0.05  // bright regions smaller than this share of the image are markers, not background
+	maskBroadSigma   = 0.3   // broad background surface (follows exposure fields), share of the shorter side
 	maskFieldRim     = 0.01  // glow along padding and field edges, share of the shorter side
 	maskFieldFull    = 0.8   // a mask filling more of the field than this means the surround is background
 	maskEdgeBand     = 0.06  // edge artefacts (glows, scan borders) reach this share of the shorter side
@@ -176,15 +178,60 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	side := float64(min(w, h))
 	ls := math.Min(1, float64(maskLowSide)/float64(max(w, h)))
 	lw, lh := max(1, int(float64(w)*ls+0.5)), max(1, int(float64(h)*ls+0.5))
-	mask := make([]bool, n)
+	mask, raw := make([]bool, n), make([]bool, n)
 	bg := quadBackground(s, field, w, h)
 	edge := edgeBackground(s, bg, w, h, lw, lh)
+	if maskBroadSigma > 0 {
+		// A broad surface that follows exposure fields but not the hand:
+		// samples far above the quadratic (the hand) are dropped twice.
+		wt := make([]float32, n)
+		for i := range wt {
+			if field[i] {
+				wt[i] = 1
+			}
+		}
+		var neg []float64
+		for i := 0; i < n; i += 7 {
+			if r := float64(s[i] - bg[i]); field[i] && r <= 0 {
+				neg = append(neg, -r)
+			}
+		}
+		cut := 4*math.Max(0.3, 1.4826*median(neg)) + 4
+		for pass := 0; pass < 2; pass++ {
+			for i := range wt {
+				if wt[i] > 0 && float64(s[i]-bg[i]) > cut {
+					wt[i] = 0
+				}
+			}
+			bg = localBackground(s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls)
+		}
+	}
 	dt := 0.0
 	step := max(1, n/maskStatSamples) | 1 // odd, so that it does not follow columns
 	var base []bool
 	for round := 0; round <= maskRounds+maskRobustRounds; round++ {
 		if round > 0 {
-			excl := dilateBool(mask, w, h, max(1, int(maskBgExclude*side+0.5)))
+			// Markers, text and wedges apart from the mask (small bright
+			// regions) are no background either.
+			r := max(1, int(maskBgExclude*side+0.5))
+			excl := dilateBool(mask, w, h, r)
+			lab, nl := labelBool(raw, w, h)
+			area := make([]int, nl+1)
+			near := make([]bool, nl+1)
+			for i, l := range lab {
+				area[l]++
+				near[l] = near[l] || excl[i]
+			}
+			any := false
+			for i, l := range lab {
+				raw[i] = l > 0 && !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
+				any = any || raw[i]
+			}
+			if any {
+				for i, m := range dilateBool(raw, w, h, r) {
+					excl[i] = excl[i] || m
+				}
+			}
 			wt := make([]float32, n)
 			for i := range wt {
 				if field[i] && !excl[i] {
@@ -218,6 +265,7 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			if mask[i] {
 				pos = append(pos, r)
 			}
+
 			if !mask[i] && r <= 0 {
 				neg = append(neg, -r)
 			}
@@ -235,9 +283,9 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			dt = math.Max(maskMinStep, math.Max(maskNoiseK*noise, maskContrastK*median(pos)))
 		}
 		for i := range s {
-			mask[i] = field[i] && float64(s[i]-bg[i]) > dt
+			raw[i] = field[i] && float64(s[i]-bg[i]) > dt
 		}
-		mask = cleanMask(mask, w, h)
+		mask = cleanMask(raw, w, h)
 		if round == maskRounds {
 			base = append([]bool(nil), mask...)
 		}
