@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 	"math"
@@ -637,35 +638,24 @@ func cleanMask(mask []bool, w, h int) []bool {
 
 // labelBool labels the 8-connected regions of a boolean mask 1..n (0 off).
 func labelBool(mask []bool, w, h int) ([]int32, int) {
-	lab := make([]int32, w*h)
-	n := int32(0)
-	var stack []int
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+	defer m.Close()
+	px, _ := m.DataPtrUint8()
 	for i, v := range mask {
-		if !v || lab[i] != 0 {
-			continue
-		}
-		n++
-		lab[i] = n
-		stack = append(stack[:0], i)
-		for len(stack) > 0 {
-			j := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			x, y := j%w, j/w
-			for dy := -1; dy <= 1; dy++ {
-				for dx := -1; dx <= 1; dx++ {
-					nx, ny := x+dx, y+dy
-					if nx < 0 || ny < 0 || nx >= w || ny >= h {
-						continue
-					}
-					if k := ny*w + nx; mask[k] && lab[k] == 0 {
-						lab[k] = n
-						stack = append(stack, k)
-					}
-				}
-			}
+		px[i] = 0
+		if v {
+			px[i] = 255
 		}
 	}
-	return lab, int(n)
+	labels := gocv.NewMat()
+	defer labels.Close()
+	n := gocv.ConnectedComponents(m, &labels) - 1
+	raw, _ := labels.DataPtrUint8() // CV_32S, native (little-endian) order
+	lab := make([]int32, w*h)
+	for i := range lab {
+		lab[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return lab, n
 }
 
 // openLow opens a boolean mask with a disk of diameter d on the
