@@ -87,7 +87,7 @@ func TestRealRadiographMasks(t *testing.T) {
 	}
 	t.Logf("%d images: mean IoU %.3f, min %.3f; mean Dice %.3f, min %.3f", len(tr.Images), tr.MeanIoU, tr.MinIoU, tr.MeanDice, tr.MinDice)
 	if dir := os.Getenv("XRAYLAB_SHEET"); dir != "" {
-		if err := writeOverlaySheet(filepath.Join(dir, "real-radiographs.png"), ovs, 220); err != nil {
+		if err := writeOverlaySheet(filepath.Join(dir, "real-radiographs.png"), ovs, 140); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -145,11 +145,39 @@ func writeOverlaySheet(path string, scores []overlay, tile int) error {
 			}
 		}
 	}
+	return writePalettedPNG(path, sheet)
+}
+
+// writePalettedPNG writes an RGBA sheet of grey pixels and pure outline
+// colours with a 256-entry palette (254 greys, red, green): a third of
+// the bytes, so that sheets can live under docs/.
+func writePalettedPNG(path string, img *image.RGBA) error {
+	pal := make(color.Palette, 0, 256)
+	for g := 0; g < 254; g++ {
+		v := uint8(g * 255 / 253)
+		pal = append(pal, color.RGBA{v, v, v, 255})
+	}
+	pal = append(pal, color.RGBA{255, 40, 40, 255}, color.RGBA{40, 255, 40, 255})
+	b := img.Bounds()
+	out := image.NewPaletted(b, pal)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := img.RGBAAt(x, y)
+			switch {
+			case c.R == 255 && c.G == 40:
+				out.SetColorIndex(x, y, 254)
+			case c.G == 255 && c.R == 40:
+				out.SetColorIndex(x, y, 255)
+			default:
+				out.SetColorIndex(x, y, uint8((int(c.R)*253+127)/255))
+			}
+		}
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := png.Encode(f, sheet); err != nil {
+	if err := png.Encode(f, out); err != nil {
 		f.Close()
 		return err
 	}
