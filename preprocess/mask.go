@@ -155,16 +155,7 @@ func segmentHands(work gocv.Mat) gocv.Mat {
 		}
 		mask, _ = thresholdRounds(s, all, w, h)
 	}
-	out := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
-	px, _ := out.DataPtrUint8()
-	for i, v := range mask {
-		if v {
-			px[i] = 255
-		} else {
-			px[i] = 0
-		}
-	}
-	return out
+	return boolMat(mask, w, h)
 }
 
 // thresholdRounds segments s inside field: a conservative start (the
@@ -615,38 +606,19 @@ func floatMat(src []float32, w, h int) gocv.Mat {
 // cleanMask opens the mask (scan lines, glow bands and dust go) and keeps
 // the hand-like components with their holes filled.
 func cleanMask(mask []bool, w, h int) []bool {
-	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+	m := boolMat(mask, w, h)
 	defer m.Close()
-	px, _ := m.DataPtrUint8()
-	for i, v := range mask {
-		px[i] = 0
-		if v {
-			px[i] = 255
-		}
-	}
 	comps := handComponents(m)
 	out := gocv.Zeros(h, w, gocv.MatTypeCV8U)
 	defer out.Close()
 	fillComps(&out, comps)
-	op, _ := out.DataPtrUint8()
-	res := make([]bool, w*h)
-	for i, v := range op {
-		res[i] = v != 0
-	}
-	return res
+	return matBool(out)
 }
 
 // labelBool labels the 8-connected regions of a boolean mask 1..n (0 off).
 func labelBool(mask []bool, w, h int) ([]int32, int) {
-	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+	m := boolMat(mask, w, h)
 	defer m.Close()
-	px, _ := m.DataPtrUint8()
-	for i, v := range mask {
-		px[i] = 0
-		if v {
-			px[i] = 255
-		}
-	}
 	labels := gocv.NewMat()
 	defer labels.Close()
 	n := gocv.ConnectedComponents(m, &labels) - 1
@@ -694,8 +666,17 @@ func openLow(mask []bool, w, h, lw, lh int, d float64) []bool {
 
 // dilateBool grows a boolean mask by r pixels (square structuring element).
 func dilateBool(mask []bool, w, h, r int) []bool {
-	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+	m := boolMat(mask, w, h)
 	defer m.Close()
+	ker := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*r+1, 2*r+1))
+	defer ker.Close()
+	gocv.Dilate(m, &m, ker)
+	return matBool(m)
+}
+
+// boolMat is a boolean mask as an 8-bit 0/255 Mat.
+func boolMat(mask []bool, w, h int) gocv.Mat {
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
 	px, _ := m.DataPtrUint8()
 	for i, v := range mask {
 		px[i] = 0
@@ -703,10 +684,13 @@ func dilateBool(mask []bool, w, h, r int) []bool {
 			px[i] = 255
 		}
 	}
-	ker := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*r+1, 2*r+1))
-	defer ker.Close()
-	gocv.Dilate(m, &m, ker)
-	res := make([]bool, w*h)
+	return m
+}
+
+// matBool is the non-zero pixels of a continuous 8-bit Mat.
+func matBool(m gocv.Mat) []bool {
+	px, _ := m.DataPtrUint8()
+	res := make([]bool, len(px))
 	for i, v := range px {
 		res[i] = v != 0
 	}

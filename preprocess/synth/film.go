@@ -170,8 +170,7 @@ var letterText = []string{"B9", "TL", "NO", "PA", "OB", "12", "R3", "HE"} // gly
 // filmPlace finds a spot for a hx×hy rectangle tilted by ang anywhere in
 // the image, off the hands (margin) and off the boxes taken.
 func filmPlace(r *rand.Rand, sc *synthScratch, hx, hy, ang, margin float64, taken []box) (vec, vec, box, bool) {
-	W, H := sc.sdf.W, sc.sdf.H
-	fw, fh := float64(W), float64(H)
+	fw, fh := float64(sc.sdf.W), float64(sc.sdf.H)
 	u := vec{math.Cos(ang), math.Sin(ang)}
 	ext := math.Abs(u.X)*hx + math.Abs(u.Y)*hy
 	eyt := math.Abs(u.Y)*hx + math.Abs(u.X)*hy
@@ -180,22 +179,28 @@ func filmPlace(r *rand.Rand, sc *synthScratch, hx, hy, ang, margin float64, take
 	}
 	for try := 0; try < 24; try++ {
 		c := vec{uniform(r, ext+2, fw-ext-2), uniform(r, eyt+2, fh-eyt-2)}
-		bb := sc.sdf.clip(c.X-ext, c.Y-eyt, c.X+ext, c.Y+eyt)
-		ok := true
-		for _, t := range taken {
-			ok = ok && !bb.overlaps(t)
-		}
-		for y := bb.Y0; ok && y < bb.Y1; y++ {
-			for x := bb.X0; x < bb.X1; x++ {
-				if float64(sc.sdf.Pix[y*W+x]) < margin {
-					ok = false
-					break
-				}
-			}
-		}
-		if ok {
+		if bb := sc.sdf.clip(c.X-ext, c.Y-eyt, c.X+ext, c.Y+eyt); sc.clearOf(bb, margin, taken) {
 			return c, u, bb, true
 		}
 	}
 	return vec{}, vec{}, box{}, false
+}
+
+// clearOf says whether bb overlaps none of the boxes taken and lies at
+// least margin from every hand.
+func (sc *synthScratch) clearOf(bb box, margin float64, taken []box) bool {
+	for _, t := range taken {
+		if bb.overlaps(t) {
+			return false
+		}
+	}
+	W := sc.sdf.W
+	for y := bb.Y0; y < bb.Y1; y++ {
+		for x := bb.X0; x < bb.X1; x++ {
+			if float64(sc.sdf.Pix[y*W+x]) < margin {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -606,20 +606,7 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 				}
 			}
 			bb := sc.sdf.clip(c.X-ext, c.Y-eyt, c.X+ext, c.Y+eyt)
-			for _, t := range taken {
-				if ok && bb.overlaps(t) {
-					ok = false
-				}
-			}
-			for y := bb.Y0; ok && y < bb.Y1; y++ {
-				for x := bb.X0; x < bb.X1; x++ {
-					if float64(sc.sdf.Pix[y*W+x]) < margin {
-						ok = false
-						break
-					}
-				}
-			}
-			if ok {
+			if ok && sc.clearOf(bb, margin, taken) {
 				taken = append(taken, bb)
 				return c, u, bb, true
 			}
