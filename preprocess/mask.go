@@ -23,8 +23,8 @@ const (
 	maskSurround     = 2     // grey levels ≤ this touching the border are padding or a collimator surround
 	maskBgSigma      = 0.05  // local background surface: Gaussian σ, share of the shorter side
 	maskBgExclude    = 0.03  // background samples keep this distance from the current mask
-	maskRobustRounds = 3     // then rounds that also drop outlying samples
 	maskRounds       = 4     // background / threshold rounds
+	maskRobustRounds = 3     // then rounds that also drop outlying samples
 	maskNoiseK       = 3.0   // threshold above the local background: this many noise σ ...
 	maskContrastK    = 0.05  // ... or this share of the hand's median contrast, whichever is larger
 	maskMinStep      = 1.5   // ... and never below this many grey levels
@@ -56,11 +56,13 @@ type handComp struct {
 // same size as grey. The hand is brighter than what lies around it, but
 // the background is neither flat nor dark everywhere (graded exposures,
 // collimation fields, glows), so every pixel is compared with a smooth
-// estimate of the background around it: a robust quadratic surface first,
-// then a few rounds of a local surface interpolated (normalised Gaussian
-// convolution) from the pixels clear of the current mask, each followed by
-// a threshold just above the background noise. Padding and black
-// collimator surrounds are never hand. An opening removes scan lines and
+// estimate of the background around it: a robust quadratic and a broad
+// surface first (with a model of glows and scan borders along the image
+// edges), then rounds of a local surface interpolated (normalised Gaussian
+// convolution) from the pixels clear of the current mask and of markers,
+// each followed by a threshold just above the background noise; see
+// docs/preprocessing.md. Padding and black collimator surrounds are never
+// hand. An opening removes scan lines and
 // glow bands; the largest non-rectangular components (one, or two when
 // the second is hand-sized) are kept with their holes filled, so markers,
 // letters and wedges lying apart from the hand fall outside and anything
@@ -159,7 +161,7 @@ func segmentHands(work gocv.Mat) gocv.Mat {
 }
 
 // thresholdRounds segments s inside field: a conservative start (the
-// clearly bright part above a robust quadratic background), then rounds of
+// clearly bright part above the quadratic and broad background), then rounds of
 // a local background surface estimated from the field pixels clear of the
 // current mask, each thresholded just above the background noise. The
 // mask grows outwards round by round; what never entered it (glows,
