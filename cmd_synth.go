@@ -21,11 +21,12 @@ func cmdSynth(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 1, "random seed: the same seed writes the same files")
 	difficulty := fs.String("difficulty", "medium", "anomaly size and contrast: easy, medium or hard")
 	workers := fs.Int("workers", 0, "goroutines drawing images (0 = one per core)")
+	film := fs.Bool("film", false, "film-like radiographs: graded backgrounds, collimation fields, scan borders, markers, wedges, low contrast; subtler anomalies")
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
 	if *out == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: xraylab synth --out DIR [--patients N] [--size PX] [--seed S] [--difficulty easy|medium|hard]")
+		fmt.Fprintln(stderr, "usage: xraylab synth --out DIR [--patients N] [--size PX] [--seed S] [--difficulty easy|medium|hard] [--film]")
 		return errUsage
 	}
 	if *workers < 0 || *workers > 256 {
@@ -33,7 +34,7 @@ func cmdSynth(args []string, stdout, stderr io.Writer) error {
 	}
 	start := time.Now()
 	rep, err := synth.Generate(context.Background(), synth.Options{
-		Out: *out, Patients: *patients, Size: *size, Seed: *seed, Difficulty: *difficulty, Workers: *workers,
+		Out: *out, Patients: *patients, Size: *size, Seed: *seed, Difficulty: *difficulty, Workers: *workers, Film: *film,
 	}, progressBar(stderr, "synth"))
 	if err != nil {
 		return err

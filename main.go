@@ -24,8 +24,9 @@ usage:
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
   xraylab runs   queue|retry|cancel|priority|top|pause|resume [RUN...] [--server URL] [--token-file var/token]
-  xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium]
-  xraylab preprocess --data MURA_ROOT [--variant full] [--he] [--size 128] [--sheet contact.png]
+  xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium] [--film]
+  xraylab preprocess --data MURA_ROOT [--body-part XR_HAND,...|all] [--variant full] [--he] [--size 128] [--sheet contact.png]
+                     [--out DIR] [--truth DIR [--truth-json FILE]]
   xraylab report ID [--format text|json|csv|markdown|latex|png|svg|html] [--out FILE] [--var var]
   xraylab score  --checkpoint FILE [--out DIR] IMAGE...
   xraylab export ID --out DIR [--var var]

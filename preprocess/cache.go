@@ -14,7 +14,7 @@ import (
 
 // offlineVersion names the offline algorithms; bump it when their output
 // changes so old cache entries are not reused.
-const offlineVersion = "offline-v1"
+const offlineVersion = "offline-v2" // v2: background-relative hand mask (issue 14)
 
 // cacheMeta is the JSON stored beside an entry's PNGs.
 type cacheMeta struct {

@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 	"math"
@@ -12,13 +13,33 @@ import (
 // Foreground-mask settings. Shares are of the working image's area or
 // shorter side.
 const (
-	maskWorkSide   = 512   // masks are computed with the longer side at most this
-	maskMinShare   = 0.02  // smaller components are markers, letters, dust
-	maskMaxRect    = 0.88  // more rectangular components are labels and carrier edges
-	maskMinThin    = 0.04  // a component's rotated-rectangle short side must reach this share
-	maskSecondHand = 0.45  // a second component is a hand when ≥ this share of the first (labels are smaller)
-	maskMaxShare   = 0.90  // a "hand" covering more than this is the carrier itself
-	maskGrow       = 0.008 // final dilation: the thresholds stop short of the faint soft-tissue outline
+	maskWorkSide     = 512   // masks are computed with the longer side at most this
+	maskLowSide      = 128   // the background surface is estimated at this longer side
+	maskMinShare     = 0.02  // smaller components are markers, letters, dust
+	maskMaxRect      = 0.88  // more rectangular components are labels and carrier edges
+	maskMinThin      = 0.04  // a component's rotated-rectangle short side must reach this share
+	maskSecondHand   = 0.45  // a second component is a hand when ≥ this share of the first (labels are smaller)
+	maskMaxShare     = 0.92  // a "hand" covering more than this is the carrier itself
+	maskSurround     = 2     // grey levels ≤ this touching the border are padding or a collimator surround
+	maskBgSigma      = 0.05  // local background surface: Gaussian σ, share of the shorter side
+	maskBgExclude    = 0.03  // background samples keep this distance from the current mask
+	maskRounds       = 4     // background / threshold rounds
+	maskRobustRounds = 3     // then rounds that also drop outlying samples
+	maskNoiseK       = 3.0   // threshold above the local background: this many noise σ ...
+	maskContrastK    = 0.05  // ... or this share of the hand's median contrast, whichever is larger
+	maskMinStep      = 1.5   // ... and never below this many grey levels
+	maskOpen         = 0.01  // opening (removes scan lines, glow bands, dust), share of the shorter side
+	maskStatSamples  = 30000 // pixels sampled for the noise and contrast medians
+	maskNarrow       = 0.12  // what the robust rounds add must be narrower than this share of the shorter side
+	maskMarkerShare  = 0.05  // bright regions smaller than this share of the image are markers, not background
+	maskBroadSigma   = 0.3   // broad background surface (follows exposure fields), share of the shorter side
+	maskFieldRim     = 0.01  // glow along padding and field edges, share of the shorter side
+	maskFieldFull    = 0.8   // a mask filling more of the field than this means the surround is background
+	maskEdgeBand     = 0.06  // edge artefacts (glows, scan borders) reach this share of the shorter side
+	maskEdgeWindow   = 0.5   // ... and run along this share of the edge
+	maskEdgeQuantile = 0.3   // ... so that this quantile along the edge is theirs, not the anatomy's
+	maskEdgeStep     = 3.0   // ... and fade by more than this many grey levels towards the inside
+	maskEdgeInner    = 10.0  // ... down to the background (within this many grey levels)
 )
 
 // colorWhite fills mask regions.
@@ -32,12 +53,22 @@ type handComp struct {
 }
 
 // foregroundMask returns a binary (0/255) mask of the hands in grey, the
-// same size as grey: Otsu thresholds, morphological opening and closing,
-// the largest non-rectangular components (one, or two when the second is
-// hand-sized), holes filled; optionally refined with GrabCut. Bright markers
-// and labels are small or rectangular separate components and fall outside;
-// anything enclosed by the hand outline (bones, metal) falls inside. The
-// components come back in grey's coordinates, largest first.
+// same size as grey. The hand is brighter than what lies around it, but
+// the background is neither flat nor dark everywhere (graded exposures,
+// collimation fields, glows), so every pixel is compared with a smooth
+// estimate of the background around it: a robust quadratic and a broad
+// surface first (with a model of glows and scan borders along the image
+// edges), then rounds of a local surface interpolated (normalised Gaussian
+// convolution) from the pixels clear of the current mask and of markers,
+// each followed by a threshold just above the background noise; see
+// docs/preprocessing.md. Padding and black collimator surrounds are never
+// hand. An opening removes scan lines and
+// glow bands; the largest non-rectangular components (one, or two when
+// the second is hand-sized) are kept with their holes filled, so markers,
+// letters and wedges lying apart from the hand fall outside and anything
+// enclosed by the hand (bones, metal) falls inside. Optionally refined
+// with GrabCut. The components come back in grey's coordinates, largest
+// first.
 func foregroundMask(grey gocv.Mat, grabCut bool) (gocv.Mat, []handComp) {
 	w, h := grey.Cols(), grey.Rows()
 	scale := math.Min(1, float64(maskWorkSide)/float64(max(w, h)))
@@ -49,39 +80,9 @@ func foregroundMask(grey gocv.Mat, grabCut bool) (gocv.Mat, []handComp) {
 		work.Close()
 		work = r
 	}
-	blur := gocv.NewMat()
-	defer blur.Close()
-	gocv.GaussianBlur(work, &blur, image.Pt(5, 5), 0, 0, gocv.BorderReplicate)
-
-	// Two candidate levels: Otsu over the image, and Otsu over the pixels
-	// above it (when the first level only separates a black surround from
-	// the carrier). The level whose components look most like hands wins.
-	bin := gocv.NewMat()
+	bin := segmentHands(work)
 	defer bin.Close()
-	t := gocv.Threshold(blur, &bin, 0, 255, gocv.ThresholdBinary|gocv.ThresholdOtsu)
-	levels := []float32{t}
-	if up := otsuAbove(blur, t); up > t {
-		levels = append(levels, up)
-	}
-	// Soft tissue thins out towards the outline: Otsu levels cut it short.
-	// A level just above the background's noise (its histogram mode plus
-	// three robust standard deviations) keeps the whole hand; the mode is
-	// taken over all pixels and over the brighter Otsu class, in case a dark
-	// surround outside the carrier dominates.
-	for _, from := range []float32{-1, t} {
-		if lv, ok := backgroundLevel(blur, from); ok {
-			levels = append(levels, lv)
-		}
-	}
-	var best []handComp
-	bestArea := 0.0
-	for _, lv := range levels {
-		gocv.Threshold(blur, &bin, lv, 255, gocv.ThresholdBinary)
-		comps := handComponents(bin)
-		if a := compsArea(comps); a > bestArea {
-			best, bestArea = comps, a
-		}
-	}
+	best := handComponents(bin)
 	fg := gocv.Zeros(work.Rows(), work.Cols(), gocv.MatTypeCV8U)
 	fillComps(&fg, best)
 	if grabCut && len(best) > 0 {
@@ -92,12 +93,6 @@ func foregroundMask(grey gocv.Mat, grabCut bool) (gocv.Mat, []handComp) {
 			best = comps
 		}
 		refined.Close()
-	}
-	if grow := maskGrow * float64(min(work.Cols(), work.Rows())); grow >= 1 {
-		k := 2*int(grow+0.5) + 1
-		ker := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(k, k))
-		gocv.Dilate(fg, &fg, ker)
-		ker.Close()
 	}
 	if scale == 1 {
 		return fg, best
@@ -117,82 +112,647 @@ func foregroundMask(grey gocv.Mat, grabCut bool) (gocv.Mat, []handComp) {
 	return up, best
 }
 
-// otsuAbove is Otsu's level over the pixels brighter than t (0 when too few).
-func otsuAbove(blur gocv.Mat, t float32) float32 {
-	px, err := blur.DataPtrUint8()
-	if err != nil {
+// segmentHands thresholds the working image against its local background
+// and returns the raw binary foreground (before component selection).
+func segmentHands(work gocv.Mat) gocv.Mat {
+	w, h := work.Cols(), work.Rows()
+	n := w * h
+	side := float64(min(w, h))
+	raw, _ := work.DataPtrUint8()
+	s := make([]float32, n)
+	for i, v := range raw {
+		s[i] = float32(v)
+	}
+	s = blurF(s, w, h, math.Max(0.8, side/300))
+	field, padded := fieldMask(raw, w, h)
+	core := field
+	rim := max(1, int(maskFieldRim*side+0.5))
+	if padded {
+		// Padding and field edges glow: segment inside the field's core,
+		// then carry the mask through the rim where the hand reaches it.
+		out := make([]bool, n)
+		for i, f := range field {
+			out[i] = !f
+		}
+		out = dilateBool(out, w, h, rim)
+		core = make([]bool, n)
+		for i, o := range out {
+			core[i] = !o
+		}
+	}
+	mask, share := thresholdRounds(s, core, w, h)
+	if padded && share > 0 && share <= maskFieldFull {
+		grown := dilateBool(mask, w, h, rim+1)
+		for i := range mask {
+			mask[i] = mask[i] || grown[i] && field[i] && !core[i]
+		}
+	}
+	if padded && (share == 0 || share > maskFieldFull) {
+		// The "surround" is the background itself (a black background
+		// clipped to 0), not padding: the field is then nearly all hand.
+		// Let the surround inform the background.
+		all := make([]bool, n)
+		for i := range all {
+			all[i] = true
+		}
+		mask, _ = thresholdRounds(s, all, w, h)
+	}
+	return boolMat(mask, w, h)
+}
+
+// thresholdRounds segments s inside field: a conservative start (the
+// clearly bright part above the quadratic and broad background), then rounds of
+// a local background surface estimated from the field pixels clear of the
+// current mask, each thresholded just above the background noise. The
+// mask grows outwards round by round; what never entered it (glows,
+// graded fields) keeps informing the background. It returns the mask and
+// its share of the field.
+func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
+	n := w * h
+	side := float64(min(w, h))
+	ls := math.Min(1, float64(maskLowSide)/float64(max(w, h)))
+	lw, lh := max(1, int(float64(w)*ls+0.5)), max(1, int(float64(h)*ls+0.5))
+	mask, raw := make([]bool, n), make([]bool, n)
+	bg := quadBackground(s, field, w, h)
+	edge := edgeBackground(s, bg, w, h, lw, lh)
+	if maskBroadSigma > 0 {
+		// A broad surface that follows exposure fields but not the hand:
+		// samples far above the quadratic (the hand) are dropped twice.
+		wt := make([]float32, n)
+		for i := range wt {
+			if field[i] {
+				wt[i] = 1
+			}
+		}
+		var neg []float64
+		for i := 0; i < n; i += 7 {
+			if r := float64(s[i] - bg[i]); field[i] && r <= 0 {
+				neg = append(neg, -r)
+			}
+		}
+		cut := 4*math.Max(0.3, 1.4826*median(neg)) + 4
+		for pass := 0; pass < 2; pass++ {
+			for i := range wt {
+				if wt[i] > 0 && float64(s[i]-bg[i]) > cut {
+					wt[i] = 0
+				}
+			}
+			bg = localBackground(s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls)
+		}
+	}
+	dt := 0.0
+	step := max(1, n/maskStatSamples) | 1 // odd, so that it does not follow columns
+	var base []bool
+	for round := 0; round <= maskRounds+maskRobustRounds; round++ {
+		if round > 0 {
+			// Markers, text and wedges apart from the mask (small bright
+			// regions) are no background either.
+			r := max(1, int(maskBgExclude*side+0.5))
+			excl := dilateBool(mask, w, h, r)
+			lab, nl := labelBool(raw, w, h)
+			area := make([]int, nl+1)
+			near := make([]bool, nl+1)
+			for i, l := range lab {
+				area[l]++
+				near[l] = near[l] || excl[i]
+			}
+			any := false
+			for i, l := range lab {
+				raw[i] = l > 0 && !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
+				any = any || raw[i]
+			}
+			if any {
+				for i, m := range dilateBool(raw, w, h, r) {
+					excl[i] = excl[i] || m
+				}
+			}
+			wt := make([]float32, n)
+			for i := range wt {
+				if field[i] && !excl[i] {
+					wt[i] = 1
+				}
+			}
+			sigma := maskBgSigma * side * ls
+			bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
+			if round > maskRounds {
+				// Robust rounds: samples standing out of the surface
+				// (faint fingertips not yet in the mask) pull the
+				// background up to themselves; drop them.
+				for i := range wt {
+					if wt[i] > 0 && float64(s[i]-bg[i]) > dt {
+						wt[i] = 0
+					}
+				}
+				bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
+			}
+		}
+		for i, e := range edge {
+			bg[i] = max(bg[i], e)
+		}
+		// Noise: robust σ of the background residual's darker half.
+		var neg, pos []float64
+		for i := 0; i < n; i += step { // a sample is enough for the medians
+			if !field[i] {
+				continue
+			}
+			r := float64(s[i] - bg[i])
+			if mask[i] {
+				pos = append(pos, r)
+			}
+
+			if !mask[i] && r <= 0 {
+				neg = append(neg, -r)
+			}
+		}
+		noise := 1.0
+		if len(neg) > 16 {
+			noise = math.Max(0.3, 1.4826*median(neg))
+		}
+		if round == 0 {
+			// Start from the clearly bright part only, so that glows and
+			// fields next to the hand do not enter the mask and keep
+			// informing the background.
+			dt = 4*noise + 4
+		} else {
+			dt = math.Max(maskMinStep, math.Max(maskNoiseK*noise, maskContrastK*median(pos)))
+		}
+		for i := range s {
+			raw[i] = field[i] && float64(s[i]-bg[i]) > dt
+		}
+		mask = cleanMask(raw, w, h)
+		if round == maskRounds {
+			base = append([]bool(nil), mask...)
+		}
+	}
+	// What the robust rounds added is anatomy where it is narrow (finger
+	// tips); a broad addition is a brighter field the mask crept into.
+	mask = keepNarrow(base, mask, w, h, lw, lh, maskNarrow*side*ls)
+	on, nf := 0, 0
+	for i, f := range field {
+		if f {
+			nf++
+			if mask[i] {
+				on++
+			}
+		}
+	}
+	return mask, float64(on) / float64(max(1, nf))
+}
+
+// keepNarrow returns base plus the connected parts of grown − base that
+// contain no disk of diameter d (on the low-resolution grid).
+func keepNarrow(base, grown []bool, w, h, lw, lh int, d float64) []bool {
+	extra := make([]bool, w*h)
+	any := false
+	for i := range grown {
+		extra[i] = grown[i] && !base[i]
+		any = any || extra[i]
+	}
+	if !any {
+		return grown
+	}
+	broad := openLow(extra, w, h, lw, lh, d)
+	lp, nl := labelBool(extra, w, h)
+	wide := make([]bool, nl+1)
+	for i, b := range broad {
+		if b && extra[i] {
+			wide[lp[i]] = true
+		}
+	}
+	out := append([]bool(nil), base...)
+	for i, v := range extra {
+		if v && !wide[lp[i]] {
+			out[i] = true
+		}
+	}
+	return out
+}
+
+// edgeBackground models glows, bright scan borders and ramps along the
+// image edges: within a band along each edge, the background at distance d
+// from it is a low quantile of the pixels at that distance over a long
+// stretch of the edge, which anatomy crossing the edge does not fill. It
+// is -inf away from the edges.
+func edgeBackground(s, bg []float32, w, h, lw, lh int) []float32 {
+	low, lbg := resizeF(s, w, h, lw, lh), resizeF(bg, w, h, lw, lh)
+	out := make([]float32, lw*lh)
+	for i := range out {
+		out[i] = float32(math.Inf(-1))
+	}
+	depth := max(2, int(maskEdgeBand*float64(min(lw, lh))+0.5))
+	// side k: pixel at (distance d, position t along the edge).
+	at := func(k, d, t int) int {
+		switch k {
+		case 0:
+			return t*lw + d // left
+		case 1:
+			return t*lw + lw - 1 - d // right
+		case 2:
+			return d*lw + t // top
+		default:
+			return (lh-1-d)*lw + t // bottom
+		}
+	}
+	for k := 0; k < 4; k++ {
+		length := lh
+		if k >= 2 {
+			length = lw
+		}
+		half := max(2, int(maskEdgeWindow*float64(length)/2))
+		line := make([]float64, length)
+		win := make([]float64, 0, 2*half+1)
+		q := make([][]float64, 2*depth) // q[d][t]
+		for d := range q {
+			for t := 0; t < length; t++ {
+				line[t] = float64(low[at(k, d, t)])
+			}
+			q[d] = make([]float64, length)
+			for t := 0; t < length; t++ {
+				win = win[:0]
+				for u := max(0, t-half); u <= min(length-1, t+half); u++ {
+					win = append(win, line[u])
+				}
+				q[d][t] = quantile(win, maskEdgeQuantile)
+			}
+		}
+		// Only what fades towards the inside is an edge artefact: anatomy
+		// or a field running on inwards keeps its level.
+		for t := 0; t < length; t++ {
+			inner := q[2*depth-1][t]
+			if inner > float64(lbg[at(k, 2*depth-1, t)])+maskEdgeInner {
+				continue // bright inside too: anatomy running off the edge
+			}
+			for d := 0; d < depth; d++ {
+				if q[d][t] > inner+maskEdgeStep {
+					i := at(k, d, t)
+					out[i] = max(out[i], float32(q[d][t]))
+				}
+			}
+		}
+	}
+	// Upsample: nearest, so the band keeps its -inf outside.
+	full := make([]float32, w*h)
+	for y := 0; y < h; y++ {
+		ly := min(lh-1, y*lh/h)
+		for x := 0; x < w; x++ {
+			full[y*w+x] = out[ly*lw+min(lw-1, x*lw/w)]
+		}
+	}
+	return full
+}
+
+// fieldMask is false on padding and black collimator surrounds: regions of
+// grey ≤ maskSurround that touch the image border.
+func fieldMask(raw []byte, w, h int) (field []bool, padded bool) {
+	field = make([]bool, w*h)
+	for i := range field {
+		field[i] = true
+	}
+	var stack []int
+	push := func(i int) {
+		if field[i] && raw[i] <= maskSurround {
+			field[i] = false
+			padded = true
+			stack = append(stack, i)
+		}
+	}
+	for x := 0; x < w; x++ {
+		push(x)
+		push((h-1)*w + x)
+	}
+	for y := 0; y < h; y++ {
+		push(y * w)
+		push(y*w + w - 1)
+	}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		x, y := i%w, i/w
+		if x > 0 {
+			push(i - 1)
+		}
+		if x < w-1 {
+			push(i + 1)
+		}
+		if y > 0 {
+			push(i - w)
+		}
+		if y < h-1 {
+			push(i + w)
+		}
+	}
+	return field, padded
+}
+
+// quadBackground fits a quadratic surface to the background robustly:
+// starting from the darker half of the field, each pass refits to the
+// pixels within 2.5 σ of the last surface (the hand lies far above it).
+func quadBackground(s []float32, field []bool, w, h int) []float32 {
+	n := w * h
+	step := max(1, int(math.Sqrt(float64(n)/20000)))
+	type pt struct{ x, y, v float64 }
+	var pts []pt
+	for y := 0; y < h; y += step {
+		for x := 0; x < w; x += step {
+			if i := y*w + x; field[i] {
+				pts = append(pts, pt{float64(x)/float64(w) - 0.5, float64(y)/float64(h) - 0.5, float64(s[i])})
+			}
+		}
+	}
+	bg := make([]float32, n)
+	if len(pts) < 10 {
+		return bg
+	}
+	vals := make([]float64, len(pts))
+	for i, p := range pts {
+		vals[i] = p.v
+	}
+	cut := quantile(vals, 0.4)
+	in := make([]bool, len(pts))
+	for i, p := range pts {
+		in[i] = p.v <= cut
+	}
+	basis := func(x, y float64) [6]float64 { return [6]float64{1, x, y, x * x, x * y, y * y} }
+	var coef [6]float64
+	for pass := 0; pass < 4; pass++ {
+		var ata [6][6]float64
+		var atb [6]float64
+		for i, p := range pts {
+			if !in[i] {
+				continue
+			}
+			b := basis(p.x, p.y)
+			for r := 0; r < 6; r++ {
+				atb[r] += b[r] * p.v
+				for c := 0; c < 6; c++ {
+					ata[r][c] += b[r] * b[c]
+				}
+			}
+		}
+		c, ok := solve6(ata, atb)
+		if !ok {
+			break
+		}
+		coef = c
+		var res []float64
+		for i, p := range pts {
+			if in[i] {
+				res = append(res, math.Abs(p.v-eval6(coef, basis(p.x, p.y))))
+			}
+		}
+		sd := math.Max(0.5, 1.4826*median(res))
+		for i, p := range pts {
+			in[i] = p.v-eval6(coef, basis(p.x, p.y)) < 2.5*sd
+		}
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			bg[y*w+x] = float32(eval6(coef, basis(float64(x)/float64(w)-0.5, float64(y)/float64(h)-0.5)))
+		}
+	}
+	return bg
+}
+
+func eval6(c, b [6]float64) float64 {
+	v := 0.0
+	for i := range c {
+		v += c[i] * b[i]
+	}
+	return v
+}
+
+// solve6 solves a 6×6 system by Gaussian elimination with partial pivoting.
+func solve6(a [6][6]float64, b [6]float64) ([6]float64, bool) {
+	for c := 0; c < 6; c++ {
+		p := c
+		for r := c + 1; r < 6; r++ {
+			if math.Abs(a[r][c]) > math.Abs(a[p][c]) {
+				p = r
+			}
+		}
+		if math.Abs(a[p][c]) < 1e-9 {
+			return [6]float64{}, false
+		}
+		a[c], a[p] = a[p], a[c]
+		b[c], b[p] = b[p], b[c]
+		for r := c + 1; r < 6; r++ {
+			f := a[r][c] / a[c][c]
+			for k := c; k < 6; k++ {
+				a[r][k] -= f * a[c][k]
+			}
+			b[r] -= f * b[c]
+		}
+	}
+	var x [6]float64
+	for r := 5; r >= 0; r-- {
+		v := b[r]
+		for k := r + 1; k < 6; k++ {
+			v -= a[r][k] * x[k]
+		}
+		x[r] = v / a[r][r]
+	}
+	return x, true
+}
+
+// localBackground interpolates the background from the pixels with weight
+// 1 by normalised Gaussian convolution on a low-resolution grid; far from
+// any sample it falls back to prior.
+func localBackground(s, wt, prior []float32, w, h, lw, lh int, sigma float64) []float32 {
+	const eps = 0.02
+	num := make([]float32, w*h)
+	for i := range s {
+		num[i] = s[i] * wt[i]
+	}
+	ln, lwt, lp := resizeF(num, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)
+	sigma = math.Max(1, sigma)
+	bn, bw := blurF(ln, lw, lh, sigma), blurF(lwt, lw, lh, sigma)
+	for i := range bn {
+		bn[i] = (bn[i] + eps*lp[i]) / (bw[i] + eps)
+	}
+	return resizeF(bn, lw, lh, w, h)
+}
+
+// resizeF resamples a float image (area when shrinking, linear when growing).
+func resizeF(src []float32, w, h, ow, oh int) []float32 {
+	if w == ow && h == oh {
+		return append([]float32(nil), src...)
+	}
+	m := floatMat(src, w, h)
+	defer m.Close()
+	r := gocv.NewMat()
+	defer r.Close()
+	interp := gocv.InterpolationLinear
+	if ow < w {
+		interp = gocv.InterpolationArea
+	}
+	gocv.Resize(m, &r, image.Pt(ow, oh), 0, 0, interp)
+	out, _ := r.DataPtrFloat32()
+	return append([]float32(nil), out...)
+}
+
+func blurF(src []float32, w, h int, sigma float64) []float32 {
+	m := floatMat(src, w, h)
+	defer m.Close()
+	gocv.GaussianBlur(m, &m, image.Pt(0, 0), sigma, sigma, gocv.BorderReplicate)
+	out, _ := m.DataPtrFloat32()
+	return append([]float32(nil), out...)
+}
+
+func floatMat(src []float32, w, h int) gocv.Mat {
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
+	px, _ := m.DataPtrFloat32()
+	copy(px, src)
+	return m
+}
+
+// cleanMask opens the mask (scan lines, glow bands and dust go) and keeps
+// the hand-like components with their holes filled.
+func cleanMask(mask []bool, w, h int) []bool {
+	m := boolMat(mask, w, h)
+	defer m.Close()
+	comps := handComponents(m)
+	out := gocv.Zeros(h, w, gocv.MatTypeCV8U)
+	defer out.Close()
+	fillComps(&out, comps)
+	return matBool(out)
+}
+
+// labelBool labels the 8-connected regions of a boolean mask 1..n (0 off).
+func labelBool(mask []bool, w, h int) ([]int32, int) {
+	m := boolMat(mask, w, h)
+	defer m.Close()
+	labels := gocv.NewMat()
+	defer labels.Close()
+	n := gocv.ConnectedComponents(m, &labels) - 1
+	raw, _ := labels.DataPtrUint8() // CV_32S, native (little-endian) order
+	lab := make([]int32, w*h)
+	for i := range lab {
+		lab[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
+	}
+	return lab, n
+}
+
+// openLow opens a boolean mask with a disk of diameter d on the
+// low-resolution grid and returns the result at full resolution: the parts
+// of the mask at least about d wide.
+func openLow(mask []bool, w, h, lw, lh int, d float64) []bool {
+	f := make([]float32, w*h)
+	for i, v := range mask {
+		if v {
+			f[i] = 1
+		}
+	}
+	low := resizeF(f, w, h, lw, lh)
+	m := gocv.NewMatWithSize(lh, lw, gocv.MatTypeCV8U)
+	defer m.Close()
+	px, _ := m.DataPtrUint8()
+	for i, v := range low {
+		px[i] = 0
+		if v >= 0.5 {
+			px[i] = 255
+		}
+	}
+	k := max(3, int(d+0.5)|1)
+	ker := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(k, k))
+	defer ker.Close()
+	gocv.MorphologyEx(m, &m, gocv.MorphOpen, ker)
+	res := make([]bool, w*h)
+	for y := 0; y < h; y++ {
+		ly := min(lh-1, y*lh/h)
+		for x := 0; x < w; x++ {
+			res[y*w+x] = px[ly*lw+min(lw-1, x*lw/w)] != 0
+		}
+	}
+	return res
+}
+
+// dilateBool grows a boolean mask by r pixels (square structuring element).
+func dilateBool(mask []bool, w, h, r int) []bool {
+	m := boolMat(mask, w, h)
+	defer m.Close()
+	ker := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*r+1, 2*r+1))
+	defer ker.Close()
+	gocv.Dilate(m, &m, ker)
+	return matBool(m)
+}
+
+// boolMat is a boolean mask as an 8-bit 0/255 Mat.
+func boolMat(mask []bool, w, h int) gocv.Mat {
+	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8U)
+	px, _ := m.DataPtrUint8()
+	for i, v := range mask {
+		px[i] = 0
+		if v {
+			px[i] = 255
+		}
+	}
+	return m
+}
+
+// matBool is the non-zero pixels of a continuous 8-bit Mat.
+func matBool(m gocv.Mat) []bool {
+	px, _ := m.DataPtrUint8()
+	res := make([]bool, len(px))
+	for i, v := range px {
+		res[i] = v != 0
+	}
+	return res
+}
+
+func median(v []float64) float64 { return quantile(v, 0.5) }
+
+// quantile returns v's q-quantile (0 when empty), reordering v in place
+// (quickselect: the masks need many medians of large samples).
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
 		return 0
 	}
-	var hist [256]float64
-	n := 0.0
-	for _, v := range px {
-		if float32(v) > t {
-			hist[v]++
-			n++
+	k := min(len(v)-1, int(q*float64(len(v))))
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// Median of three as the pivot, moved to hi.
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[mid] < v[hi] {
+			v[mid], v[hi] = v[hi], v[mid]
+		}
+		p := v[hi]
+		i := lo
+		for j := lo; j < hi; j++ {
+			if v[j] < p {
+				v[i], v[j] = v[j], v[i]
+				i++
+			}
+		}
+		v[i], v[hi] = v[hi], v[i]
+		switch {
+		case k < i:
+			hi = i - 1
+		case k > i:
+			lo = i + 1
+		default:
+			return v[k]
 		}
 	}
-	if n < maskMinShare*float64(len(px)) {
-		return 0
-	}
-	return float32(otsuHist(hist[:]))
+	return v[k]
 }
 
-// backgroundLevel returns mode + 3σ of the pixels brighter than from, σ
-// measured on the mode's darker side (which soft tissue does not reach).
-func backgroundLevel(blur gocv.Mat, from float32) (float32, bool) {
-	px, err := blur.DataPtrUint8()
-	if err != nil {
-		return 0, false
-	}
-	var hist [256]float64
-	for _, v := range px {
-		if float32(v) > from {
-			hist[v]++
-		}
-	}
-	mode := 0
-	for v := range hist {
-		if hist[v] > hist[mode] {
-			mode = v
-		}
-	}
-	var ss, n float64
-	for v := 0; v <= mode; v++ {
-		d := float64(mode - v)
-		ss += hist[v] * d * d
-		n += hist[v]
-	}
-	if n == 0 || hist[mode] == 0 {
-		return 0, false
-	}
-	sigma := math.Max(1, math.Sqrt(ss/n))
-	lv := float64(mode) + 3*sigma
-	if lv >= 250 {
-		return 0, false
-	}
-	return float32(lv), true
-}
-
-func compsArea(c []handComp) float64 {
-	a := 0.0
-	for _, x := range c {
-		a += x.Area
-	}
-	return a
-}
-
-// handComponents cleans a binary image (opening, closing) and returns the
-// hand-like external contours: big enough, not rectangular, not thin, not
-// the whole carrier; the largest, plus the second when it is hand-sized.
+// handComponents opens a binary image and returns the hand-like external
+// contours: big enough, not rectangular, not thin, not the whole carrier;
+// the largest, plus the second when it is hand-sized.
 func handComponents(bin gocv.Mat) []handComp {
 	w, h := bin.Cols(), bin.Rows()
-	k := max(3, int(0.015*float64(min(w, h))+0.5)|1)
+	k := max(3, int(maskOpen*float64(min(w, h))+0.5)|1)
 	ker := gocv.GetStructuringElement(gocv.MorphEllipse, image.Pt(k, k))
 	defer ker.Close()
 	clean := gocv.NewMat()
 	defer clean.Close()
 	gocv.MorphologyEx(bin, &clean, gocv.MorphOpen, ker)
-	gocv.MorphologyEx(clean, &clean, gocv.MorphClose, ker)
 
 	contours := gocv.FindContours(clean, gocv.RetrievalExternal, gocv.ChainApproxSimple)
 	defer contours.Close()

@@ -60,6 +60,7 @@ var (
 	studyRe     = regexp.MustCompile(`^study(\d+)_(positive|negative)$`)
 	bareStudyRe = regexp.MustCompile(`^study(\d+)`)
 	imageRe     = regexp.MustCompile(`^image(\d+)\.png$`)
+	handMaskRe  = regexp.MustCompile(`^image(\d+)_hand\.png$`)
 )
 
 // pngTrailer is the IEND chunk every complete PNG ends with. Checking for it
@@ -147,6 +148,70 @@ func LoadMURA(root string, opts LoadOptions) (*Dataset, error) {
 	return ds, nil
 }
 
+// LoadMURABodyParts loads several body parts with LoadMURA and merges them
+// (records sorted by RelPath, one fingerprint over all). No body parts
+// means every body part that has a folder under one of opts.Parts; the
+// parts a body part lacks are then left out for it.
+func LoadMURABodyParts(root string, bodyParts []string, opts LoadOptions) (*Dataset, error) {
+	type load struct {
+		bp    string
+		parts []string
+	}
+	var loads []load
+	if len(bodyParts) == 0 {
+		parts := opts.Parts
+		if len(parts) == 0 {
+			parts = []string{"train"}
+		}
+		for _, bp := range BodyParts {
+			var have []string
+			for _, part := range parts {
+				if st, err := os.Stat(filepath.Join(root, part, bp)); err == nil && st.IsDir() {
+					have = append(have, part)
+				}
+			}
+			if len(have) > 0 {
+				loads = append(loads, load{bp, have})
+			}
+		}
+		if len(loads) == 0 {
+			if err := requireDir(root, "MURA root"); err != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("MURA root %s: no body part folders (%s) under %s", root, strings.Join(BodyParts, " "), strings.Join(parts, ", "))
+		}
+	} else {
+		for i, bp := range bodyParts {
+			if contains(bodyParts[:i], bp) {
+				return nil, fmt.Errorf("body part %q is listed twice", bp)
+			}
+			loads = append(loads, load{bp, opts.Parts})
+		}
+	}
+	var all *Dataset
+	var names []string
+	for _, l := range loads {
+		o := opts
+		o.BodyPart, o.Parts = l.bp, l.parts
+		ds, err := LoadMURA(root, o)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, l.bp)
+		if all == nil {
+			all = ds
+			continue
+		}
+		all.Records = append(all.Records, ds.Records...)
+		all.Skipped = append(all.Skipped, ds.Skipped...)
+	}
+	all.BodyPart = strings.Join(names, ",")
+	sort.Slice(all.Records, func(i, j int) bool { return all.Records[i].RelPath < all.Records[j].RelPath })
+	sort.Slice(all.Skipped, func(i, j int) bool { return all.Skipped[i].Path < all.Skipped[j].Path })
+	all.Fingerprint = Fingerprint(all.Records)
+	return all, nil
+}
+
 func requireDir(p, what string) error {
 	st, err := os.Stat(p)
 	if err != nil {
@@ -208,11 +273,17 @@ func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("study folder %s: %w", sDir, err)
 			}
+			studyStart := len(recs)
+			handMasks := map[string]string{} // imageM.png -> imageM_hand.png beside it
 			for _, ie := range images {
 				if hidden(ie.Name()) || ie.IsDir() {
 					continue
 				}
 				iPath := filepath.Join(sDir, ie.Name())
+				if hm := handMaskRe.FindStringSubmatch(ie.Name()); hm != nil {
+					handMasks["image"+hm[1]+".png"] = iPath // a reference mask, not an image
+					continue
+				}
 				im := imageRe.FindStringSubmatch(ie.Name())
 				if im == nil {
 					skips = append(skips, Skip{Path: iPath, Reason: "not named imageM.png"})
@@ -240,6 +311,9 @@ func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
 					Label:    label,
 					Size:     size,
 				})
+			}
+			for i := studyStart; i < len(recs); i++ {
+				recs[i].HandPath = handMasks[path.Base(recs[i].RelPath)]
 			}
 		}
 	}

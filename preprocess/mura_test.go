@@ -333,3 +333,95 @@ func TestReadGray(t *testing.T) {
 		t.Errorf("reading a CSV as PNG: %v", err)
 	}
 }
+
+// TestLoadMURAReferenceMasks: imageM_hand.png beside an image is its
+// reference hand mask, neither an image nor a skipped file.
+func TestLoadMURAReferenceMasks(t *testing.T) {
+	root := copyFixture(t)
+	ds, err := LoadMURA(root, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := ds.Records[0]
+	ref := strings.TrimSuffix(first.Path, ".png") + "_hand.png"
+	b, err := os.ReadFile(first.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ref, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ds2, err := LoadMURA(root, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds2.Records) != len(ds.Records) || len(ds2.Skipped) != 0 || ds2.Fingerprint != ds.Fingerprint {
+		t.Fatalf("with a reference mask: %d records (want %d), skipped %v", len(ds2.Records), len(ds.Records), ds2.Skipped)
+	}
+	for _, r := range ds2.Records {
+		want := ""
+		if r.RelPath == first.RelPath {
+			want = ref
+		}
+		if r.HandPath != want {
+			t.Errorf("%s: HandPath %q, want %q", r.RelPath, r.HandPath, want)
+		}
+	}
+}
+
+// TestLoadMURABodyParts: several body parts load as one dataset; none
+// means all body parts present.
+func TestLoadMURABodyParts(t *testing.T) {
+	root := copyFixture(t)
+	hand, err := LoadMURA(root, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second body part: a copy of one hand study under XR_FINGER.
+	src := filepath.Dir(hand.Records[0].Path)
+	dst := filepath.Join(root, "train", "XR_FINGER", "patient99999", filepath.Base(src))
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range hand.Records {
+		if filepath.Dir(r.Path) == src {
+			b, _ := os.ReadFile(r.Path)
+			if err := os.WriteFile(filepath.Join(dst, filepath.Base(r.Path)), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+	}
+	os.Remove(filepath.Join(root, "train_image_paths.csv"))
+	os.Remove(filepath.Join(root, "train_labeled_studies.csv"))
+	wrist, err := LoadMURA(root, LoadOptions{BodyPart: "XR_WRIST"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		bps  []string
+		want int
+		name string
+	}{
+		{nil, len(hand.Records) + n + len(wrist.Records), "XR_FINGER,XR_HAND,XR_WRIST"},
+		{[]string{"XR_HAND", "XR_FINGER"}, len(hand.Records) + n, "XR_HAND,XR_FINGER"},
+	} {
+		bps := c.bps
+		ds, err := LoadMURABodyParts(root, bps, LoadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ds.Records) != c.want || ds.BodyPart != c.name {
+			t.Errorf("%v: %d records (want %d), body part %q (want %q)", bps, len(ds.Records), c.want, ds.BodyPart, c.name)
+		}
+		for i := 1; i < len(ds.Records); i++ {
+			if ds.Records[i-1].RelPath >= ds.Records[i].RelPath {
+				t.Errorf("%v: records not sorted at %d", bps, i)
+			}
+		}
+	}
+	if _, err := LoadMURABodyParts(root, []string{"XR_HAND", "XR_HAND"}, LoadOptions{}); err == nil || err.Error() != `body part "XR_HAND" is listed twice` {
+		t.Errorf("duplicate body part: %v", err)
+	}
+}

@@ -28,8 +28,14 @@ type synthTruth struct {
 // synthRecords generates a small synthetic MURA tree and loads it.
 func synthRecords(t testing.TB, patients, size int, difficulty string, seed int64) []Record {
 	t.Helper()
-	out := t.TempDir()
-	rep, err := synth.Generate(context.Background(), synth.Options{Out: out, Patients: patients, Size: size, Seed: seed, Difficulty: difficulty}, nil)
+	return synthRecordsWith(t, synth.Options{Patients: patients, Size: size, Seed: seed, Difficulty: difficulty})
+}
+
+// synthRecordsWith generates a synthetic MURA tree with o (Out is set here).
+func synthRecordsWith(t testing.TB, o synth.Options) []Record {
+	t.Helper()
+	o.Out = t.TempDir()
+	rep, err := synth.Generate(context.Background(), o, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,5 +213,37 @@ func TestSyntheticMaskQuality(t *testing.T) {
 	}
 	if q.SplitAcc < minSplitAcc {
 		t.Errorf("split accuracy %.3f below %.2f", q.SplitAcc, minSplitAcc)
+	}
+}
+
+// minFilmMaskIoU is the floor on film-like synthetic data: measured 0.887
+// (12 patients, 256 px, seed 1), a little under it so that a regression
+// fails. Issue 14 asks for 0.93; exposure fields with a brightness step
+// across the hand are what still costs most (see docs/preprocessing.md).
+const minFilmMaskIoU = 0.86
+
+// TestFilmMaskQuality measures the full variant on film-like synthetic
+// radiographs (graded backgrounds, collimation fields, scan borders,
+// markers, wedges, low contrast) against the generator's silhouettes.
+func TestFilmMaskQuality(t *testing.T) {
+	recs := synthRecordsWith(t, synth.Options{Patients: 12, Size: 256, Seed: 1, Film: true})
+	p := newTestPipeline(t, PipelineOptions{Variant: VariantFull, Size: 64})
+	items, rep, err := p.Prepare(context.Background(), recs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := measureQuality(t, p, recs, items)
+	t.Logf("report %+v", *rep)
+	t.Logf("quality %+v", q)
+	if os.Getenv("XRAYLAB_SHEET") != "" {
+		if err := WriteContactSheet(filepath.Join(os.Getenv("XRAYLAB_SHEET"), "film.png"), p, items[:min(12, len(items))], ContactOptions{Tile: 128}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep.Skipped > 0 {
+		t.Errorf("%d images skipped: %v", rep.Skipped, rep.Skips)
+	}
+	if q.MeanIoU < minFilmMaskIoU {
+		t.Errorf("mean hand-mask IoU %.3f below %.2f", q.MeanIoU, minFilmMaskIoU)
 	}
 }

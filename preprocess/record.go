@@ -20,4 +20,5 @@ type Record struct {
 	Size     int64  `json:"size"`                // bytes on disk
 	MaskPath string `json:"mask_path,omitempty"` // anomaly mask (synthetic data only)
 	Half     int    `json:"half,omitempty"`      // 0 whole image; 1 left, 2 right hand after a two-hand split
+	HandPath string `json:"hand_path,omitempty"` // reference hand mask imageM_hand.png beside the image, if any
 }

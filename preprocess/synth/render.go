@@ -22,6 +22,16 @@ const (
 // AnomalyKinds lists the kinds the generator draws.
 var AnomalyKinds = []string{KindHardware, KindFracture, KindLesion, KindSwelling}
 
+// Subtler kinds that film-like datasets (Options.Film) draw as well: a
+// thin undisplaced fracture line, a lesion a fraction of the bone's width.
+const (
+	KindHairline    = "hairline-fracture"
+	KindSmallLesion = "small-lesion"
+)
+
+// FilmAnomalyKinds lists the kinds only film-like datasets draw.
+var FilmAnomalyKinds = []string{KindHairline, KindSmallLesion}
+
 // difficulty sets how conspicuous anomalies are. Size and Contrast scale
 // every kind; the other fields add what makes a pathology obvious in real
 // films: more hardware, displaced fractures, and the soft-tissue swelling
@@ -63,6 +73,8 @@ var siteCandidates = map[string][]string{
 	KindHardware + "/plate": {"index-metacarpal", "middle-metacarpal", "ring-metacarpal", "little-metacarpal", "radius"},
 	KindFracture:            {"radius", "little-metacarpal", "ring-metacarpal", "index-metacarpal", "middle-metacarpal", "thumb-metacarpal", "index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "middle-middle", "ring-middle", "index-distal", "ulna", "thumb-proximal"},
 	KindLesion:              {"index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "index-middle", "middle-middle", "ring-metacarpal", "middle-metacarpal", "index-metacarpal", "capitate", "lunate", "radius"},
+	KindHairline:            {"radius", "little-metacarpal", "ring-metacarpal", "index-metacarpal", "middle-metacarpal", "thumb-metacarpal", "index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "middle-middle", "ring-middle", "ulna", "thumb-proximal"},
+	KindSmallLesion:         {"index-proximal", "middle-proximal", "ring-proximal", "little-proximal", "index-middle", "middle-middle", "ring-metacarpal", "middle-metacarpal", "index-metacarpal", "capitate", "lunate", "radius"},
 	KindSwelling:            {"index-mcp", "middle-mcp", "ring-mcp", "index-proximal-joint", "middle-proximal-joint", "ring-proximal-joint", "little-proximal-joint", "thumb-mcp", "wrist-radial", "wrist-ulnar"},
 }
 
@@ -86,6 +98,10 @@ func newAnomalySpec(r *rand.Rand, kind string, d difficulty) *anomalySpec {
 		if r.Float64() < d.Displaced {
 			a.Displace = 0.15 + 0.35*r.Float64()
 		}
+	case KindHairline:
+		a.Angle = (r.Float64() - 0.5) * 1.1
+	case KindSmallLesion:
+		a.Sub = "lucent"
 	}
 	a.Pieces = d.Pieces[0] + r.Intn(d.Pieces[1]-d.Pieces[0]+1)
 	a.Support = (kind == KindFracture || kind == KindHardware) && r.Float64() < d.Support
@@ -101,6 +117,7 @@ type imageJob struct {
 	Size        int
 	Label       int
 	Anomaly     *anomalySpec // nil: the image shows no anomaly
+	Film        bool         // film-like: see Options.Film
 }
 
 type handTruth struct {
@@ -349,6 +366,16 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 		channels = 3
 	}
 	noiseSeed := r.Int63()
+	var film *filmLook
+	if j.Film {
+		film = newFilmLook(rand.New(rand.NewSource(j.Seed^filmSalt)), W, H, long)
+		bgLevel, darkLevel, gamma, noise1, noise2 = film.bg, film.dark, film.gamma, film.noise1, film.noise2
+		softGain *= film.contrast
+		boneGain *= film.contrast
+		if film.noCarrier {
+			car.HX, car.HY = fw, fh // reaches past every image edge
+		}
+	}
 
 	sc.sdf.reset(W, H, 1e4)
 	sc.bone.reset(W, H, 0)
@@ -533,6 +560,14 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 					if an0.Displace > 0 {
 						fr.Disp = dir.perp().mul(an0.Side * an0.Displace * R * an0.Diff.Size)
 					}
+				case KindHairline:
+					// One or two pixels wide, faint, not displaced.
+					fr = fracMod{On: true, C: c, N: rot(dir, an0.Angle+uniform(ar, -0.1, 0.1)),
+						HW: math.Max(0.5, 0.035*R), Contrast: uniform(ar, 0.3, 0.5) * math.Min(1, an0.Diff.Contrast)}
+				case KindSmallLesion:
+					off := dir.perp().mul(uniform(ar, -0.3, 0.3) * R)
+					le = lesionMod{On: true, C: c.add(off), R: math.Max(1.5, uniform(ar, 0.2, 0.4)*R),
+						Contrast: uniform(ar, 0.25, 0.45) * math.Min(1, an0.Diff.Contrast), Shell: 0.9}
 				case KindLesion:
 					off := dir.perp().mul(uniform(ar, -0.25, 0.25) * R)
 					sz := an0.Diff.Size
@@ -571,20 +606,7 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 				}
 			}
 			bb := sc.sdf.clip(c.X-ext, c.Y-eyt, c.X+ext, c.Y+eyt)
-			for _, t := range taken {
-				if ok && bb.overlaps(t) {
-					ok = false
-				}
-			}
-			for y := bb.Y0; ok && y < bb.Y1; y++ {
-				for x := bb.X0; x < bb.X1; x++ {
-					if float64(sc.sdf.Pix[y*W+x]) < margin {
-						ok = false
-						break
-					}
-				}
-			}
-			if ok {
+			if ok && sc.clearOf(bb, margin, taken) {
 				taken = append(taken, bb)
 				return c, u, bb, true
 			}
@@ -688,6 +710,51 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 				return level, 0.9
 			})
 			truth.Distractors = append(truth.Distractors, distractorTruth{Kind: "ruler", BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}})
+		}
+	}
+
+	if film != nil {
+		fr := film.r
+		// Position markers: a side letter and text, larger than the
+		// others, often tilted, sometimes framed.
+		for m := 0; m < film.markers; m++ {
+			text := "L " + letterText[fr.Intn(len(letterText))]
+			if fr.Float64() < 0.4 {
+				text = "R " + letterText[fr.Intn(len(letterText))]
+			}
+			cell := uniform(fr, 0.008, 0.016) * float64(long)
+			hx, hy := (float64(len(text))*6+2)*cell/2, 9*cell/2
+			level := uniform(fr, 190, 255)
+			ang := uniform(fr, -0.5, 0.5)
+			framed := fr.Float64() < 0.3
+			if c, u, bb, ok := filmPlace(fr, sc, hx, hy, ang, margin, taken); ok {
+				taken = append(taken, bb)
+				paint(c, u, hx, hy, bb, func(lx, ly float64) (float64, float64) {
+					if framed && (lx < 0.5*cell || ly < 0.5*cell || lx > 2*hx-0.5*cell || ly > 2*hy-0.5*cell) {
+						return level, 1
+					}
+					col, row := int(lx/cell)-1, int(ly/cell)-1
+					if ch := col / 6; col >= 0 && ch < len(text) && text[ch] != ' ' && glyphSet(text[ch], col%6, row) {
+						return level, 1
+					}
+					return 0, 0
+				})
+				truth.Distractors = append(truth.Distractors, distractorTruth{Kind: "marker-text", BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}})
+			}
+		}
+		// A calibration step wedge.
+		if film.wedge {
+			hx, hy := uniform(fr, 0.1, 0.18)*float64(long), uniform(fr, 0.02, 0.035)*float64(long)
+			steps := 6 + fr.Intn(5)
+			lo, hi := uniform(fr, 60, 110), uniform(fr, 190, 250)
+			if c, u, bb, ok := filmPlace(fr, sc, hx, hy, uniform(fr, -0.1, 0.1), margin, taken); ok {
+				taken = append(taken, bb)
+				paint(c, u, hx, hy, bb, func(lx, ly float64) (float64, float64) {
+					k := math.Min(float64(steps-1), math.Floor(lx/(2*hx)*float64(steps)))
+					return lo + (hi-lo)*k/float64(steps-1), 1
+				})
+				truth.Distractors = append(truth.Distractors, distractorTruth{Kind: "wedge", BBox: [4]int{bb.X0, bb.Y0, bb.X1, bb.Y1}})
+			}
 		}
 	}
 
@@ -818,6 +885,9 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 				continue
 			}
 			bg := bgLevel * (bgx + gyy)
+			if film != nil {
+				bg += float64(film.field[o+x])
+			}
 			var soft float32
 			if d := sdf[x]; d < 0.5 {
 				// Path length through tissue grows steeply at the skin
@@ -876,6 +946,16 @@ func (sc *synthScratch) renderTo(j imageJob, out *rendered) {
 					nAnom++
 					abb = abb.union(box{x, y, x + 1, y + 1})
 				}
+			}
+		}
+	}
+	if film != nil {
+		film.finish(out.Gray, out.Hand, out.Anom, W, H)
+		abb, nAnom = box{}, 0
+		for i, v := range out.Anom[:W*H] {
+			if v != 0 {
+				nAnom++
+				abb = abb.union(box{i % W, i / W, i%W + 1, i/W + 1})
 			}
 		}
 	}

@@ -23,6 +23,11 @@ import (
 // same seed would give other pixels, so a dataset records what made it.
 const Version = "xraylab-synth/2"
 
+// FilmVersion names the drawing code of film-like datasets (Options.Film):
+// the film option came with it, and datasets without it are still exactly
+// what Version drew.
+const FilmVersion = "xraylab-synth/3"
+
 // Options configures Generate.
 type Options struct {
 	Out        string `json:"-"`          // the folder that receives MURA-v1.1/ and MURA-v1.1-truth/
@@ -30,7 +35,13 @@ type Options struct {
 	Size       int    `json:"size"`       // longer image side in pixels; 0 means 512
 	Seed       int64  `json:"seed"`       // everything drawn follows from it
 	Difficulty string `json:"difficulty"` // "easy", "medium" (default) or "hard"
-	Workers    int    `json:"-"`          // parallel renderers; 0 means GOMAXPROCS. Does not change the output.
+	// Film draws film-like radiographs, as MURA's are: dark, graded or
+	// bright backgrounds, collimation fields, scan borders and edge
+	// glows, padding, letter markers, calibration wedges, low-contrast
+	// exposures; and subtler anomalies (hairline fractures, small
+	// lesions) beside the other kinds.
+	Film    bool `json:"film,omitempty"`
+	Workers int  `json:"-"` // parallel renderers; 0 means GOMAXPROCS. Does not change the output.
 }
 
 // Report says what Generate wrote.
@@ -164,6 +175,16 @@ func plan(o Options) synthPlan {
 		if s.positive {
 			sr := rand.New(rand.NewSource(mix64(o.Seed, uint64(1<<40+si))))
 			kind := AnomalyKinds[pickWeighted(sr, []float64{0.3, 0.3, 0.2, 0.2})]
+			if o.Film {
+				// Half the fractures and lesions are the subtle kind; a
+				// stream of their own keeps the other draws.
+				fr := rand.New(rand.NewSource(mix64(o.Seed, uint64(1<<41+si))))
+				if u := fr.Float64(); u < 0.5 && kind == KindFracture {
+					kind = KindHairline
+				} else if u < 0.5 && kind == KindLesion {
+					kind = KindSmallLesion
+				}
+			}
 			spec = newAnomalySpec(sr, kind, diff)
 			// Most views show the pathology; some miss it, but never all.
 			any := false
@@ -180,6 +201,7 @@ func plan(o Options) synthPlan {
 				Seed:        mix64(o.Seed, uint64(idx)),
 				PatientSeed: mix64(o.Seed, uint64(1<<32+s.patient)),
 				Size:        o.Size,
+				Film:        o.Film,
 			}
 			if s.positive {
 				job.Label = 1
@@ -192,6 +214,14 @@ func plan(o Options) synthPlan {
 		}
 	}
 	return p
+}
+
+// version is the generator version that draws opts.
+func version(o Options) string {
+	if o.Film {
+		return FilmVersion
+	}
+	return Version
 }
 
 func pickWeighted(r *rand.Rand, w []float64) int {
@@ -245,7 +275,7 @@ func Generate(ctx context.Context, opts Options, progress func(done, total int))
 		Generator string  `json:"generator"`
 		Options   Options `json:"options"`
 		BodyPart  string  `json:"body_part"`
-	}{Version, opts, "XR_HAND"}, "", "  ")
+	}{version(opts), opts, "XR_HAND"}, "", "  ")
 	if err := os.WriteFile(filepath.Join(root, "synthetic.json"), append(meta, '\n'), 0o644); err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
