@@ -84,6 +84,8 @@ type Server struct {
 	quit  chan struct{}
 	once  sync.Once
 	guard struct{ read, write []fiber.Handler }
+	// workerAPI is set once the worker API's routes are added.
+	workerAPI bool
 }
 
 // New builds the server and its routes.

@@ -86,6 +86,7 @@ func (s *Server) EnableWorkerAPI(svc WorkerService) {
 // workerRoutes adds the worker API under api; r wraps read routes in the
 // read guard.
 func (s *Server) workerRoutes(api fiber.Router, r func(fiber.Handler) []fiber.Handler, svc WorkerService) {
+	s.workerAPI = true
 	w := &workerAPI{s: s, svc: svc, failures: newFailureLimiter(DefaultMaxFailures, time.Now)}
 	api.Get("/runs/:id/job", r(w.job)...)
 	g := api.Group("/worker/runs/:id", w.auth)
