@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -144,7 +145,9 @@ func (s *Server) openArtifact(c *fiber.Ctx, runID int64, name string) (*os.File,
 		return nil, 0, err
 	}
 	defer root.Close()
-	f, err := root.Open(name)
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer; the mode check below then refuses it. Regular files ignore it.
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, 0, notFound("artifact %q of run %d is recorded but its file is missing", name, runID)

@@ -37,7 +37,8 @@ const (
 // Defaults for the zero values of GuardOptions.
 const (
 	// DefaultMaxFailures is how many wrong tokens one client IP may send
-	// per minute before it gets 429 until its allowance refills.
+	// per minute before its wrong tokens get 429 until its allowance
+	// refills; the right token always passes.
 	DefaultMaxFailures = 10
 	// DefaultMaxConcurrentSubmissions is how many mutating requests one
 	// client may have in flight at once.
@@ -64,7 +65,8 @@ type GuardOptions struct {
 	PrivateRead bool
 	// MaxFailures is how many wrong tokens a client IP may send per minute
 	// (a token bucket holding that many, refilled at that rate); beyond it
-	// requests carrying a token get 429 (0 = DefaultMaxFailures).
+	// wrong tokens get 429 while the right one still passes
+	// (0 = DefaultMaxFailures).
 	MaxFailures int
 	// MaxConcurrentSubmissions caps the mutating requests (submissions,
 	// cancellations, notes) one client IP may have in flight; beyond it
@@ -79,8 +81,8 @@ type GuardOptions struct {
 // opts say they are open (read is then nil, which Config treats as open).
 // GET /api/events also accepts ?token=. Tokens are compared in constant
 // time; failures are 401 {"code":"unauthorized"} with one fixed message,
-// and a client IP that keeps failing gets 429 with Retry-After. An empty
-// token accepts no request.
+// and a client IP that keeps failing gets 429 with Retry-After for its
+// wrong tokens (never for the right one). An empty token accepts no request.
 func BearerGuard(token string, opts GuardOptions) (read, write fiber.Handler) {
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = DefaultMaxFailures
@@ -137,21 +139,30 @@ func (g *bearerGuard) check(c *fiber.Ctx) error {
 		// asked for the token yet does not lock itself out.
 		return unauthorized(c)
 	}
+	// Comparing digests keeps the time independent of both the content
+	// and the length of what was sent. The right token always passes: the
+	// limiter is keyed by IP, and every local client shares 127.0.0.1, so
+	// refusing it too would let any local process lock the owner out.
+	sum := sha256.Sum256([]byte(got))
+	if !g.empty && subtle.ConstantTimeCompare(sum[:], g.want[:]) == 1 {
+		return nil
+	}
+	return g.failures.refuse(c, unauthorized)
+}
+
+// refuse answers a wrong token: 401, charged to the client's allowance, or
+// 429 with Retry-After once the allowance is spent (then nothing is
+// charged, so a steady guesser waits no longer than the refill).
+func (l *failureLimiter) refuse(c *fiber.Ctx, deny func(*fiber.Ctx) error) error {
 	ip := c.IP()
-	if wait := g.failures.wait(ip); wait > 0 {
+	if wait := l.wait(ip); wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		return &httpError{Status: fiber.StatusTooManyRequests, Code: codeTooManyRequests,
 			Message: fmt.Sprintf("too many failed authentication attempts from this address; retry in %d s", secs)}
 	}
-	// Comparing digests keeps the time independent of both the content
-	// and the length of what was sent.
-	sum := sha256.Sum256([]byte(got))
-	if g.empty || subtle.ConstantTimeCompare(sum[:], g.want[:]) != 1 {
-		g.failures.fail(ip)
-		return unauthorized(c)
-	}
-	return nil
+	l.fail(ip)
+	return deny(c)
 }
 
 func unauthorized(c *fiber.Ctx) error {

@@ -1,10 +1,17 @@
 package server
 
 import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
+
+	"xraylab/experiments"
 )
 
 // Ids have one spelling: "+1" and "01" are not run 1.
@@ -70,5 +77,29 @@ func TestGridLimitIs400(t *testing.T) {
 	code, _, body := e.do("POST", "/api/experiments", "application/yaml", []byte(spec))
 	if code != 400 || !strings.Contains(body, `"message":"the grid expands to 10100 runs; at most 10000 allowed per submission"`) {
 		t.Fatalf("grid of 10100 runs: %d %s", code, body)
+	}
+}
+
+// A FIFO in a run's folder is refused at once; opening it for reading
+// would otherwise wait for a writer that never comes.
+func TestArtifactFIFOIsRefused(t *testing.T) {
+	e, _ := artifactEnv(t)
+	fifo := filepath.Join(e.arts, "1", "pipe.log")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	if err := e.store.AddArtifact(context.Background(), &experiments.Artifact{RunID: 1, Name: "pipe.log", Kind: "log", SHA256: strings.Repeat("0", 64)}); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/api/runs/1/artifacts/pipe.log", nil)
+	resp, err := e.srv.App().Test(req, 3_000)
+	if err != nil {
+		t.Fatalf("download of a FIFO: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	const want = `{"error":{"code":"not_found","message":"artifact \"pipe.log\" of run 1 is not a regular file"}}`
+	if resp.StatusCode != 404 || string(b) != want {
+		t.Fatalf("download of a FIFO: %d %s, want 404 %s", resp.StatusCode, b, want)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"mime"
 	"os"
 	"path"
@@ -112,7 +111,7 @@ type workerAPI struct {
 
 // auth admits a request carrying the run's token; the run id is then in
 // Locals("run"). Wrong tokens count against the client's allowance, as
-// with the server's own token.
+// with the server's own token, and the right one passes even then.
 func (w *workerAPI) auth(c *fiber.Ctx) error {
 	id, err := idParam(c, "run")
 	if err != nil {
@@ -123,13 +122,6 @@ func (w *workerAPI) auth(c *fiber.Ctx) error {
 	if h == "" {
 		return workerDenied(c)
 	}
-	ip := c.IP()
-	if wait := w.failures.wait(ip); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-		return &httpError{Status: fiber.StatusTooManyRequests, Code: codeTooManyRequests,
-			Message: fmt.Sprintf("too many failed authentication attempts from this address; retry in %d s", secs)}
-	}
 	ok := false
 	if strings.EqualFold(scheme, "Bearer") {
 		if ok, err = w.svc.AuthenticateWorker(c.UserContext(), id, strings.TrimSpace(token)); err != nil {
@@ -137,8 +129,8 @@ func (w *workerAPI) auth(c *fiber.Ctx) error {
 		}
 	}
 	if !ok {
-		w.failures.fail(ip)
-		return workerDenied(c)
+		// The run's own token always passes; only failures are throttled.
+		return w.failures.refuse(c, workerDenied)
 	}
 	c.Locals("run", id)
 	return c.Next()
