@@ -37,6 +37,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		dataRoots = append(dataRoots, v)
 		return nil
 	})
+	var allowedHosts []string
+	fs.Func("allowed-host", "a Host name besides localhost, 127.0.0.1 and [::1] under which token-less reads are answered while they are open on a loopback --addr (repeatable)", func(v string) error {
+		if err := server.CheckAllowedHost(v); err != nil {
+			return err
+		}
+		allowedHosts = append(allowedHosts, v)
+		return nil
+	})
 	sf := slurmFlagSet(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -49,6 +57,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return fmt.Errorf("--addr %q is not host:port: %v", *addr, err)
+	}
+	for _, w := range serveWarnings(*addr, dataRoots, allowedHosts, *publicRead) {
+		fmt.Fprintln(stderr, "xraylab: warning: "+w)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	p := paths(*varDir)
@@ -97,7 +108,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "xraylab: access token in %s\n", tokenPath)
 	}
-	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead})
+	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead, AllowedHosts: allowedHosts})
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: report.NewReports(eng.store, p.artifacts), Notes: eng.store,
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
@@ -130,6 +141,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	stopWork()
 	eng.runner.Wait()
 	return err
+}
+
+// serveWarnings are what serve says at start-up about risky settings.
+func serveWarnings(addr string, dataRoots, allowedHosts []string, publicRead bool) []string {
+	var out []string
+	loopback := server.IsLoopbackAddr(addr)
+	if !loopback && len(dataRoots) == 0 {
+		out = append(out, fmt.Sprintf("listening on %s, not a loopback address, without --data-root: "+
+			"anyone with the token can name any folder this process can read as a MURA dataset; give --data-root DIR to confine them", addr))
+	}
+	if len(allowedHosts) > 0 && !loopback {
+		out = append(out, fmt.Sprintf("--allowed-host has no effect: it widens token-less reads on a loopback --addr, and %s is not one", addr))
+	}
+	return out
 }
 
 // slurmFlags are serve's backend flags.

@@ -45,6 +45,7 @@ func authEnv(t *testing.T, opts GuardOptions) *env {
 func (e *env) call(method, target, auth string, body []byte) (int, http.Header, string) {
 	e.t.Helper()
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	req.Host = testHost
 	if body != nil {
 		req.Header.Set("Content-Type", "application/yaml")
 	}

@@ -103,3 +103,101 @@ func TestArtifactFIFOIsRefused(t *testing.T) {
 		t.Fatalf("download of a FIFO: %d %s, want 404 %s", resp.StatusCode, b, want)
 	}
 }
+
+// callHost is call with the given Host header.
+func (e *env) callHost(method, target, host, auth string) (int, string) {
+	e.t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	req.Host = host
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := e.srv.App().Test(req, 10_000)
+	if err != nil {
+		e.t.Fatalf("%s %s (Host %s): %v", method, target, host, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func body421(host string) string {
+	return `{"error":{"code":"misdirected_request","message":"host \"` + host + `\" is not a name this server answers to without the token: ` +
+		`use localhost, 127.0.0.1 or [::1] (any port), a name given to xraylab serve with --allowed-host, or send the token"}}`
+}
+
+// Open reads on a loopback address answer loopback names and
+// --allowed-host names only: a DNS-rebinding page sends its own name.
+func TestHostCheckOnOpenReads(t *testing.T) {
+	e := authEnv(t, GuardOptions{Addr: "127.0.0.1:8080", AllowedHosts: []string{"Head.Cluster"}})
+	if code, _, body := e.call("POST", "/api/experiments", bearer, readFile(t, "two.yaml")); code != 201 {
+		t.Fatalf("submit: %d %s", code, body)
+	}
+	targets := []string{"/api/runs", "/api/runs/1", "/api/experiments/1", "/api/runs/1/artifacts/checkpoint.bin", "/api/events"}
+	for _, host := range []string{"rebind.example:8080", "rebind.example", "127.0.0.1.nip.io:8080", "localhost.evil.example", "head.cluster.evil", "10.0.0.1:8080", "0.0.0.0:8080"} {
+		for _, target := range targets {
+			if code, body := e.callHost("GET", target, host, ""); code != 421 || body != body421(host) {
+				t.Errorf("GET %s Host %s: %d %s, want 421", target, host, code, body)
+			}
+		}
+		// With the token a request cannot come from a rebinding page.
+		if code, body := e.callHost("GET", "/api/runs/1", host, bearer); code != 200 {
+			t.Errorf("GET /api/runs/1 Host %s with the token: %d %s", host, code, body)
+		}
+		// A wrong token is refused as anywhere else.
+		if code, body := e.callHost("GET", "/api/runs/1", host, "Bearer "+strings.Repeat("c", 64)); code != 401 || body != body401 {
+			t.Errorf("GET /api/runs/1 Host %s with a wrong token: %d %s", host, code, body)
+		}
+	}
+	for _, host := range []string{"localhost", "localhost:9999", "LocalHost.:8080", "127.0.0.1:8080", "127.0.0.2", "[::1]:8080", "[::1]", "head.cluster:8080", "HEAD.CLUSTER"} {
+		if code, body := e.callHost("GET", "/api/runs/1", host, ""); code != 200 {
+			t.Errorf("GET /api/runs/1 Host %s: %d %s, want 200", host, code, body)
+		}
+	}
+	// Health and the dashboard's files hold nothing to steal.
+	if code, _ := e.callHost("GET", "/api/health", "rebind.example", ""); code != 200 {
+		t.Errorf("health under another name: %d", code)
+	}
+}
+
+// Where reads need the token, or the operator published them with
+// --public-read on a non-loopback address, Host is not checked.
+func TestHostNotCheckedWhereReadsNeedTheToken(t *testing.T) {
+	e := authEnv(t, GuardOptions{Addr: "0.0.0.0:8080"})
+	if code, body := e.callHost("GET", "/api/runs", "head:8080", bearer); code != 200 {
+		t.Errorf("token read under head:8080: %d %s", code, body)
+	}
+	if code, body := e.callHost("GET", "/api/runs", "head:8080", ""); code != 401 || body != body401 {
+		t.Errorf("token-less read under head:8080: %d %s", code, body)
+	}
+	e = authEnv(t, GuardOptions{Addr: "0.0.0.0:8080", PublicRead: true})
+	if code, body := e.callHost("GET", "/api/runs", "head:8080", ""); code != 200 {
+		t.Errorf("public read under head:8080: %d %s", code, body)
+	}
+}
+
+func TestCheckAllowedHost(t *testing.T) {
+	for _, ok := range []string{"head", "head.cluster", "Head-1.example.org", "10.0.0.5", "::1", "[fe80::1]", "my_host"} {
+		if err := CheckAllowedHost(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	cases := map[string]string{
+		"":                      "empty host name",
+		"  ":                    "empty host name",
+		"http://head":           `"http://head" is a URL; give the host name alone`,
+		"head/x":                `"head/x" is not a host name (it holds a space, '/', '?', '#' or '@')`,
+		"user@head":             `"user@head" is not a host name (it holds a space, '/', '?', '#' or '@')`,
+		"head:8080":             `"head:8080" holds a port or brackets; give the host name alone (any port is accepted)`,
+		"[head]":                `"[head]" holds a port or brackets; give the host name alone (any port is accepted)`,
+		"a..b":                  `"a..b" is not a host name: empty or over-long label`,
+		"h\u00e9te":             `"h` + "\u00e9" + `te" is not a host name: 'é' is not a letter, digit, '-' or '_'`,
+		"head\tx":               `"head\tx" is not a host name (it holds a space, '/', '?', '#' or '@')`,
+		strings.Repeat("a", 64): `"` + strings.Repeat("a", 64) + `" is not a host name: empty or over-long label`,
+	}
+	for v, want := range cases {
+		if err := CheckAllowedHost(v); err == nil || err.Error() != want {
+			t.Errorf("%q: %v, want %s", v, err, want)
+		}
+	}
+}
