@@ -78,6 +78,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	eng.withWorkers(*workers, nil, log)
 	eng.manager.SetDataRoots(dataRoots)
+	eng.manager.SetLocalData(slurm == nil)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if slurm != nil {

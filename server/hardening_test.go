@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -199,5 +200,36 @@ func TestCheckAllowedHost(t *testing.T) {
 		if err := CheckAllowedHost(v); err == nil || err.Error() != want {
 			t.Errorf("%q: %v, want %s", v, err, want)
 		}
+	}
+}
+
+// With runs executing on this machine, a MURA root that is missing or a
+// file is refused at submission, naming the experiment and the problem.
+func TestSubmitRefusesUnusableDatasetRoots(t *testing.T) {
+	e := newEnv(t)
+	e.mgr.SetLocalData(true)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := map[string]string{
+		filepath.Join(dir, "missing"): "MURA root " + filepath.Join(dir, "missing") + ": no such folder",
+		file:                          "MURA root " + file + ": not a folder",
+	}
+	for root, why := range cases {
+		spec := "experiments:\n  real:\n    dataset: {mura: {root: '" + root + "'}}\n    models: [{name: pixelgauss}]\n"
+		want := `{"error":{"code":"invalid","message":"experiment real: ` + why + `"}}`
+		code, _, body := e.do("POST", "/api/experiments", "application/yaml", []byte(spec))
+		if code != 400 || body != want {
+			t.Errorf("root %s: %d %s\nwant 400 %s", root, code, body, want)
+		}
+	}
+	if body := e.get("/api/runs", 200); !strings.Contains(body, `"total":0`) {
+		t.Fatalf("refused submissions queued runs: %s", body)
+	}
+	spec := "experiments:\n  real:\n    dataset: {mura: {root: '" + dir + "'}}\n    models: [{name: pixelgauss}]\n"
+	if code, _, body := e.do("POST", "/api/experiments", "application/yaml", []byte(spec)); code != 201 {
+		t.Errorf("a folder: %d %s", code, body)
 	}
 }
