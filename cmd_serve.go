@@ -63,12 +63,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	p := paths(*varDir)
-	eng, err := newEngine(p, log)
+	eng, err := newEngine(p, log, dataRoots...)
 	if err != nil {
 		return err
 	}
 	defer eng.store.Close()
-	slurm, err := sf.executor(eng, *addr, log)
+	slurm, err := sf.executor(eng, *addr, dataRoots, log)
 	if err != nil {
 		return err
 	}
@@ -188,7 +188,7 @@ func slurmFlagSet(fs *flag.FlagSet) *slurmFlags {
 }
 
 // executor returns the slurm executor when --backend slurm, else nil.
-func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*slurm.Executor, error) {
+func (f *slurmFlags) executor(eng *engine, addr string, dataRoots []string, log *slog.Logger) (*slurm.Executor, error) {
 	switch *f.backend {
 	case experiments.BackendLocal:
 		return nil, nil
@@ -216,6 +216,6 @@ func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*slur
 	}
 	return slurm.NewExecutor(eng.store, eng.store, eng.hub, slurm.Options{
 		Resources: f.res, ServerURL: serverURL, Binary: *f.binary, NodeVar: *f.nodeVar, LogDir: *f.logDir,
-		Retries: *f.retries, Logger: log,
+		Retries: *f.retries, DataRoots: dataRoots, Logger: log,
 	})
 }

@@ -30,14 +30,16 @@ type engine struct {
 	manager *experiments.Manager
 }
 
-func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
+// newEngine opens the var folder's store and builds the engine; runs read
+// MURA data only under dataRoots when any are given.
+func newEngine(p varPaths, log *slog.Logger, dataRoots ...string) (*engine, error) {
 	store, err := registry.Open(p.db)
 	if err != nil {
 		return nil, err
 	}
 	hub := experiments.NewHub(256)
 	exec := local.NewExecutor(store, hub, local.Options{
-		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, DataRoots: dataRoots, Logger: log,
 	})
 	return &engine{store: store, hub: hub, exec: exec, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}, nil
 }

@@ -1,0 +1,98 @@
+package slurm_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"xraylab/experiments"
+	"xraylab/experiments/slurm"
+	"xraylab/preprocess/synth"
+	"xraylab/registry"
+	"xraylab/server"
+)
+
+// The node reads the dataset through an os.Root on the server's data
+// root, which the assignment carries: a dataset folder linked out of the
+// root after submission fails the run on the node, with the loader's words,
+// instead of being read.
+func TestWorkerReadsDataThroughTheServersDataRoot(t *testing.T) {
+	dir := t.TempDir()
+	data, outside := filepath.Join(dir, "data"), filepath.Join(dir, "outside")
+	if _, err := synth.Generate(context.Background(), synth.Options{Out: outside, Patients: 8, Size: 64, Seed: 7, Difficulty: "easy", Workers: 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(data, 0o755)
+	store, err := registry.Open(filepath.Join(dir, "xraylab.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	bin, _ := filepath.Abs(filepath.Join("testdata", "fakeslurm"))
+	fake := filepath.Join(dir, "cluster")
+	os.Mkdir(fake, 0o755)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	hub := experiments.NewHub(256)
+	x, err := slurm.NewExecutor(store, store, hub, slurm.Options{ServerURL: url, Binary: "/usr/bin/xraylab", DataRoots: []string{data},
+		Poll: 20 * time.Millisecond, Commands: slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := experiments.NewRunner(store, hub, x, experiments.RunnerOptions{Devices: []string{"slurm"}, Poll: 20 * time.Millisecond})
+	mgr := experiments.NewManager(store, hub, runner, "test")
+	mgr.SetDataRoots([]string{data})
+	srv, err := server.New(server.Config{Store: store, Service: mgr, ArtifactsDir: filepath.Join(dir, "artifacts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.EnableWorkerAPI(x)
+	go srv.Serve(ln)
+	defer srv.Shutdown(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); runner.Wait() }()
+
+	link := filepath.Join(data, "later")
+	spec := "experiments:\n  e:\n    dataset: {mura: {root: '" + link + "', parts: [train, valid]}}\n" +
+		"    image_size: 16\n    epochs: 1\n    models: [{name: pixelgauss, topk: [5]}]\n    preprocessing: [raw]\n"
+	exps, _, err := mgr.Submit(ctx, []byte(spec), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "MURA-v1.1"), link); err != nil {
+		t.Fatal(err)
+	}
+	runner.Start(ctx)
+	var runID int64
+	waitUntil(t, "job 101", func() bool {
+		runs, _, _ := store.ListRuns(ctx, experiments.RunFilter{ExperimentID: exps[0].ID})
+		if len(runs) == 1 {
+			if j, _ := store.Job(ctx, runs[0].ID); j.JobID == "101" {
+				runID = runs[0].ID
+				return true
+			}
+		}
+		return false
+	})
+	script, _ := os.ReadFile(filepath.Join(fake, "101.script"))
+	_, rest, _ := strings.Cut(string(script), "<<'XRAYLAB_TOKEN'\n")
+	token, _, _ := strings.Cut(rest, "\n")
+	os.WriteFile(filepath.Join(fake, "101.state"), []byte("RUNNING|None|node1\n"), 0o644)
+	want := "load dataset: MURA root " + link + ": statat later: path escapes from parent"
+	err = slurm.RunWorker(ctx, slurm.WorkerOptions{Server: url, RunID: runID, Token: token, VarDir: filepath.Join(dir, "node")})
+	if err == nil || err.Error() != want {
+		t.Fatalf("worker: %v, want %s", err, want)
+	}
+	os.WriteFile(filepath.Join(fake, "101.state"), []byte("COMPLETED|None|node1\n"), 0o644)
+	run := waitAllOf(t, store, exps[0].ID)[0]
+	if run.State != experiments.StateFailed || run.Error != want {
+		t.Fatalf("run: %s %q, want failed %q", run.State, run.Error, want)
+	}
+}
