@@ -113,7 +113,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: report.NewReports(eng.store, p.artifacts), Notes: eng.store,
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
-		Version: experiments.BinaryVersion(), Logger: log})
+		// Readers without the token see paths relative to these folders.
+		Redactor: server.NewRedactor(append(append([]string(nil), dataRoots...), *varDir)...),
+		Version:  experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"net/url"
@@ -111,6 +113,20 @@ func (s *Server) downloadArtifact(c *fiber.Ctx) error {
 	// An HTML or SVG artifact must not run script in the dashboard's origin.
 	c.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
 	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+strings.ReplaceAll(path.Base(name), `"`, "")+`"`)
+	if red := s.redactFor(c); red != nil && redactedArtifact(name, ct) {
+		// Text for a reader without the token: its server paths rewritten.
+		defer f.Close()
+		if size > maxRedactedBytes {
+			return &httpError{Status: fiber.StatusForbidden, Code: codeForbidden, Message: fmt.Sprintf(
+				"artifact %q is %d bytes: text artifacts over %d bytes are served only with the token", name, size, maxRedactedBytes)}
+		}
+		data, err := io.ReadAll(io.LimitReader(f, maxRedactedBytes+1))
+		if err != nil {
+			return err
+		}
+		c.Locals(redactedKey{}, true)
+		return c.Send(red.redact(data))
+	}
 	// fasthttp closes f once the body is sent.
 	return c.SendStream(f, int(size))
 }
