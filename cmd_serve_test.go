@@ -2,11 +2,16 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestServeWarnings(t *testing.T) {
@@ -66,5 +71,76 @@ func TestServeAllowedHostFlag(t *testing.T) {
 		if code != 2 || !strings.Contains(errb.String(), want) {
 			t.Errorf("--allowed-host %q: exit %d\n%s\nwant exit 2 and %s", v, code, errb.String(), want)
 		}
+	}
+}
+
+// getHost sends GET base+target with the given Host header and token
+// ("" = none).
+func getHost(t *testing.T, base, target, host, token string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+target, nil)
+	if host != "" {
+		req.Host = host
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", target, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// The flags reach the server: --allowed-host widens the Host check of
+// token-less reads, --data-root makes a missing dataset folder a 400 at
+// submission, and readers without the token see the paths of a failed
+// run relative to the data root.
+func TestServeHostDataRootAndPaths(t *testing.T) {
+	bin := buildBinary(t)
+	varDir := filepath.Join(t.TempDir(), "var")
+	newVar(t, varDir)
+	data := t.TempDir()
+	p := startServe(t, bin, varDir, filepath.Join(t.TempDir(), "serve.log"), "--allowed-host", "head.example", "--data-root", data)
+	defer p.kill()
+	port := strings.TrimPrefix(p.base, "http://127.0.0.1:")
+
+	want421 := `{"error":{"code":"misdirected_request","message":"host \"rebind.example:` + port + `\" is not a name this server answers to without the token: ` +
+		`use localhost, 127.0.0.1 or [::1] (any port), a name given to xraylab serve with --allowed-host, or send the token"}}`
+	if code, body := getHost(t, p.base, "/api/runs", "rebind.example:"+port, ""); code != 421 || body != want421 {
+		t.Errorf("rebinding host: %d %s", code, body)
+	}
+	for _, host := range []string{"head.example:" + port, "localhost:" + port, ""} {
+		if code, body := getHost(t, p.base, "/api/runs", host, ""); code != 200 {
+			t.Errorf("host %q: %d %s", host, code, body)
+		}
+	}
+	if code, body := getHost(t, p.base, "/api/runs", "rebind.example:"+port, testToken); code != 200 {
+		t.Errorf("rebinding host with the token: %d %s", code, body)
+	}
+
+	spec := func(root string) string {
+		return "experiments:\n  real:\n    dataset: {mura: {root: '" + root + "'}}\n    models: [{name: pixelgauss}]\n    epochs: 1\n    image_size: 16\n"
+	}
+	missing := filepath.Join(data, "MURA-v1.1")
+	code, body := submitStatus(t, p.base, spec(missing))
+	if want := `{"error":{"code":"invalid","message":"experiment real: MURA root ` + missing + `: no such folder"}}`; code != 400 || body != want {
+		t.Errorf("missing dataset folder: %d %s\nwant 400 %s", code, body, want)
+	}
+	empty := filepath.Join(data, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id := submitOne(t, p.base, spec(empty))
+	run := waitEnd(t, p.base, id, time.Minute)
+	const why = "load dataset: MURA folder %s/train/XR_HAND: no such folder (expected the layout %s/train/XR_HAND/patientNNNNN/studyK_positive/imageM.png)"
+	if want := fmt.Sprintf(why, "empty", "empty"); run.State != "failed" || run.Error != want {
+		t.Errorf("run without the token: %s %q\nwant failed %q", run.State, run.Error, want)
+	}
+	_, body = getHost(t, p.base, fmt.Sprintf("/api/runs/%d", id), "", testToken)
+	if want := fmt.Sprintf(why, empty, empty); !strings.Contains(body, `"error":"`+want+`"`) {
+		t.Errorf("run with the token: %s\nwant error %q", body, want)
 	}
 }
