@@ -2,32 +2,19 @@ package preprocess
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 )
 
-// copyTree copies the fixture's MURA-v1.1 to dst.
+// copyTree puts a copy of the fixture's MURA-v1.1 at dst.
 func copyTree(t *testing.T, dst string) {
 	t.Helper()
-	err := filepath.WalkDir(fixtureRoot, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(fixtureRoot, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(copyFixture(t), dst); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -27,35 +27,9 @@ func TestWorkerReadsDataThroughTheServersDataRoot(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Mkdir(data, 0o755)
-	store, err := registry.Open(filepath.Join(dir, "xraylab.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bin, _ := filepath.Abs(filepath.Join("testdata", "fakeslurm"))
-	fake := filepath.Join(dir, "cluster")
-	os.Mkdir(fake, 0o755)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	hub := experiments.NewHub(256)
-	x, err := slurm.NewExecutor(store, store, hub, slurm.Options{ServerURL: url, Binary: "/usr/bin/xraylab", DataRoots: []string{data},
-		Poll: 20 * time.Millisecond, Commands: slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runner := experiments.NewRunner(store, hub, x, experiments.RunnerOptions{Devices: []string{"slurm"}, Poll: 20 * time.Millisecond})
-	mgr := experiments.NewManager(store, hub, runner, "test")
+	c := newFakeCluster(t, dir, slurm.Options{DataRoots: []string{data}})
+	store, fake, url, mgr, runner := c.store, c.fake, c.url, c.mgr, c.runner
 	mgr.SetDataRoots([]string{data})
-	srv, err := server.New(server.Config{Store: store, Service: mgr, ArtifactsDir: filepath.Join(dir, "artifacts")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.EnableWorkerAPI(x)
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); runner.Wait() }()
 
@@ -95,4 +69,50 @@ func TestWorkerReadsDataThroughTheServersDataRoot(t *testing.T) {
 	if run.State != experiments.StateFailed || run.Error != want {
 		t.Fatalf("run: %s %q, want failed %q", run.State, run.Error, want)
 	}
+}
+
+// fakeCluster is a server whose slurm backend submits to the fake cluster
+// of testdata/fakeslurm, serving the worker API on a loopback port until
+// the test ends. Its runner is not started.
+type fakeCluster struct {
+	store  *registry.Store
+	x      *slurm.Executor
+	runner *experiments.Runner
+	mgr    *experiments.Manager
+	url    string // the server's base URL
+	fake   string // the fake cluster's folder (job scripts and states)
+}
+
+func newFakeCluster(t *testing.T, dir string, opts slurm.Options) *fakeCluster {
+	t.Helper()
+	store, err := registry.Open(filepath.Join(dir, "xraylab.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	bin, _ := filepath.Abs(filepath.Join("testdata", "fakeslurm"))
+	fake := filepath.Join(dir, "cluster")
+	os.Mkdir(fake, 0o755)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	hub := experiments.NewHub(256)
+	opts.ServerURL, opts.Binary, opts.Poll = url, "/usr/bin/xraylab", 20*time.Millisecond
+	opts.Commands = slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}}
+	x, err := slurm.NewExecutor(store, store, hub, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := experiments.NewRunner(store, hub, x, experiments.RunnerOptions{Devices: []string{"slurm"}, Poll: 20 * time.Millisecond})
+	mgr := experiments.NewManager(store, hub, runner, "test")
+	srv, err := server.New(server.Config{Store: store, Service: mgr, ArtifactsDir: filepath.Join(dir, "artifacts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.EnableWorkerAPI(x)
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	return &fakeCluster{store: store, x: x, runner: runner, mgr: mgr, url: url, fake: fake}
 }
