@@ -17,8 +17,8 @@ import (
 // folders. Rather than teach every handler, the server rewrites what it
 // sends such readers at its edge: a path under a known folder (the data
 // roots, the var folder) becomes relative to it, any other absolute path
-// becomes "…/" and its last element. The server's own URLs (/api/...)
-// stay as they are.
+// becomes "…/" and its last element. The server's own URLs (/api/...,
+// the dashboard's /#/...) stay as they are.
 
 // Redactor rewrites server paths in text for readers without the token.
 // It is safe for concurrent use.
@@ -114,9 +114,10 @@ func (r *Redactor) rewrite(p string) string {
 		}
 	}
 	switch {
-	case !strings.HasPrefix(p, "/"), p == "/", strings.HasPrefix(p, "//"),
+	case !strings.HasPrefix(p, "/"), p == "/", strings.HasPrefix(p, "//"), strings.HasPrefix(p, "/#"),
 		p == "/api", strings.HasPrefix(p, "/api/"):
-		// Not a server path: a lone slash, a URL's "//host", the API's own URLs.
+		// Not a server path: a lone slash, a URL's "//host", the
+		// dashboard's routes (/#/runs/1), the API's own URLs.
 		return p
 	}
 	return outsidePrefix + path.Base(p)

@@ -33,6 +33,7 @@ func TestRedactorRewrite(t *testing.T) {
 		{`{"spec":"root: '` + data + `/MURA'\n    models: []"}`, `{"spec":"root: 'MURA'\n    models: []"}`},
 		{"cache var/cache/ab: full; myvar/x stays", "cache cache/ab: full; myvar/x stays"},
 		{`"url":"/api/runs/1/artifacts/run.log"`, `"url":"/api/runs/1/artifacts/run.log"`},
+		{"see [run 1](/#/runs/1) and /api", "see [run 1](/#/runs/1) and /api"},
 		{"see http://head:8080/x and 1 / 2 and a/b", "see http://head:8080/x and 1 / 2 and a/b"},
 		{"<td>" + data + "/MURA</td>", "<td>MURA</td>"},
 		{"no paths here", "no paths here"},
