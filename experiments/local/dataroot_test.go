@@ -27,8 +27,10 @@ func TestRunsReadDataThroughTheDataRoot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A second root missing here, as on a node that lacks the data.
+	absent := filepath.Join(tmp, "absent")
 	e.Exec = local.NewExecutor(e.Store, e.Hub, local.Options{ArtifactsDir: filepath.Join(e.Dir, "artifacts"),
-		CacheDir: filepath.Join(e.Dir, "cache"), DataRoots: []string{data}, LoadWorkers: 1})
+		CacheDir: filepath.Join(e.Dir, "cache"), DataRoots: []string{data, absent}, LoadWorkers: 1})
 	spec := func(root string) []byte {
 		return []byte("experiments:\n  e:\n    dataset: {mura: {root: '" + root + "', parts: [train, valid]}}\n" +
 			"    image_size: 16\n    epochs: 1\n    batch_size: 8\n    models: [{name: pixelgauss, topk: [5]}]\n    preprocessing: [raw]\n")
@@ -45,7 +47,8 @@ func TestRunsReadDataThroughTheDataRoot(t *testing.T) {
 		// Accepted: the name does not exist yet and lies inside the root.
 		{checked, link, "load dataset: MURA root " + link + ": statat later: path escapes from parent"},
 		{unchecked, filepath.Join(outside, "MURA-v1.1"), "dataset path " + filepath.Join(outside, "MURA-v1.1") +
-			" is outside the data roots this server allows (" + data + ")"},
+			" is outside the data roots this server allows (" + data + ", " + absent + ")"},
+		{unchecked, filepath.Join(absent, "MURA-v1.1"), "load dataset: MURA root " + filepath.Join(absent, "MURA-v1.1") + ": no such folder"},
 	}
 	ids := make([]int64, len(cases))
 	for i, c := range cases {

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"math/rand"
@@ -284,6 +286,10 @@ func openDataRoot(p string, roots []string) (string, *os.Root, error) {
 			}
 		}
 		root, err := os.OpenRoot(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			// A node without the data: say so as the loader would.
+			return "", nil, experiments.Errorf(experiments.CodeInvalid, "load dataset: MURA root %s: no such folder", p)
+		}
 		if err != nil {
 			return "", nil, fmt.Errorf("open data root %s: %w", r, err)
 		}
