@@ -38,6 +38,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 		dataRoots = append(dataRoots, v)
 		return nil
 	})
+	var allowedHosts []string
+	fs.Func("allowed-host", "a Host name besides localhost, 127.0.0.1 and [::1] under which token-less reads are answered while they are open on a loopback --addr (repeatable)", func(v string) error {
+		if err := server.CheckAllowedHost(v); err != nil {
+			return err
+		}
+		allowedHosts = append(allowedHosts, v)
+		return nil
+	})
 	sf := slurmFlagSet(fs)
 	if err := parse(fs, args, stderr); err != nil {
 		return err
@@ -51,9 +59,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	if _, _, err := net.SplitHostPort(*addr); err != nil {
 		return fmt.Errorf("--addr %q is not host:port: %v", *addr, err)
 	}
+	for _, w := range serveWarnings(*addr, dataRoots, allowedHosts, *publicRead) {
+		fmt.Fprintln(stderr, "xraylab: warning: "+w)
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	p := paths(*varDir)
-	eng, err := newEngine(p, log)
+	eng, err := newEngine(p, log, dataRoots...)
 	if err != nil {
 		return err
 	}
@@ -61,7 +72,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	metrics := server.NewMetrics(eng.store)
 	eng.hub.Observe(metrics.ObserveEvent)
 	eng.onStep = metrics.ObserveStep
-	slurm, err := sf.executor(eng, *addr, log)
+	slurm, err := sf.executor(eng, *addr, dataRoots, log)
 	if err != nil {
 		return err
 	}
@@ -71,6 +82,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	eng.withWorkers(*workers, nil, log)
 	eng.manager.SetDataRoots(dataRoots)
+	eng.manager.SetLocalData(slurm == nil)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if slurm != nil {
@@ -101,13 +113,15 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "xraylab: access token in %s\n", tokenPath)
 	}
-	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead})
+	readGuard, writeGuard := server.BearerGuard(token, server.GuardOptions{Addr: *addr, PublicRead: *publicRead, AllowedHosts: allowedHosts})
 	srv, err := server.New(server.Config{Store: eng.store, Service: eng.manager, ArtifactsDir: p.artifacts,
 		Reports: report.NewReports(eng.store, p.artifacts), Notes: eng.store,
 		Heatmaps: local.Heatmaps{},
 		Frontend: frontend.Files(), Workers: workerAPI, ReadGuard: readGuard, WriteGuard: writeGuard,
 		Queue: eng.manager, Metrics: metrics,
-		Version: experiments.BinaryVersion(), Logger: log})
+		// Readers without the token see paths relative to these folders.
+		Redactor: server.NewRedactor(append(append([]string(nil), dataRoots...), *varDir)...),
+		Version:  experiments.BinaryVersion(), Logger: log})
 	if err != nil {
 		return err
 	}
@@ -136,6 +150,20 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	stopWork()
 	eng.runner.Wait()
 	return err
+}
+
+// serveWarnings are what serve says at start-up about risky settings.
+func serveWarnings(addr string, dataRoots, allowedHosts []string, publicRead bool) []string {
+	var out []string
+	loopback := server.IsLoopbackAddr(addr)
+	if !loopback && len(dataRoots) == 0 {
+		out = append(out, fmt.Sprintf("listening on %s, not a loopback address, without --data-root: "+
+			"anyone with the token can name any folder this process can read as a MURA dataset; give --data-root DIR to confine them", addr))
+	}
+	if len(allowedHosts) > 0 && !loopback {
+		out = append(out, fmt.Sprintf("--allowed-host has no effect: it widens token-less reads on a loopback --addr, and %s is not one", addr))
+	}
+	return out
 }
 
 // slurmFlags are serve's backend flags.
@@ -168,7 +196,7 @@ func slurmFlagSet(fs *flag.FlagSet) *slurmFlags {
 }
 
 // executor returns the slurm executor when --backend slurm, else nil.
-func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*slurm.Executor, error) {
+func (f *slurmFlags) executor(eng *engine, addr string, dataRoots []string, log *slog.Logger) (*slurm.Executor, error) {
 	switch *f.backend {
 	case experiments.BackendLocal:
 		return nil, nil
@@ -196,6 +224,6 @@ func (f *slurmFlags) executor(eng *engine, addr string, log *slog.Logger) (*slur
 	}
 	return slurm.NewExecutor(eng.store, eng.store, eng.hub, slurm.Options{
 		Resources: f.res, ServerURL: serverURL, Binary: *f.binary, NodeVar: *f.nodeVar, LogDir: *f.logDir,
-		Retries: *f.retries, Logger: log,
+		Retries: *f.retries, DataRoots: dataRoots, Logger: log,
 	})
 }

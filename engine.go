@@ -34,7 +34,9 @@ type engine struct {
 	onStep func(time.Duration)
 }
 
-func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
+// newEngine opens the var folder's store and builds the engine; runs read
+// MURA data only under dataRoots when any are given.
+func newEngine(p varPaths, log *slog.Logger, dataRoots ...string) (*engine, error) {
 	store, err := registry.Open(p.db)
 	if err != nil {
 		return nil, err
@@ -42,7 +44,7 @@ func newEngine(p varPaths, log *slog.Logger) (*engine, error) {
 	hub := experiments.NewHub(256)
 	e := &engine{store: store, hub: hub, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}
 	e.exec = local.NewExecutor(store, hub, local.Options{
-		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, Logger: log,
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, DataRoots: dataRoots, Logger: log,
 		OnStep: func(d time.Duration) {
 			if e.onStep != nil {
 				e.onStep(d)

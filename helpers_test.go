@@ -256,9 +256,13 @@ type runView struct {
 	Error string `json:"error"`
 }
 
+// getRun reads the run as its owner does, with the token (readers without
+// it see server paths rewritten).
 func getRun(t *testing.T, base string, id int64) runView {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/runs/%d", base, id))
+	req, _ := http.NewRequest("GET", fmt.Sprintf("%s/api/runs/%d", base, id), nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("server gone: %v", err)
 	}

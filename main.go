@@ -19,7 +19,7 @@ const usage = `xraylab: unsupervised anomaly detection experiments on hand X-ray
 
 usage:
   xraylab serve  [--addr 127.0.0.1:8080] [--var var] [--workers 1] [--submit FILE [--experiment NAME]]
-                 [--token-file var/token] [--public-read] [--data-root DIR]... [--backend local|slurm ...]
+                 [--token-file var/token] [--public-read] [--data-root DIR]... [--allowed-host NAME]... [--backend local|slurm ...]
   xraylab expand FILE [--experiment NAME] [--json]
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]

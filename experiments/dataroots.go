@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -95,4 +96,37 @@ func within(p string, roots []string) bool {
 		}
 	}
 	return false
+}
+
+// CheckDatasetFolders refuses a spec whose MURA roots are not folders on
+// this machine, so that a server whose runs execute here answers 400 at
+// submission instead of queueing runs that can only fail. (With a cluster
+// backend only the nodes may see the data; there the run fails with
+// LoadMURA's words, which CheckMURARoot repeats.) The error is CodeInvalid
+// and names the experiment.
+func CheckDatasetFolders(spec *Spec) error {
+	for _, e := range spec.Experiments {
+		if e.Dataset.MURA == nil {
+			continue
+		}
+		if err := CheckMURARoot(e.Dataset.MURA.Root); err != nil {
+			return &Error{Code: CodeInvalid, Message: "experiment " + e.Name + ": " + err.Error()}
+		}
+	}
+	return nil
+}
+
+// CheckMURARoot says why p cannot be a MURA root, in preprocess.LoadMURA's
+// words ("MURA root P: no such folder", "... not a folder"), or nil.
+func CheckMURARoot(p string) error {
+	st, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("MURA root %s: no such folder", p)
+	case err != nil:
+		return fmt.Errorf("MURA root %s: %w", p, err)
+	case !st.IsDir():
+		return fmt.Errorf("MURA root %s: not a folder", p)
+	}
+	return nil
 }

@@ -15,11 +15,17 @@ type Manager struct {
 	runner    *Runner
 	version   string
 	dataRoots []string
+	localData bool
 }
 
 // SetDataRoots limits the MURA folders specs may name to these roots (none
 // = any path).
 func (m *Manager) SetDataRoots(roots []string) { m.dataRoots = roots }
+
+// SetLocalData says whether runs read their datasets on this machine;
+// then a submission whose MURA root is missing or not a folder is refused
+// (see CheckDatasetFolders).
+func (m *Manager) SetLocalData(local bool) { m.localData = local }
 
 // NewManager wires a manager. runner may be nil for a process that only
 // queues work (runs are then executed by whichever process runs workers).
@@ -40,6 +46,11 @@ func (m *Manager) submit(ctx context.Context, spec []byte, only string, priority
 	}
 	if err := CheckDataRoots(parsed, m.dataRoots); err != nil {
 		return nil, nil, err
+	}
+	if m.localData {
+		if err := CheckDatasetFolders(parsed); err != nil {
+			return nil, nil, err
+		}
 	}
 	selected, err := parsed.Select(only)
 	if err != nil {

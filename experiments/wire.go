@@ -108,11 +108,13 @@ type WorkerInfo struct {
 }
 
 // WorkerAssignment is what a worker gets at start: its run (params hold
-// the RunSpec), the checkpoint to resume from, and how often to beat.
+// the RunSpec), the checkpoint to resume from, how often to beat, and the
+// server's data roots, which the node reads the dataset through.
 type WorkerAssignment struct {
 	Run              *Run      `json:"run"`
 	Checkpoint       *Artifact `json:"checkpoint,omitempty"`
 	HeartbeatSeconds float64   `json:"heartbeat_seconds"`
+	DataRoots        []string  `json:"data_roots,omitempty"`
 }
 
 // WorkerReport is a worker's final word on its run.

@@ -35,6 +35,8 @@ type LoadOptions struct {
 	// paths (imageM_anomaly.png beside each imageM.png). "" auto-detects
 	// "<root>-truth", which is where synth.Generate writes it.
 	MaskRoot string
+	// Files is where the dataset is read (nil = the OS; see RootFiles).
+	Files *Files
 }
 
 // Skip is an image file the loader passed over, with the reason.
@@ -99,29 +101,30 @@ func LoadMURA(root string, opts LoadOptions) (*Dataset, error) {
 	if root == "" {
 		return nil, errors.New("MURA root: no folder given")
 	}
-	if err := requireDir(root, "MURA root"); err != nil {
+	files := opts.Files
+	if err := requireDir(files, root, "MURA root"); err != nil {
 		return nil, err
 	}
 
 	maskRoot := opts.MaskRoot
 	if maskRoot != "" {
-		if err := requireDir(maskRoot, "mask root"); err != nil {
+		if err := requireDir(files, maskRoot, "mask root"); err != nil {
 			return nil, err
 		}
-	} else if st, err := os.Stat(filepath.Clean(root) + "-truth"); err == nil && st.IsDir() {
+	} else if st, err := files.Stat(filepath.Clean(root) + "-truth"); err == nil && st.IsDir() {
 		maskRoot = filepath.Clean(root) + "-truth"
 	}
 
 	ds := &Dataset{Root: root, BodyPart: bodyPart, MaskRoot: maskRoot}
 	for _, part := range parts {
-		recs, skips, err := loadPart(root, part, bodyPart)
+		recs, skips, err := loadPart(files, root, part, bodyPart)
 		if err != nil {
 			return nil, err
 		}
-		if err := checkImageCSV(root, part, bodyPart, recs, skips); err != nil {
+		if err := checkImageCSV(files, root, part, bodyPart, recs, skips); err != nil {
 			return nil, err
 		}
-		if err := checkStudyCSV(root, part, bodyPart, recs, skips); err != nil {
+		if err := checkStudyCSV(files, root, part, bodyPart, recs, skips); err != nil {
 			return nil, err
 		}
 		ds.Records = append(ds.Records, recs...)
@@ -138,7 +141,7 @@ func LoadMURA(root string, opts LoadOptions) (*Dataset, error) {
 		for i := range ds.Records {
 			r := &ds.Records[i]
 			mp := filepath.Join(maskRoot, filepath.FromSlash(strings.TrimSuffix(r.RelPath, ".png")+"_anomaly.png"))
-			if _, err := os.Stat(mp); err != nil {
+			if _, err := files.Stat(mp); err != nil {
 				return nil, fmt.Errorf("mask root %s has no mask for %s: %w", maskRoot, r.RelPath, err)
 			}
 			r.MaskPath = mp
@@ -166,7 +169,7 @@ func LoadMURABodyParts(root string, bodyParts []string, opts LoadOptions) (*Data
 		for _, bp := range BodyParts {
 			var have []string
 			for _, part := range parts {
-				if st, err := os.Stat(filepath.Join(root, part, bp)); err == nil && st.IsDir() {
+				if st, err := opts.Files.Stat(filepath.Join(root, part, bp)); err == nil && st.IsDir() {
 					have = append(have, part)
 				}
 			}
@@ -175,7 +178,7 @@ func LoadMURABodyParts(root string, bodyParts []string, opts LoadOptions) (*Data
 			}
 		}
 		if len(loads) == 0 {
-			if err := requireDir(root, "MURA root"); err != nil {
+			if err := requireDir(opts.Files, root, "MURA root"); err != nil {
 				return nil, err
 			}
 			return nil, fmt.Errorf("MURA root %s: no body part folders (%s) under %s", root, strings.Join(BodyParts, " "), strings.Join(parts, ", "))
@@ -212,8 +215,8 @@ func LoadMURABodyParts(root string, bodyParts []string, opts LoadOptions) (*Data
 	return all, nil
 }
 
-func requireDir(p, what string) error {
-	st, err := os.Stat(p)
+func requireDir(files *Files, p, what string) error {
+	st, err := files.Stat(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s %s: no such folder", what, p)
@@ -228,12 +231,12 @@ func requireDir(p, what string) error {
 
 // loadPart walks <root>/<part>/<bodyPart>. Layout problems are errors: a
 // wrong folder name would otherwise silently drop or mislabel a study.
-func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
+func loadPart(files *Files, root, part, bodyPart string) ([]Record, []Skip, error) {
 	bpDir := filepath.Join(root, part, bodyPart)
-	if err := requireDir(bpDir, "MURA folder"); err != nil {
+	if err := requireDir(files, bpDir, "MURA folder"); err != nil {
 		return nil, nil, fmt.Errorf("%w (expected the layout %s/patientNNNNN/studyK_positive/imageM.png)", err, bpDir)
 	}
-	patients, err := os.ReadDir(bpDir)
+	patients, err := files.ReadDir(bpDir)
 	if err != nil {
 		return nil, nil, fmt.Errorf("MURA folder %s: %w", bpDir, err)
 	}
@@ -249,7 +252,7 @@ func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
 			return nil, nil, fmt.Errorf("%s: unexpected entry, want patientNNNNN folders (five digits)", pDir)
 		}
 		patient := m[1]
-		studies, err := os.ReadDir(pDir)
+		studies, err := files.ReadDir(pDir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("patient folder %s: %w", pDir, err)
 		}
@@ -269,7 +272,7 @@ func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
 			if sm[2] == "positive" {
 				label = 1
 			}
-			images, err := os.ReadDir(sDir)
+			images, err := files.ReadDir(sDir)
 			if err != nil {
 				return nil, nil, fmt.Errorf("study folder %s: %w", sDir, err)
 			}
@@ -294,7 +297,7 @@ func loadPart(root, part, bodyPart string) ([]Record, []Skip, error) {
 					skips = append(skips, Skip{Path: iPath, Reason: fmt.Sprintf("view number %s is out of range (1 to %d)", im[1], maxView)})
 					continue
 				}
-				size, reason := checkPNG(iPath)
+				size, reason := checkPNG(files, iPath)
 				if reason != "" {
 					skips = append(skips, Skip{Path: iPath, Reason: reason})
 					continue
@@ -325,8 +328,8 @@ func hidden(name string) bool { return strings.HasPrefix(name, ".") }
 // checkPNG reads the header (image.DecodeConfig) and the last 12 bytes, so
 // non-PNGs and truncated files are caught without decoding pixels. It
 // returns the file size and, for a bad file, why.
-func checkPNG(p string) (int64, string) {
-	f, err := os.Open(p)
+func checkPNG(files *Files, p string) (int64, string) {
+	f, err := files.Open(p)
 	if err != nil {
 		return 0, "unreadable: " + err.Error()
 	}
@@ -360,8 +363,8 @@ func checkPNG(p string) (int64, string) {
 
 // csvLines yields the non-blank lines of a MURA CSV with their 1-based line
 // numbers. A missing file yields ok=false and no error: the CSVs are optional.
-func csvLines(p string) (lines []string, nums []int, ok bool, err error) {
-	data, err := os.ReadFile(p)
+func csvLines(files *Files, p string) (lines []string, nums []int, ok bool, err error) {
+	data, err := files.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, false, nil
 	}
@@ -389,9 +392,9 @@ func csvRel(p string) string {
 	return ""
 }
 
-func checkImageCSV(root, part, bodyPart string, recs []Record, skips []Skip) error {
+func checkImageCSV(files *Files, root, part, bodyPart string, recs []Record, skips []Skip) error {
 	csvPath := filepath.Join(root, part+"_image_paths.csv")
-	lines, nums, ok, err := csvLines(csvPath)
+	lines, nums, ok, err := csvLines(files, csvPath)
 	if err != nil {
 		return fmt.Errorf("%s: %w", csvPath, err)
 	}
@@ -429,9 +432,9 @@ func checkImageCSV(root, part, bodyPart string, recs []Record, skips []Skip) err
 	return nil
 }
 
-func checkStudyCSV(root, part, bodyPart string, recs []Record, skips []Skip) error {
+func checkStudyCSV(files *Files, root, part, bodyPart string, recs []Record, skips []Skip) error {
 	csvPath := filepath.Join(root, part+"_labeled_studies.csv")
-	lines, nums, ok, err := csvLines(csvPath)
+	lines, nums, ok, err := csvLines(files, csvPath)
 	if err != nil {
 		return fmt.Errorf("%s: %w", csvPath, err)
 	}

@@ -50,6 +50,10 @@ type PipelineOptions struct {
 	// Prefetch is the number of batches Batches keeps ready ahead of the
 	// consumer (0 = 2).
 	Prefetch int
+	// Files is where source images and anomaly masks are read (nil = the
+	// OS; see RootFiles). Not part of the cache key: it changes where
+	// bytes come from, not what is made of them.
+	Files *Files
 }
 
 // Pipeline runs the offline steps (Prepare) and the online steps (Load,
@@ -262,13 +266,13 @@ func (p *Pipeline) Prepare(ctx context.Context, recs []Record, progress func(don
 // possible. Per-image problems become offlineResult.Skip; the error is kept
 // for failures that are not the image's fault (cache I/O).
 func (p *Pipeline) prepareOne(rec Record) (*offlineResult, bool, error) {
-	data, err := os.ReadFile(rec.Path)
+	data, err := p.opt.Files.ReadFile(rec.Path)
 	if err != nil {
 		return &offlineResult{Skip: "cannot read file: " + err.Error()}, false, nil
 	}
 	var anomalyData []byte
 	if rec.MaskPath != "" {
-		if anomalyData, err = os.ReadFile(rec.MaskPath); err != nil {
+		if anomalyData, err = p.opt.Files.ReadFile(rec.MaskPath); err != nil {
 			return &offlineResult{Skip: "cannot read anomaly mask: " + err.Error()}, false, nil
 		}
 	}

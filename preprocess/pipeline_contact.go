@@ -80,7 +80,7 @@ func WriteContactSheet(path string, p *Pipeline, items []Item, o ContactOptions)
 // contactRow builds the four BGR panels of one item.
 func contactRow(p *Pipeline, it Item, o ContactOptions, k int64) ([4]gocv.Mat, error) {
 	var out [4]gocv.Mat
-	data, err := os.ReadFile(it.Record.Path)
+	data, err := p.opt.Files.ReadFile(it.Record.Path)
 	if err != nil {
 		return out, err
 	}

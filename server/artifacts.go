@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"mime"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -110,6 +113,20 @@ func (s *Server) downloadArtifact(c *fiber.Ctx) error {
 	// An HTML or SVG artifact must not run script in the dashboard's origin.
 	c.Set(fiber.HeaderContentSecurityPolicy, "sandbox")
 	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+strings.ReplaceAll(path.Base(name), `"`, "")+`"`)
+	if red := s.redactFor(c); red != nil && redactedArtifact(name, ct) {
+		// Text for a reader without the token: its server paths rewritten.
+		defer f.Close()
+		if size > maxRedactedBytes {
+			return &httpError{Status: fiber.StatusForbidden, Code: codeForbidden, Message: fmt.Sprintf(
+				"artifact %q is %d bytes: text artifacts over %d bytes are served only with the token", name, size, maxRedactedBytes)}
+		}
+		data, err := io.ReadAll(io.LimitReader(f, maxRedactedBytes+1))
+		if err != nil {
+			return err
+		}
+		c.Locals(redactedKey{}, true)
+		return c.Send(red.redact(data))
+	}
 	// fasthttp closes f once the body is sent.
 	return c.SendStream(f, int(size))
 }
@@ -144,7 +161,9 @@ func (s *Server) openArtifact(c *fiber.Ctx, runID int64, name string) (*os.File,
 		return nil, 0, err
 	}
 	defer root.Close()
-	f, err := root.Open(name)
+	// O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+	// writer; the mode check below then refuses it. Regular files ignore it.
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, 0, notFound("artifact %q of run %d is recorded but its file is missing", name, runID)

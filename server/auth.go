@@ -37,7 +37,8 @@ const (
 // Defaults for the zero values of GuardOptions.
 const (
 	// DefaultMaxFailures is how many wrong tokens one client IP may send
-	// per minute before it gets 429 until its allowance refills.
+	// per minute before its wrong tokens get 429 until its allowance
+	// refills; the right token always passes.
 	DefaultMaxFailures = 10
 	// DefaultMaxConcurrentSubmissions is how many mutating requests one
 	// client may have in flight at once.
@@ -64,23 +65,30 @@ type GuardOptions struct {
 	PrivateRead bool
 	// MaxFailures is how many wrong tokens a client IP may send per minute
 	// (a token bucket holding that many, refilled at that rate); beyond it
-	// requests carrying a token get 429 (0 = DefaultMaxFailures).
+	// wrong tokens get 429 while the right one still passes
+	// (0 = DefaultMaxFailures).
 	MaxFailures int
 	// MaxConcurrentSubmissions caps the mutating requests (submissions,
 	// cancellations, notes) one client IP may have in flight; beyond it
 	// they get 429 (0 = DefaultMaxConcurrentSubmissions, negative = none).
 	MaxConcurrentSubmissions int
+	// AllowedHosts are the Host names (without port) that token-less reads
+	// are answered under besides the loopback ones, while reads are open
+	// on a loopback address; see CheckAllowedHost.
+	AllowedHosts []string
 	// Now is the clock of the failure limiter (nil = time.Now).
 	Now func() time.Time
 }
 
 // BearerGuard returns Config.ReadGuard and Config.WriteGuard for token.
 // Writes need "Authorization: Bearer <token>"; reads need it unless
-// opts say they are open (read is then nil, which Config treats as open).
+// opts say they are open. Open reads that carry a token must carry the
+// right one; without one, on a loopback address, they are answered only
+// under loopback Host names and opts.AllowedHosts (421 otherwise).
 // GET /api/events also accepts ?token=. Tokens are compared in constant
 // time; failures are 401 {"code":"unauthorized"} with one fixed message,
-// and a client IP that keeps failing gets 429 with Retry-After. An empty
-// token accepts no request.
+// and a client IP that keeps failing gets 429 with Retry-After for its
+// wrong tokens (never for the right one). An empty token accepts no request.
 func BearerGuard(token string, opts GuardOptions) (read, write fiber.Handler) {
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = DefaultMaxFailures
@@ -110,7 +118,31 @@ func BearerGuard(token string, opts GuardOptions) (read, write fiber.Handler) {
 	}
 	openReads := opts.PublicRead || (IsLoopbackAddr(opts.Addr) && !opts.PrivateRead)
 	if openReads {
-		return nil, write
+		// Open reads on a loopback address are what DNS rebinding needs: a
+		// web page whose name the attacker points at 127.0.0.1 reads
+		// through the user's browser. Such a page sends its own name as
+		// Host and cannot know the token, so token-less reads are answered
+		// only under loopback names and the allowed ones.
+		hosts := map[string]bool{}
+		for _, h := range opts.AllowedHosts {
+			hosts[normalHost(h)] = true
+		}
+		checkHost := IsLoopbackAddr(opts.Addr)
+		read = func(c *fiber.Ctx) error {
+			if _, present := presentedToken(c); present {
+				if err := g.check(c); err != nil {
+					return err
+				}
+				return c.Next()
+			}
+			if checkHost {
+				if err := hostAllowed(c, hosts); err != nil {
+					return err
+				}
+			}
+			return c.Next()
+		}
+		return read, write
 	}
 	read = func(c *fiber.Ctx) error {
 		if err := g.check(c); err != nil {
@@ -137,19 +169,101 @@ func (g *bearerGuard) check(c *fiber.Ctx) error {
 		// asked for the token yet does not lock itself out.
 		return unauthorized(c)
 	}
+	// Comparing digests keeps the time independent of both the content
+	// and the length of what was sent. The right token always passes: the
+	// limiter is keyed by IP, and every local client shares 127.0.0.1, so
+	// refusing it too would let any local process lock the owner out.
+	sum := sha256.Sum256([]byte(got))
+	if !g.empty && subtle.ConstantTimeCompare(sum[:], g.want[:]) == 1 {
+		c.Locals(authenticatedKey{}, true)
+		return nil
+	}
+	return g.failures.refuse(c, unauthorized)
+}
+
+// refuse answers a wrong token: 401, charged to the client's allowance, or
+// 429 with Retry-After once the allowance is spent (then nothing is
+// charged, so a steady guesser waits no longer than the refill).
+func (l *failureLimiter) refuse(c *fiber.Ctx, deny func(*fiber.Ctx) error) error {
 	ip := c.IP()
-	if wait := g.failures.wait(ip); wait > 0 {
+	if wait := l.wait(ip); wait > 0 {
 		secs := int(math.Ceil(wait.Seconds()))
 		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		return &httpError{Status: fiber.StatusTooManyRequests, Code: codeTooManyRequests,
 			Message: fmt.Sprintf("too many failed authentication attempts from this address; retry in %d s", secs)}
 	}
-	// Comparing digests keeps the time independent of both the content
-	// and the length of what was sent.
-	sum := sha256.Sum256([]byte(got))
-	if g.empty || subtle.ConstantTimeCompare(sum[:], g.want[:]) != 1 {
-		g.failures.fail(ip)
-		return unauthorized(c)
+	l.fail(ip)
+	return deny(c)
+}
+
+// authenticatedKey marks, in a request's Locals, that it carried the
+// server's token; what such readers see is not redacted (see Redactor).
+type authenticatedKey struct{}
+
+// authenticated reports whether a guard admitted c on the server's token.
+func authenticated(c *fiber.Ctx) bool {
+	ok, _ := c.Locals(authenticatedKey{}).(bool)
+	return ok
+}
+
+// codeMisdirected is the error code of a token-less read under a Host name
+// the server does not answer to.
+const codeMisdirected = "misdirected_request"
+
+// hostAllowed returns nil when the request's Host names this machine
+// (localhost, a loopback address, any port) or one of allowed, else 421.
+func hostAllowed(c *fiber.Ctx, allowed map[string]bool) error {
+	raw := string(c.Request().Header.Host())
+	h := normalHost(raw)
+	if h == "localhost" || allowed[h] {
+		return nil
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return &httpError{Status: fiber.StatusMisdirectedRequest, Code: codeMisdirected, Message: fmt.Sprintf(
+		"host %q is not a name this server answers to without the token: use localhost, 127.0.0.1 or [::1] (any port), "+
+			"a name given to xraylab serve with --allowed-host, or send the token", raw)}
+}
+
+// normalHost returns a Host header's or --allowed-host's name: without
+// port and IPv6 brackets, lower case, without a trailing dot.
+func normalHost(h string) string {
+	h = strings.TrimSpace(h)
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.Trim(h, "[]"), ".")
+	return strings.ToLower(h)
+}
+
+// CheckAllowedHost says what is wrong with an --allowed-host value, or nil:
+// it must be a bare host name or IP address (no scheme, port or path).
+func CheckAllowedHost(v string) error {
+	switch {
+	case strings.TrimSpace(v) == "":
+		return errors.New("empty host name")
+	case strings.Contains(v, "://"):
+		return fmt.Errorf("%q is a URL; give the host name alone", v)
+	case strings.ContainsAny(v, "/?#@ \t"):
+		return fmt.Errorf("%q is not a host name (it holds a space, '/', '?', '#' or '@')", v)
+	}
+	bare := strings.Trim(v, "[]")
+	if ip := net.ParseIP(bare); ip != nil {
+		return nil
+	}
+	if strings.Contains(v, ":") || strings.ContainsAny(v, "[]") {
+		return fmt.Errorf("%q holds a port or brackets; give the host name alone (any port is accepted)", v)
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(v, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("%q is not a host name: empty or over-long label", v)
+		}
+		for _, r := range label {
+			if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return fmt.Errorf("%q is not a host name: %q is not a letter, digit, '-' or '_'", v, r)
+			}
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -79,6 +80,11 @@ func (s *Server) describe(c *fiber.Ctx, err error) (int, errorPayload) {
 	}
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
+		if fe.Code == fiber.StatusMethodNotAllowed && !s.workerAPI && strings.HasPrefix(c.Path(), "/api/worker/") {
+			// Only the dashboard's catch-all GET matched: without a cluster
+			// backend there is no worker API, so the path is unknown.
+			fe = fiber.ErrNotFound
+		}
 		return describeFiber(c, fe)
 	}
 	var ee *experiments.Error

@@ -40,7 +40,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no") // keep reverse proxies from buffering
 
 	events, unsubscribe := s.cfg.Service.Subscribe()
-	quit, heartbeat, log := s.quit, s.cfg.Heartbeat, s.log
+	quit, heartbeat, log, red := s.quit, s.cfg.Heartbeat, s.log, s.redactFor(c)
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer unsubscribe()
 		if _, err := w.WriteString("retry: " + strconv.Itoa(sseRetryMS) + "\n: connected\n\n"); err != nil || w.Flush() != nil {
@@ -59,7 +59,7 @@ func (s *Server) events(c *fiber.Ctx) error {
 				if expID != 0 && ev.ExperimentID != expID {
 					continue
 				}
-				if err := writeEvent(w, ev); err != nil {
+				if err := writeEvent(w, ev, red); err != nil {
 					log.Debug("sse client gone", "err", err)
 					return
 				}
@@ -77,10 +77,14 @@ func (s *Server) events(c *fiber.Ctx) error {
 	return nil
 }
 
-func writeEvent(w *bufio.Writer, ev experiments.Event) error {
+// writeEvent writes one event, its paths rewritten by red (nil = none).
+func writeEvent(w *bufio.Writer, ev experiments.Event, red *Redactor) error {
 	data, err := json.Marshal(ev)
 	if err != nil {
 		return err
+	}
+	if red != nil {
+		data = red.redact(data)
 	}
 	typ := ev.Type
 	if typ == "" || strings.ContainsAny(typ, "\r\n") {

@@ -8,9 +8,9 @@ import (
 )
 
 // Request limits beyond the body limit (Config.BodyLimit, 413) and the
-// spec's own size and grid limits (experiments, 413): a client may have
-// only a few mutating requests in flight, so one script cannot tie up the
-// single database writer for everyone.
+// spec's own limits (experiments: its size, 413; its grid, 400 naming the
+// run count): a client may have only a few mutating requests in flight, so
+// one script cannot tie up the single database writer for everyone.
 
 // ConcurrencyLimit caps the requests each client IP has in flight through
 // it. It is safe for concurrent use.

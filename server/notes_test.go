@@ -188,6 +188,7 @@ func TestNotesGuardsAndAbsence(t *testing.T) {
 func (e *env) doHeaders(method, target string, headers map[string]string, body []byte) int {
 	e.t.Helper()
 	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	req.Host = testHost
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}

@@ -51,8 +51,8 @@ func idQuery(c *fiber.Ctx, name string) (int64, error) {
 	if v == "" {
 		return 0, nil
 	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
+	id, err := parseID(v)
+	if err != nil {
 		const allowed = "a positive integer id"
 		return 0, invalid(paramDetails{name, utils.CopyString(v), allowed},
 			"query parameter %s: must be %s, got %q", name, allowed, v)
@@ -83,13 +83,28 @@ func stateQuery(c *fiber.Ctx) (experiments.State, error) {
 // "experiment") for the message.
 func idParam(c *fiber.Ctx, what string) (int64, error) {
 	v := c.Params("id")
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
+	id, err := parseID(v)
+	if err != nil {
 		const allowed = "a positive integer id"
 		return 0, invalid(paramDetails{"id", utils.CopyString(v), allowed},
 			"%s id: must be %s, got %q", what, allowed, v)
 	}
 	return id, nil
+}
+
+// parseID accepts an id only in its one canonical spelling (decimal
+// digits, no sign, no leading zero), so "+1", "01" and "1" cannot name the
+// same run under different URLs.
+func parseID(v string) (int64, error) {
+	if v == "" || v[0] < '1' || v[0] > '9' {
+		return 0, strconv.ErrSyntax
+	}
+	for i := 1; i < len(v); i++ {
+		if v[i] < '0' || v[i] > '9' {
+			return 0, strconv.ErrSyntax
+		}
+	}
+	return strconv.ParseInt(v, 10, 64)
 }
 
 // enumQuery reads an optional query parameter that must be one of allowed;

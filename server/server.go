@@ -71,6 +71,10 @@ type Config struct {
 	// Heartbeat is the interval of SSE keep-alive comments; it also bounds
 	// how long a vanished client holds its subscription (0 = 15 s).
 	Heartbeat time.Duration
+	// Redactor rewrites server paths in what readers without the token
+	// see (see NewRedactor; nil = shown as they are). A reader has the
+	// token when BearerGuard admitted it on the token.
+	Redactor *Redactor
 	// ReadGuard and WriteGuard run before every read-only and every
 	// mutating /api handler (not /api/health); nil = open. Access control
 	// (bearer tokens) plugs in here: a guard returns an error to refuse.
@@ -94,6 +98,8 @@ type Server struct {
 	once    sync.Once
 	guard   struct{ read, write []fiber.Handler }
 	metrics *Metrics
+	// workerAPI is set once the worker API's routes are added.
+	workerAPI bool
 }
 
 // New builds the server and its routes.
@@ -163,6 +169,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) routes() {
 	api := s.app.Group("/api")
+	api.Use(s.redactReads)
 	api.Get("/health", s.health)
 
 	r := func(h fiber.Handler) []fiber.Handler { return append(append([]fiber.Handler{}, s.guard.read...), h) }

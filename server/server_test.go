@@ -82,6 +82,10 @@ func (e *env) serve() *http.Client {
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
 }
 
+// testHost is the Host of the helpers' requests: a local client's, which
+// open reads on a loopback address answer (httptest's example.com is not).
+const testHost = "localhost:8080"
+
 // do sends one request through app.Test and returns status, headers, body.
 func (e *env) do(method, target, contentType string, body []byte) (int, http.Header, string) {
 	e.t.Helper()
@@ -94,6 +98,7 @@ func (e *env) do(method, target, contentType string, body []byte) (int, http.Hea
 	req := httptest.NewRequest(method, "/", r)
 	path, query, _ := strings.Cut(target, "?")
 	req.URL.Opaque, req.URL.RawQuery, req.RequestURI = path, query, ""
+	req.Host = testHost
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"mime"
 	"os"
 	"path"
@@ -86,6 +85,7 @@ func (s *Server) EnableWorkerAPI(svc WorkerService) {
 // workerRoutes adds the worker API under api; r wraps read routes in the
 // read guard.
 func (s *Server) workerRoutes(api fiber.Router, r func(fiber.Handler) []fiber.Handler, svc WorkerService) {
+	s.workerAPI = true
 	w := &workerAPI{s: s, svc: svc, failures: newFailureLimiter(DefaultMaxFailures, time.Now)}
 	api.Get("/runs/:id/job", r(w.job)...)
 	g := api.Group("/worker/runs/:id", w.auth)
@@ -111,7 +111,7 @@ type workerAPI struct {
 
 // auth admits a request carrying the run's token; the run id is then in
 // Locals("run"). Wrong tokens count against the client's allowance, as
-// with the server's own token.
+// with the server's own token, and the right one passes even then.
 func (w *workerAPI) auth(c *fiber.Ctx) error {
 	id, err := idParam(c, "run")
 	if err != nil {
@@ -122,13 +122,6 @@ func (w *workerAPI) auth(c *fiber.Ctx) error {
 	if h == "" {
 		return workerDenied(c)
 	}
-	ip := c.IP()
-	if wait := w.failures.wait(ip); wait > 0 {
-		secs := int(math.Ceil(wait.Seconds()))
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
-		return &httpError{Status: fiber.StatusTooManyRequests, Code: codeTooManyRequests,
-			Message: fmt.Sprintf("too many failed authentication attempts from this address; retry in %d s", secs)}
-	}
 	ok := false
 	if strings.EqualFold(scheme, "Bearer") {
 		if ok, err = w.svc.AuthenticateWorker(c.UserContext(), id, strings.TrimSpace(token)); err != nil {
@@ -136,8 +129,8 @@ func (w *workerAPI) auth(c *fiber.Ctx) error {
 		}
 	}
 	if !ok {
-		w.failures.fail(ip)
-		return workerDenied(c)
+		// The run's own token always passes; only failures are throttled.
+		return w.failures.refuse(c, workerDenied)
 	}
 	c.Locals("run", id)
 	return c.Next()

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"math/rand"
@@ -34,7 +36,13 @@ type Options struct {
 	ArtifactsDir string // each run writes to ArtifactsDir/<run id>/
 	CacheDir     string // offline preprocessing cache
 	LoadWorkers  int    // image loading goroutines; 0 = GOMAXPROCS
-	Logger       *slog.Logger
+	// DataRoots are the folders MURA datasets may be read from (none = any
+	// path). A run reads its dataset through an os.Root opened on the root
+	// holding it, so a path checked at submission cannot lead elsewhere by
+	// the time the run reads it (a link made in the meantime, a swapped
+	// file).
+	DataRoots []string
+	Logger    *slog.Logger
 	// OnStep, when set, is told how long each training step took (the
 	// server's metrics); it must be quick.
 	OnStep func(time.Duration)
@@ -97,7 +105,7 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	if err != nil {
 		return err
 	}
-	defer data.pipe.Close()
+	defer data.Close()
 	data.spillDir = dir
 	model, err := nets.New(spec.Model.Name, nets.Config{
 		Size: spec.ImageSize, TopK: spec.Model.TopK, Params: spec.Model.Params,
@@ -124,8 +132,17 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 // runData is the prepared data of one run.
 type runData struct {
 	pipe             *preprocess.Pipeline
+	root             *os.Root // the data root read through; nil = none
 	train, val, test []preprocess.Item
 	spillDir         string // where pixel metrics spill sorted pixels: the run's folder, on disk
+}
+
+// Close releases the pipeline and the data root.
+func (d *runData) Close() {
+	d.pipe.Close()
+	if d.root != nil {
+		d.root.Close()
+	}
 }
 
 // DataSummary is what a run records about its data and split.
@@ -142,8 +159,23 @@ func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec e
 	if err != nil {
 		return nil, err
 	}
+	var dataRoot *os.Root
+	if spec.Dataset.MURA != nil {
+		if root, dataRoot, err = openDataRoot(root, x.opts.DataRoots); err != nil {
+			return nil, err
+		}
+	}
+	if dataRoot != nil {
+		if opts.Files, err = preprocess.RootFiles(dataRoot); err != nil {
+			dataRoot.Close()
+			return nil, err
+		}
+	}
 	ds, err := preprocess.LoadMURA(root, opts)
 	if err != nil {
+		if dataRoot != nil {
+			dataRoot.Close()
+		}
 		return nil, experiments.Errorf(experiments.CodeInvalid, "load dataset: %v", err)
 	}
 	split, err := preprocess.SplitPatients(ds.Records, rand.New(rand.NewSource(spec.SplitSeed)))
@@ -156,16 +188,19 @@ func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec e
 		root, len(ds.Records), len(ds.Skipped), ds.Fingerprint, spec.SplitSeed, sum.Train.Images, sum.Val.Images, sum.Test.Images)})
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
 		Variant: preprocess.Variant(spec.Preprocessing), HistEq: spec.HistEq,
-		Size: spec.ImageSize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers,
+		Size: spec.ImageSize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers, Files: opts.Files,
 	})
 	if err != nil {
+		if dataRoot != nil {
+			dataRoot.Close()
+		}
 		return nil, err
 	}
-	d := &runData{pipe: pipe}
+	d := &runData{pipe: pipe, root: dataRoot}
 	ok := false
 	defer func() {
 		if !ok {
-			pipe.Close()
+			d.Close()
 		}
 	}()
 	summary := DataSummary{Root: root, Images: len(ds.Records), Skipped: ds.Skipped, Split: split.Summary()}
@@ -219,6 +254,59 @@ func (x *Executor) writeExamples(ctx context.Context, run *experiments.Run, spec
 		return fmt.Errorf("draw preprocessing examples: %w", err)
 	}
 	return x.addArtifact(ctx, run.ID, name, "example")
+}
+
+// openDataRoot opens the data root holding the MURA folder p, for reading
+// through (nil when roots is empty: any path). It returns p as the loader
+// should name it under that root. A p under no root fails with the words
+// of the submission check, for a spec that reached a node unchecked.
+func openDataRoot(p string, roots []string) (string, *os.Root, error) {
+	if len(roots) == 0 {
+		return p, nil, nil
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", nil, err
+	}
+	under := func(dir, q string) bool {
+		rel, err := filepath.Rel(dir, q)
+		return err == nil && (rel == "." || filepath.IsLocal(rel))
+	}
+	for _, r := range roots {
+		rAbs, err := filepath.Abs(r)
+		if err != nil {
+			continue
+		}
+		dir, name := rAbs, abs
+		if !under(dir, name) {
+			// A root given through a link, a path naming it through another:
+			// compare real paths. The reads still go through the root, so
+			// what the links point at now does not matter later.
+			rReal, err1 := filepath.EvalSymlinks(rAbs)
+			pReal, err2 := filepath.EvalSymlinks(abs)
+			switch {
+			case err1 != nil:
+				continue
+			case under(rReal, abs):
+				dir = rReal
+			case err2 == nil && under(rReal, pReal):
+				dir, name = rReal, pReal
+			default:
+				continue
+			}
+		}
+		root, err := os.OpenRoot(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			// A node without the data: say so as the loader would.
+			return "", nil, experiments.Errorf(experiments.CodeInvalid, "load dataset: MURA root %s: no such folder", p)
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("open data root %s: %w", r, err)
+		}
+		return name, root, nil
+	}
+	return "", nil, experiments.Errorf(experiments.CodeInvalid, "dataset path %s is outside the data roots this server allows (%s)",
+		p, strings.Join(roots, ", "))
 }
 
 // datasetRoot returns the MURA root a dataset spec points at, generating

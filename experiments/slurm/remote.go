@@ -501,7 +501,8 @@ func RunWorker(ctx context.Context, opts WorkerOptions) error {
 		defer stopBeat()
 		go heartbeat(beatCtx, sink, info, time.Duration(asg.HeartbeatSeconds*float64(time.Second)), log)
 		exec := local.NewExecutor(sink, sink, local.Options{DataDir: filepath.Join(opts.VarDir, "data"),
-			ArtifactsDir: artifacts, CacheDir: filepath.Join(opts.VarDir, "cache"), LoadWorkers: opts.LoadWorkers, Logger: log})
+			ArtifactsDir: artifacts, CacheDir: filepath.Join(opts.VarDir, "cache"), LoadWorkers: opts.LoadWorkers,
+			DataRoots: asg.DataRoots, Logger: log})
 		return exec.Execute(ctx, run, spec, "cpu")
 	}()
 	sink.Close(10 * time.Second)

@@ -2,7 +2,6 @@ package slurm_test
 
 import (
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,7 +13,6 @@ import (
 	"xraylab/experiments/internal/testenv"
 	"xraylab/experiments/slurm"
 	"xraylab/registry"
-	"xraylab/server"
 )
 
 // RunWorker, in this process, plays the node for a server whose slurm
@@ -30,34 +28,8 @@ func TestWorkerRunsRunsForTheServer(t *testing.T) {
 	lr.Wait()
 
 	dir := t.TempDir()
-	store, err := registry.Open(filepath.Join(dir, "xraylab.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	bin, _ := filepath.Abs(filepath.Join("testdata", "fakeslurm"))
-	fake := filepath.Join(dir, "cluster")
-	os.Mkdir(fake, 0o755)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + ln.Addr().String()
-	hub := experiments.NewHub(256)
-	x, err := slurm.NewExecutor(store, store, hub, slurm.Options{ServerURL: url, Binary: "/usr/bin/xraylab",
-		Poll: 20 * time.Millisecond, Commands: slurm.ExecCommands{Dir: bin, Env: []string{"FAKESLURM_DIR=" + fake}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	runner := experiments.NewRunner(store, hub, x, experiments.RunnerOptions{Devices: []string{"slurm"}, Poll: 20 * time.Millisecond})
-	mgr := experiments.NewManager(store, hub, runner, "test")
-	srv, err := server.New(server.Config{Store: store, Service: mgr, ArtifactsDir: filepath.Join(dir, "artifacts")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.EnableWorkerAPI(x)
-	go srv.Serve(ln)
-	defer srv.Shutdown(context.Background())
+	c := newFakeCluster(t, dir, slurm.Options{})
+	store, fake, url, mgr, runner := c.store, c.fake, c.url, c.mgr, c.runner
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); runner.Wait() }()
 	runner.Start(ctx)

@@ -130,6 +130,9 @@ type Options struct {
 	// is cancelled and counted as dead (0 = 8 heartbeats, at least 1 min).
 	Heartbeat        time.Duration
 	HeartbeatTimeout time.Duration
+	// DataRoots are the server's --data-root folders: workers read MURA
+	// data only through an os.Root on one of them (none = any path).
+	DataRoots []string
 	// Commands runs sbatch, squeue, sacct and scancel (nil = ExecCommands{}).
 	Commands Commands
 	Logger   *slog.Logger
@@ -582,7 +585,7 @@ func (x *Executor) WorkerStart(ctx context.Context, runID int64, info experiment
 	if err != nil {
 		return nil, err
 	}
-	a := &experiments.WorkerAssignment{Run: run, HeartbeatSeconds: x.opts.Heartbeat.Seconds()}
+	a := &experiments.WorkerAssignment{Run: run, HeartbeatSeconds: x.opts.Heartbeat.Seconds(), DataRoots: x.opts.DataRoots}
 	for _, art := range arts {
 		if art.Name == local.CheckpointName {
 			a.Checkpoint = art
