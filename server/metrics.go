@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -83,7 +84,7 @@ func (s *Server) observeRequests(c *fiber.Ctx) error {
 	self := c.Route()
 	err := c.Next()
 	path := c.Route().Path
-	if c.Route() == self { // no route past the middleware matched
+	if r := c.Route(); r == self || prefixMiddleware(r.Path, c.Path()) { // no route past the middlewares matched
 		path = "unmatched"
 	}
 	if path != eventsPath {
@@ -138,4 +139,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		v = 1
 	}
 	ch <- prometheus.MustNewConstMetric(pausedDesc, prometheus.GaugeValue, v)
+}
+
+// prefixMiddleware tells a middleware mounted on a prefix (app.Use("/api"),
+// whose route is the last one a request passed through when no handler
+// matched it) from a handler's route: a handler's pattern without
+// parameters is the request's whole path.
+func prefixMiddleware(pattern, path string) bool {
+	return !strings.ContainsAny(pattern, ":*") && !strings.EqualFold(strings.TrimSuffix(pattern, "/"), strings.TrimSuffix(path, "/"))
 }
