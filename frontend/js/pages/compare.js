@@ -84,9 +84,14 @@ export async function comparePage(query) {
   // expSeq drops the answer of an earlier choice that arrives after a
   // later one's (the first experiment loads while the user picks another).
   let expSeq = 0;
+  // wantedExp is the experiment shown or loading: choosing it again (a
+  // select fires change even for the same value) must not redraw the grid
+  // and drop its brushes.
+  let wantedExp = 0;
   async function loadExpRuns() {
     const mine = ++expSeq;
     const e = Number(expSelect.value);
+    wantedExp = e;
     if (!e) { expRuns = []; renderRunsList(); renderParcoords(0); return; }
     try {
       const got = await allRuns(`experiment=${e}`, 1000);
@@ -96,10 +101,10 @@ export async function comparePage(query) {
       renderRunsList();
       renderParcoords(e);
     } catch (err) {
-      if (mine === expSeq) clear(runsList, errorBox(err, 'Could not load runs'));
+      if (mine === expSeq) { wantedExp = 0; clear(runsList, errorBox(err, 'Could not load runs')); }
     }
   }
-  expSelect.addEventListener('change', loadExpRuns);
+  expSelect.addEventListener('change', () => { if (Number(expSelect.value) !== wantedExp) loadExpRuns(); });
 
   function renderRunsList() {
     if (!expRuns.length) { clear(runsList, emptyNote('No runs in this experiment.')); return; }
