@@ -129,3 +129,22 @@ func TestEnsembleSpecProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestDataMismatch(t *testing.T) {
+	syn := DatasetSpec{Synthetic: &SyntheticSpec{Patients: 40, Size: 96, Seed: 3, Difficulty: "easy"}}
+	mura := DatasetSpec{MURA: &MURASpec{Root: "/d/MURA-v1.1", BodyPart: "XR_HAND", Parts: []string{"train", "valid"}}}
+	base := RunSpec{Dataset: syn, SplitSeed: 42, Preprocessing: "raw"}
+	for _, c := range []struct {
+		b    RunSpec
+		want string
+	}{
+		{RunSpec{Dataset: syn, SplitSeed: 42, Preprocessing: "raw", Seed: 7, ImageSize: 128}, ""},
+		{RunSpec{Dataset: mura, SplitSeed: 42, Preprocessing: "raw"}, "use different datasets (synthetic 40 patients 96 px seed 3 easy and MURA /d/MURA-v1.1 XR_HAND train+valid)"},
+		{RunSpec{Dataset: syn, SplitSeed: 7, Preprocessing: "raw"}, "are on different splits (split seeds 42 and 7)"},
+		{RunSpec{Dataset: syn, SplitSeed: 42, Preprocessing: "crop", HistEq: true}, "use different preprocessing (raw HE=false and crop HE=true)"},
+	} {
+		if got := DataMismatch(base, c.b); got != c.want {
+			t.Errorf("DataMismatch = %q, want %q", got, c.want)
+		}
+	}
+}

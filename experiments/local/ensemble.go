@@ -169,10 +169,18 @@ func sameImages(a, b *report.ScoreTable) string {
 	for i, r := range a.Rows {
 		o := b.Rows[i]
 		if r.Part != o.Part || r.Path != o.Path || r.Half != o.Half || r.Label != o.Label {
-			return fmt.Sprintf("scored different %s sets (row %d: %s against %s)", partName(r.Part), i+1, r.Path, o.Path)
+			return fmt.Sprintf("scored different %s sets (row %d: %s against %s)", partName(r.Part), i+1, rowName(r), rowName(o))
 		}
 	}
 	return ""
+}
+
+// rowName names a scored image: its path, and the hand of a split one.
+func rowName(r report.ScoreRow) string {
+	if r.Half != 0 {
+		return fmt.Sprintf("%s (hand %d)", r.Path, r.Half)
+	}
+	return r.Path
 }
 
 func partName(part string) string {

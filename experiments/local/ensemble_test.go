@@ -3,6 +3,7 @@ package local_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -160,5 +161,90 @@ func TestEnsemblesEndToEnd(t *testing.T) {
 		if want := byModel[name[0]].Metrics["test/"+name[1]+"/roc_auc"]; r.Cells[0].Mean != want {
 			t.Errorf("table %s: %v, the run's test ROC-AUC %v", k, r.Cells[0].Mean, want)
 		}
+	}
+}
+
+// An ensemble whose member did not succeed is leased once the member has
+// ended and fails, saying which member and why.
+func TestEnsembleOfCancelledMemberFails(t *testing.T) {
+	e := testenv.New(t)
+	ctx := context.Background()
+	queueOnly := experiments.NewManager(e.Store, e.Hub, nil, "test")
+	id := testenv.Submit(t, queueOnly, `
+experiments:
+  fail:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 3, difficulty: easy}
+    image_size: 32
+    epochs: 1
+    batch_size: 8
+    models: [{name: pixelgauss, topk: [20]}]
+    ensembles:
+      - members: [{model: pixelgauss, score: mean}, {model: pixelgauss, score: mean_top20}]
+`)
+	runs, _, err := e.Store.ListRuns(ctx, experiments.RunFilter{ExperimentID: id})
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs %v, %v", runs, err)
+	}
+	if err := e.Store.CancelQueued(ctx, runs[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	e.Serve(t, 1)
+	got := e.WaitAll(t, id, time.Minute)[1]
+	want := "ensemble pixelgauss.mean+pixelgauss.mean_top20: member pixelgauss.mean (run " + strconv.FormatInt(runs[0].ID, 10) +
+		", pixelgauss/raw/noHE/seed42) is cancelled; an ensemble needs every member succeeded"
+	if got.State != experiments.StateFailed || got.Error != want {
+		t.Errorf("ensemble %s %q, want failed %q", got.State, got.Error, want)
+	}
+}
+
+// Members named by run id: refused at submission when they are on
+// different splits or do not exist; runs of two experiments on one split
+// combine.
+func TestEnsembleOfRunsByID(t *testing.T) {
+	e := testenv.New(t)
+	m := e.Serve(t, 1)
+	ctx := context.Background()
+	spec := func(name, seeds, split string) string {
+		return `
+experiments:
+  ` + name + `:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 3, difficulty: easy}
+    image_size: 32
+    epochs: 1
+    batch_size: 8
+    models: [{name: pixelgauss, topk: [20]}]
+    seeds: ` + seeds + split + `
+`
+	}
+	a := e.WaitAll(t, testenv.Submit(t, m, spec("a", "[42, 4242]", "")), time.Minute)
+	b := e.WaitAll(t, testenv.Submit(t, m, spec("b", "[7]", "\n    split_seed: 42")), time.Minute)
+	ens := func(x, y int64) string {
+		return fmt.Sprintf("experiments:\n  ens:\n    ensembles: [{name: ab, members: [{run: %d, score: mean}, {run: %d, score: mean_top20}]}]\n", x, y)
+	}
+	for _, c := range []struct {
+		spec, want string
+	}{
+		{ens(a[0].ID, a[1].ID), fmt.Sprintf("ensemble ab: members run %d (pixelgauss/raw/noHE/seed42) and run %d (pixelgauss/raw/noHE/seed4242) are on different splits (split seeds 42 and 4242); an ensemble combines scores of the same images", a[0].ID, a[1].ID)},
+		{ens(a[0].ID, 999), "ensemble ab: member run999.mean_top20: there is no run 999"},
+		{strings.Replace(ens(a[0].ID, b[0].ID), "mean_top20", "mse", 1), fmt.Sprintf("ensemble ab: member run%d.mse: run %d (pixelgauss/raw/noHE/seed7) has no score \"mse\"; it has: mean, mean_top20", b[0].ID, b[0].ID)},
+	} {
+		_, _, err := m.Submit(ctx, []byte(c.spec), "")
+		if err == nil || err.Error() != c.want || experiments.CodeOf(err) != experiments.CodeInvalid {
+			t.Errorf("submit %s:\n got %v\nwant %s", c.spec, err, c.want)
+		}
+	}
+	// a's seed-42 run and b's run share split seed 42: they combine.
+	runs := e.WaitAll(t, testenv.Submit(t, m, ens(a[0].ID, b[0].ID)), time.Minute)
+	if len(runs) != 1 || runs[0].State != experiments.StateSucceeded {
+		t.Fatalf("ensemble of runs by id: %+v", runs)
+	}
+	spec2, err := experiments.DecodeRunSpec(runs[0].Params)
+	if err != nil || spec2.SplitSeed != 42 || spec2.Seed != 42 || spec2.Dataset.Synthetic == nil {
+		t.Errorf("ensemble run spec %+v, %v: want the members' data", spec2, err)
+	}
+	if _, ok := runs[0].Metrics["test/zscore_mean/roc_auc"]; !ok {
+		t.Errorf("no test ROC-AUC: %v", runs[0].Metrics)
 	}
 }
