@@ -368,7 +368,9 @@ func (x *Executor) ensembleMaps(ctx context.Context, run *experiments.Run, spec 
 	// Pass 1: each member's map statistics on the validation images.
 	var withMaps []mapModel
 	for _, mm := range models {
-		var vals []float64
+		// Welford's running mean and variance: a 512 px validation set
+		// has too many pixels to hold.
+		var count, mean, m2 float64
 		hasMaps := true
 		for br := range data.pipe.Batches(ctx, data.val, order(len(data.val)), make([]int64, len(data.val)), max(1, mm.m.Spec.BatchSize), "none") {
 			if br.Err != nil {
@@ -385,7 +387,10 @@ func (x *Executor) ensembleMaps(ctx context.Context, run *experiments.Run, spec 
 			for i, smp := range br.Samples {
 				for p, v := range s.Maps[i*px : (i+1)*px] {
 					if smp.Mask[p] > 0.5 {
-						vals = append(vals, float64(v))
+						count++
+						d := float64(v) - mean
+						mean += d / count
+						m2 += d * (float64(v) - mean)
 					}
 				}
 			}
@@ -393,14 +398,14 @@ func (x *Executor) ensembleMaps(ctx context.Context, run *experiments.Run, spec 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !hasMaps || len(vals) == 0 {
+		if !hasMaps || count == 0 {
 			continue
 		}
-		n, err := eval.FitNormaliser(eval.NormZScore, vals)
-		if err != nil {
-			return fmt.Errorf("ensemble %s: maps of member run %d: %w", spec.Ensemble.Name, mm.m.Run, err)
+		std := math.Sqrt(m2 / count)
+		if std == 0 || math.IsNaN(std) || math.IsInf(std, 0) {
+			return fmt.Errorf("ensemble %s: the maps of member run %d have no spread on the validation images (std %v); they cannot be z-scored", spec.Ensemble.Name, mm.m.Run, std)
 		}
-		mm.m.MapNorm = n
+		mm.m.MapNorm = &eval.Normaliser{Kind: eval.NormZScore, Mean: mean, Std: std}
 		withMaps = append(withMaps, mm)
 		rec.MapMembers = append(rec.MapMembers, mm.m.Run)
 	}

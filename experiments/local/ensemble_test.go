@@ -142,6 +142,22 @@ func TestEnsemblesEndToEnd(t *testing.T) {
 		t.Errorf("weight search not recorded: %q", rec.WeightSearch)
 	}
 
+	// Both members have maps: the ensemble's map is their mean, measured.
+	var both local.EnsembleRecord
+	b, err = os.ReadFile(filepath.Join(e.Dir, "artifacts", strconv.FormatInt(byModel["both"].ID, 10), local.EnsembleFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &both); err != nil {
+		t.Fatal(err)
+	}
+	if len(both.MapMembers) != 2 || both.MapMembers[0] != pg.ID || both.MapMembers[1] != cae.ID || both.Members[1].MapNorm == nil {
+		t.Errorf("map members %v (members %+v), want runs %d and %d", both.MapMembers, both.Members, pg.ID, cae.ID)
+	}
+	if n := byModel["both"].Metrics["test/pixel_images"]; n == 0 || n != pg.Metrics["test/pixel_images"] {
+		t.Errorf("ensemble pixel metrics over %v images, the members' over %v", n, pg.Metrics["test/pixel_images"])
+	}
+
 	// Table 1: each ensemble is its own model row.
 	table, err := report.BuildTable(runs, report.TableOptions{})
 	if err != nil {
@@ -246,5 +262,10 @@ experiments:
 	}
 	if _, ok := runs[0].Metrics["test/zscore_mean/roc_auc"]; !ok {
 		t.Errorf("no test ROC-AUC: %v", runs[0].Metrics)
+	}
+	// An ensemble is no member.
+	_, _, err = m.Submit(ctx, []byte(ens(runs[0].ID, a[0].ID)), "")
+	if want := fmt.Sprintf("ensemble ab: member run%d.mean: run %d is itself an ensemble; members must be model runs", runs[0].ID, runs[0].ID); err == nil || err.Error() != want {
+		t.Errorf("ensemble of an ensemble: %v, want %s", err, want)
 	}
 }
