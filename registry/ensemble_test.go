@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"xraylab/experiments"
@@ -83,5 +84,50 @@ func TestLeaseWaitsForEnsembleMembers(t *testing.T) {
 	finish(runs[1].ID, experiments.StateCancelled)
 	if got := lease(); got != runs[2].ID {
 		t.Fatalf("lease %d, want ensemble run %d", got, runs[2].ID)
+	}
+}
+
+// BenchmarkLeaseRun leases (and puts back) one of 1,000 queued runs, with
+// 0 or 200 ensemble runs ahead of it in lease order that wait on a
+// running member: what the lease's member check costs.
+func BenchmarkLeaseRun(b *testing.B) {
+	for _, waiting := range []int{0, 200} {
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
+			ctx := context.Background()
+			s := openTest(b)
+			zero := 0
+			params, err := json.Marshal(experiments.RunSpec{Model: experiments.ModelSpec{Name: "ens"},
+				Ensemble: &experiments.EnsembleSpec{Name: "ens", Members: []experiments.EnsembleMember{{Index: &zero, Score: "mse"}, {Index: &zero, Score: "mse_top200"}}}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := &experiments.Experiment{Name: "e", SpecText: "x", SpecHash: "h", Version: "v"}
+			runs := []*experiments.Run{{Index: 0, Model: "cae", Params: json.RawMessage(`{}`)}}
+			for i := 1; i <= waiting; i++ {
+				runs = append(runs, &experiments.Run{Index: i, Model: "ens", Params: params})
+			}
+			if err := s.CreateExperiment(ctx, e, runs); err != nil {
+				b.Fatal(err)
+			}
+			if r, err := s.LeaseRun(ctx, "w"); err != nil || r.ID != runs[0].ID {
+				b.Fatalf("lease the member: %v, %v", r, err)
+			}
+			for _, r := range runs[1:] {
+				if err := s.MoveRunToTop(ctx, r.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+			mustCreate(b, s, "plain", 1000)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r, err := s.LeaseRun(ctx, "w")
+				if err != nil || r == nil || r.Model == "ens" {
+					b.Fatalf("lease: %+v, %v", r, err)
+				}
+				if _, err := s.w.ExecContext(ctx, "UPDATE runs SET state = 'queued' WHERE id = ?", r.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
