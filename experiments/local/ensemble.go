@@ -45,14 +45,14 @@ type EnsembleRecord struct {
 
 // EnsembleMember is one member as combined.
 type EnsembleMember struct {
-	Run        int64               `json:"run"`
-	Label      string              `json:"label"` // the member run's grid point
-	Score      string              `json:"score"`
-	Normaliser *eval.Normaliser    `json:"normaliser"`
-	Weight     float64             `json:"weight,omitempty"`
-	MapNorm    *eval.Normaliser    `json:"map_normaliser,omitempty"`
-	Spec       experiments.RunSpec `json:"-"`
-	Table      *report.ScoreTable  `json:"-"`
+	Run        int64            `json:"run"`
+	Label      string           `json:"label"` // the member run's grid point
+	Score      string           `json:"score"`
+	Normaliser *eval.Normaliser `json:"normaliser"`
+	Weight     float64          `json:"weight,omitempty"`
+	MapNorm    *eval.Normaliser `json:"map_normaliser,omitempty"`
+	spec       experiments.RunSpec
+	table      *report.ScoreTable
 	run        *experiments.Run
 }
 
@@ -131,16 +131,16 @@ func (x *Executor) loadMembers(ctx context.Context, run *experiments.Run, en *ex
 		if !strings.Contains(","+strings.Join(t.Scores, ",")+",", ","+m.Score+",") {
 			return nil, fmt.Errorf("ensemble %s: member %s: run %d has no score %q; it has: %s", en.Name, m.Label(), r.ID, m.Score, strings.Join(t.Scores, ", "))
 		}
-		out = append(out, &EnsembleMember{Run: r.ID, Label: spec.Label(), Score: m.Score, Spec: spec, Table: t, run: r})
+		out = append(out, &EnsembleMember{Run: r.ID, Label: spec.Label(), Score: m.Score, spec: spec, table: t, run: r})
 	}
 	first := out[0]
 	for _, m := range out[1:] {
-		msg := experiments.DataMismatch(first.Spec, m.Spec)
+		msg := experiments.DataMismatch(first.spec, m.spec)
 		if msg == "" && first.run.Dataset != m.run.Dataset {
 			msg = fmt.Sprintf("were scored on different data (dataset fingerprints %.12s and %.12s)", first.run.Dataset, m.run.Dataset)
 		}
 		if msg == "" {
-			msg = sameImages(first.Table, m.Table)
+			msg = sameImages(first.table, m.table)
 		}
 		if msg != "" {
 			return nil, fmt.Errorf("ensemble %s: members run %d (%s) and run %d (%s) %s; an ensemble combines scores of the same images",
@@ -199,7 +199,7 @@ func (x *Executor) executeEnsemble(ctx context.Context, run *experiments.Run, sp
 	}
 	x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
 		"ensemble %s of %d members, %s-normalised, combined by %s", en.Name, len(members), en.Normalise, en.Combine)})
-	t := members[0].Table
+	t := members[0].table
 	parts := map[string][]int{} // row indices per part
 	for i, r := range t.Rows {
 		parts[r.Part] = append(parts[r.Part], i)
@@ -207,7 +207,7 @@ func (x *Executor) executeEnsemble(ctx context.Context, run *experiments.Run, sp
 	column := func(m *EnsembleMember, part string) []float64 {
 		out := make([]float64, len(parts[part]))
 		for k, i := range parts[part] {
-			out[k] = m.Table.Rows[i].Scores[m.Score]
+			out[k] = m.table.Rows[i].Scores[m.Score]
 		}
 		return out
 	}
@@ -320,12 +320,12 @@ func (x *Executor) ensembleMaps(ctx context.Context, run *experiments.Run, spec 
 			continue
 		}
 		seen[m.Run] = true
-		if m.Spec.ImageSize != spec.ImageSize {
-			rec.MapNote += fmt.Sprintf("run %d left out of the maps: image size %d, not %d. ", m.Run, m.Spec.ImageSize, spec.ImageSize)
+		if m.spec.ImageSize != spec.ImageSize {
+			rec.MapNote += fmt.Sprintf("run %d left out of the maps: image size %d, not %d. ", m.Run, m.spec.ImageSize, spec.ImageSize)
 			continue
 		}
 		path := filepath.Join(x.RunDir(m.Run), CheckpointName)
-		if selectsBest(m.Spec) {
+		if selectsBest(m.spec) {
 			if _, err := os.Stat(filepath.Join(x.RunDir(m.Run), BestCheckpointName)); err == nil {
 				path = filepath.Join(x.RunDir(m.Run), BestCheckpointName)
 			}
@@ -372,7 +372,7 @@ func (x *Executor) ensembleMaps(ctx context.Context, run *experiments.Run, spec 
 		// has too many pixels to hold.
 		var count, mean, m2 float64
 		hasMaps := true
-		for br := range data.pipe.Batches(ctx, data.val, order(len(data.val)), make([]int64, len(data.val)), max(1, mm.m.Spec.BatchSize), "none") {
+		for br := range data.pipe.Batches(ctx, data.val, order(len(data.val)), make([]int64, len(data.val)), max(1, mm.m.spec.BatchSize), "none") {
 			if br.Err != nil {
 				return br.Err
 			}
@@ -417,7 +417,7 @@ func (x *Executor) ensembleMaps(ctx context.Context, run *experiments.Run, spec 
 	stream := eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, data.spillDir)
 	defer stream.Close()
 	var streamErr error
-	for br := range data.pipe.Batches(ctx, data.test, order(len(data.test)), make([]int64, len(data.test)), max(1, withMaps[0].m.Spec.BatchSize), "none") {
+	for br := range data.pipe.Batches(ctx, data.test, order(len(data.test)), make([]int64, len(data.test)), max(1, withMaps[0].m.spec.BatchSize), "none") {
 		if br.Err != nil {
 			return br.Err
 		}
