@@ -27,6 +27,7 @@ type engine struct {
 	store   *registry.Store
 	hub     *experiments.Hub
 	exec    experiments.Executor
+	local   *local.Executor // executes ensemble runs whatever exec is
 	runner  *experiments.Runner
 	manager *experiments.Manager
 	// onStep, when set before the workers start, hears how long each local
@@ -43,14 +44,15 @@ func newEngine(p varPaths, log *slog.Logger, dataRoots ...string) (*engine, erro
 	}
 	hub := experiments.NewHub(256)
 	e := &engine{store: store, hub: hub, manager: experiments.NewManager(store, hub, nil, experiments.BinaryVersion())}
-	e.exec = local.NewExecutor(store, hub, local.Options{
-		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, DataRoots: dataRoots, Logger: log,
+	e.local = local.NewExecutor(store, hub, local.Options{
+		DataDir: p.data, ArtifactsDir: p.artifacts, CacheDir: p.cache, DataRoots: dataRoots, Logger: log, Runs: store,
 		OnStep: func(d time.Duration) {
 			if e.onStep != nil {
 				e.onStep(d)
 			}
 		},
 	})
+	e.exec = e.local
 	return e, nil
 }
 
@@ -61,7 +63,7 @@ func (e *engine) withWorkers(workers int, only []int64, log *slog.Logger) {
 	for i := range devices {
 		devices[i] = "cpu"
 	}
-	e.runner = experiments.NewRunner(e.store, e.hub, e.exec, experiments.RunnerOptions{Devices: devices, Experiments: only, Logger: log})
+	e.runner = experiments.NewRunner(e.store, e.hub, e.exec, experiments.RunnerOptions{Devices: devices, Experiments: only, Ensembles: e.local, Logger: log})
 	e.manager = experiments.NewManager(e.store, e.hub, e.runner, experiments.BinaryVersion())
 }
 

@@ -22,6 +22,9 @@ type RunSpec struct {
 	// Slurm is the experiment's cluster resources merged with the model's
 	// (nil when the spec names none); the slurm backend merges it over its own.
 	Slurm *SlurmResources `json:"slurm,omitempty"`
+	// Ensemble, when set, makes the run an ensemble of other runs' scores
+	// (ensemble.go); Model then holds its name and its one score.
+	Ensemble *EnsembleSpec `json:"ensemble,omitempty"`
 }
 
 // Label is a short human name of the grid point.
@@ -58,7 +61,7 @@ func (e *ExperimentSpec) Expand() []RunSpec {
 			}
 		}
 	}
-	return out
+	return e.expandEnsembles(out)
 }
 
 // DecodeRunSpec reads a run's stored params.

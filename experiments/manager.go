@@ -61,7 +61,11 @@ func (m *Manager) submit(ctx context.Context, spec []byte, only string, priority
 	for _, es := range selected {
 		e := &Experiment{Name: es.Name, SpecText: parsed.Text, SpecHash: parsed.Hash, Version: m.version, Priority: priority}
 		var runs []*Run
-		for i, rs := range es.Expand() {
+		specs := es.Expand()
+		if err := ResolveEnsembles(ctx, m.store, specs); err != nil {
+			return nil, nil, err
+		}
+		for i, rs := range specs {
 			params, err := json.Marshal(rs)
 			if err != nil {
 				return nil, nil, &Error{Code: CodeInternal, Message: "encode run params", Err: err}

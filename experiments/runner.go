@@ -31,7 +31,10 @@ type RunnerOptions struct {
 	// Experiments, when not empty, limits the pool to these experiments'
 	// runs (xraylab run leaves the rest of a shared queue alone).
 	Experiments []int64
-	Logger      *slog.Logger
+	// Ensembles, when set, executes ensemble runs (which read their
+	// members' stored scores and need no cluster); nil: the Executor does.
+	Ensembles Executor
+	Logger    *slog.Logger
 }
 
 // Runner is the worker pool: each slot leases the oldest queued run,
@@ -243,7 +246,11 @@ func (r *Runner) safeExecute(ctx context.Context, run *Run, device string) (err 
 	if err != nil {
 		return err
 	}
-	err = r.exec.Execute(ctx, run, spec, device)
+	exec := r.exec
+	if spec.Ensemble != nil && r.opts.Ensembles != nil {
+		exec = r.opts.Ensembles
+	}
+	err = exec.Execute(ctx, run, spec, device)
 	if err != nil && errors.Is(err, context.Canceled) && ctx.Err() == nil {
 		// A cancellation that is not ours is a failure of the run.
 		return fmt.Errorf("run aborted: %w", err)

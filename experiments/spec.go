@@ -49,6 +49,8 @@ type ExperimentSpec struct {
 	Preprocessing   []string    `json:"preprocessing"`
 	HistEq          []bool      `json:"histogram_equalization"`
 	Seeds           []int64     `json:"seeds"`
+	// Ensembles combine the scores of finished runs (see ensemble.go).
+	Ensembles []EnsembleSpec `json:"ensembles,omitempty"`
 	// Slurm overrides the server's cluster resources for this experiment's
 	// jobs (slurm backend only).
 	Slurm *SlurmResources `json:"slurm,omitempty"`
@@ -281,6 +283,7 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 		Preprocessing:   []string{"raw"}, HistEq: []bool{false}, Seeds: []int64{42},
 	}
 	var hasDataset, hasModels bool
+	var ensNode *yaml.Node
 	node := w.resolve(n)
 	w.mapping(node, path, map[string]func(*yaml.Node, string){
 		"description": func(n *yaml.Node, p string) { e.Description = w.str(n, p) },
@@ -325,6 +328,10 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 			}
 		},
 		"slurm": func(n *yaml.Node, p string) { e.Slurm = w.slurm(n, p) },
+		"ensembles": func(n *yaml.Node, p string) {
+			ensNode = n
+			w.list(n, p, maxEnsembles, func(n *yaml.Node, p string) { e.Ensembles = append(e.Ensembles, w.ensemble(n, p)) })
+		},
 		"seeds": func(n *yaml.Node, p string) {
 			e.Seeds = nil
 			w.list(n, p, 100, func(n *yaml.Node, p string) {
@@ -341,11 +348,15 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 		},
 	})
 	if node.Kind == yaml.MappingNode {
-		if !hasDataset {
+		// An experiment of ensembles over runs by id takes their data.
+		if !hasDataset && (hasModels || len(e.Ensembles) == 0) {
 			w.addf(node, join(path, "dataset"), "is required (synthetic or mura)")
 		}
-		if !hasModels {
+		if !hasModels && len(e.Ensembles) == 0 {
 			w.addf(node, join(path, "models"), "is required; known models: %s", strings.Join(nets.Names(), ", "))
+		}
+		if ensNode != nil {
+			w.checkEnsembles(e, ensNode, path)
 		}
 	}
 	return e
@@ -515,7 +526,7 @@ func (w *walker) selection(m *ModelSpec, selectNode *yaml.Node, path string) {
 
 // GridSize is the number of runs the experiment expands to.
 func (e *ExperimentSpec) GridSize() int {
-	return len(e.Models) * len(e.Preprocessing) * len(e.HistEq) * len(e.Seeds)
+	return len(e.Models)*len(e.Preprocessing)*len(e.HistEq)*len(e.Seeds) + e.ensembleGridSize()
 }
 
 // Find returns the named experiment.

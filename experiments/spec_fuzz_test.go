@@ -26,6 +26,7 @@ func FuzzParseSpec(f *testing.F) {
 			f.Add(b)
 		}
 	}
+	f.Add([]byte(ensembleYAML))
 	f.Fuzz(func(t *testing.T, text []byte) {
 		spec, err := ParseSpec(text)
 		if err != nil {
@@ -48,7 +49,9 @@ func FuzzParseSpec(f *testing.F) {
 		}
 		total := 0
 		for _, e := range spec.Experiments {
-			if !validName(e.Name) || (e.Dataset.Synthetic == nil) == (e.Dataset.MURA == nil) ||
+			// Only an experiment of ensembles over runs by id may lack a dataset.
+			noData := e.Dataset.Synthetic == nil && e.Dataset.MURA == nil && len(e.Models) == 0
+			if !validName(e.Name) || ((e.Dataset.Synthetic == nil) == (e.Dataset.MURA == nil) && !noData) ||
 				e.ImageSize < 16 || e.ImageSize > 1024 || e.Epochs < 1 || e.BatchSize < 1 || e.CheckpointEvery < 1 {
 				t.Fatalf("accepted experiment breaks a limit: %+v", e)
 			}
@@ -58,7 +61,11 @@ func FuzzParseSpec(f *testing.F) {
 			}
 			total += len(runs)
 			for _, r := range runs {
-				if _, ok := nets.Lookup(r.Model.Name); !ok {
+				if r.Ensemble != nil {
+					if len(r.Ensemble.Members) < 2 || len(r.Ensemble.Members) > maxEnsembleMembers {
+						t.Fatalf("accepted an ensemble of %d members", len(r.Ensemble.Members))
+					}
+				} else if _, ok := nets.Lookup(r.Model.Name); !ok {
 					t.Fatalf("accepted unknown model %q", r.Model.Name)
 				}
 				raw, err := json.Marshal(r)

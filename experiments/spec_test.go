@@ -110,7 +110,7 @@ func TestParseSpecProblems(t *testing.T) {
     epoks: 3
 `, []string{
 			`experiments.e1.models[1].name: unknown model "cea"; known: ` + knownModels() + ` (line 6, column 15)`,
-			`experiments.e1.epoks: unknown field "epoks"; known: batch_size, checkpoint_every, dataset, description, epochs, histogram_equalization, image_size, models, preprocessing, seeds, slurm, split_seed (line 7, column 5)`,
+			`experiments.e1.epoks: unknown field "epoks"; known: batch_size, checkpoint_every, dataset, description, ensembles, epochs, histogram_equalization, image_size, models, preprocessing, seeds, slurm, split_seed (line 7, column 5)`,
 		}},
 		{"ranges and types", `experiments:
   e1:

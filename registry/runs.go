@@ -187,11 +187,20 @@ func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any) 
 // (leaseOrder), and none while the queue is paused. INDEXED BY keeps the
 // pick on runs_lease, which yields queued runs already in that order, even
 // when an experiment filter makes another index look cheaper.
+//
+// An ensemble run (params $.ensemble.members) is not picked while any of
+// its member runs — by index in its own experiment, or by id — is queued
+// or running; once all have ended it is leased, and its executor fails it
+// if one did not succeed.
 const leaseSQL = `
 	UPDATE runs SET state = 'running', worker = ?, started = ?, finished = NULL,
 	                error = '', attempts = attempts + 1
-	WHERE id = (SELECT id FROM runs INDEXED BY runs_lease WHERE state = 'queued'%s
+	WHERE id = (SELECT id FROM runs AS q INDEXED BY runs_lease WHERE state = 'queued'%s
 	            AND (SELECT paused FROM queue WHERE id = 1) = 0
+	            AND NOT EXISTS (SELECT 1 FROM json_each(q.params, '$.ensemble.members') AS m
+	                WHERE (SELECT state FROM runs WHERE id = json_extract(m.value, '$.run')) IN ('queued', 'running')
+	                   OR (SELECT state FROM runs WHERE experiment_id = q.experiment_id
+	                          AND idx = json_extract(m.value, '$.index')) IN ('queued', 'running'))
 	            ORDER BY ` + leaseOrder + ` LIMIT 1)
 	RETURNING ` + runColumns
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -477,6 +478,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		lease = append(lease, detail)
 	}
 	rows.Close()
+	// The one scan allowed is json_each over a queued run's own ensemble
+	// members (a few items of its params), not a table.
+	lease = slices.DeleteFunc(lease, func(l string) bool { return strings.HasPrefix(l, "SCAN m VIRTUAL TABLE") })
 	check(t, "lease", strings.Join(lease, "\n"), false)
 	check(t, "counts", plan(t, countsSQL, 1), false)
 	check(t, "best", plan(t, bestSQL, 1), false)

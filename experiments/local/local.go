@@ -46,6 +46,9 @@ type Options struct {
 	// OnStep, when set, is told how long each training step took (the
 	// server's metrics); it must be quick.
 	OnStep func(time.Duration)
+	// Runs reads other runs: an ensemble run's members (the store of a
+	// server; nil on a cluster worker, which is never given ensembles).
+	Runs experiments.RunReader
 }
 
 // Executor trains and evaluates runs in this process. What a run
@@ -100,6 +103,9 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 		rx := *x
 		rx.hub = rl
 		x = &rx
+	}
+	if spec.Ensemble != nil {
+		return x.executeEnsemble(ctx, run, spec)
 	}
 	data, err := x.prepareData(ctx, run, spec)
 	if err != nil {

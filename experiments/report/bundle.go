@@ -16,7 +16,7 @@ import (
 
 // artifactKindsExported are the artifacts copied into a bundle; checkpoints
 // are large and not needed to check a figure.
-var artifactKindsExported = map[string]bool{"scores": true, "plot": true, "example": true}
+var artifactKindsExported = map[string]bool{"scores": true, "plot": true, "example": true, "ensemble": true}
 
 // Export writes experiment id as a bundle into dir, which must not exist or
 // be empty. artifactsDir is where runs keep their files (<dir>/<run id>/).

@@ -58,6 +58,7 @@ func New(t *testing.T) *Env {
 	exec := local.NewExecutor(store, hub, local.Options{
 		DataDir: sharedData, ArtifactsDir: filepath.Join(dir, "artifacts"), CacheDir: filepath.Join(dir, "cache"),
 		OnStep: func(time.Duration) { steps.Add(1) },
+		Runs:   store,
 	})
 	return &Env{Store: store, Hub: hub, Exec: exec, Dir: dir, Steps: steps}
 }
