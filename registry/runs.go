@@ -11,17 +11,17 @@ import (
 	"xraylab/experiments"
 )
 
-// runColumns ends in the run's priority override and its effective
-// priority (the override, else its experiment's).
-const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished, priority_override, priority`
+// runColumns ends in the run's priority override, its effective priority
+// (the override, else its experiment's) and its archive time.
+const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished, priority_override, priority, archived`
 
 func scanRun(sc scanner) (*experiments.Run, error) {
 	var r experiments.Run
 	var params, state string
 	var created int64
-	var started, finished, override sql.NullInt64
+	var started, finished, override, archived sql.NullInt64
 	if err := sc.Scan(&r.ID, &r.ExperimentID, &r.Index, &r.Model, &params, &r.Seed, &state,
-		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished, &override, &r.Priority); err != nil {
+		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished, &override, &r.Priority, &archived); err != nil {
 		return nil, err
 	}
 	if override.Valid {
@@ -33,6 +33,7 @@ func scanRun(sc scanner) (*experiments.Run, error) {
 	r.Created = fromNanos(created)
 	r.Started = ptrNanos(started)
 	r.Finished = ptrNanos(finished)
+	r.Archived = ptrNanos(archived)
 	return &r, nil
 }
 
@@ -49,7 +50,7 @@ func collectRuns(rows *sql.Rows) ([]*experiments.Run, error) {
 	return out, rows.Err()
 }
 
-// fillOutcomes sets each run's final Metrics and Dataset fingerprint, in
+// fillOutcomes sets each run's final Metrics, Dataset fingerprint and Tags, in
 // chunks that stay far below SQLite's limit on bound parameters.
 func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error {
 	const chunk = 500
@@ -60,7 +61,7 @@ func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error
 		for i, r := range part {
 			byID[r.ID] = r
 			ids[i] = r.ID
-			r.Metrics, r.Dataset = nil, ""
+			r.Metrics, r.Dataset, r.Tags = nil, "", nil
 		}
 		in := "(" + placeholders(len(part)) + ")"
 
@@ -104,6 +105,28 @@ func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error
 		if err := rows.Err(); err != nil {
 			return internal("read dataset fingerprints", err)
 		}
+
+		rows, err = q.QueryContext(ctx, "SELECT run_id, key, value FROM run_tags WHERE run_id IN "+in, ids...)
+		if err != nil {
+			return internal("read run tags", err)
+		}
+		for rows.Next() {
+			var id int64
+			var k, v string
+			if err := rows.Scan(&id, &k, &v); err != nil {
+				rows.Close()
+				return internal("read run tags", err)
+			}
+			r := byID[id]
+			if r.Tags == nil {
+				r.Tags = map[string]string{}
+			}
+			r.Tags[k] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return internal("read run tags", err)
+		}
 	}
 	return nil
 }
@@ -138,10 +161,13 @@ func (s *Store) ListRuns(ctx context.Context, f experiments.RunFilter) ([]*exper
 	if f.State != "" && !f.State.Valid() {
 		return nil, 0, invalid("unknown run state %q; known: %s", f.State, stateList())
 	}
-	countSQL, pageSQL, args := runQueries(f)
+	countSQL, pageSQL, args, err := runQueries(f)
+	if err != nil {
+		return nil, 0, err
+	}
 	var runs []*experiments.Run
 	var total int
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
 		if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
 			return internal("count runs", err)
 		}
@@ -161,8 +187,9 @@ func (s *Store) ListRuns(ctx context.Context, f experiments.RunFilter) ([]*exper
 }
 
 // runQueries builds ListRuns' count and page queries for f; the page
-// query takes LIMIT and OFFSET after args.
-func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any) {
+// query takes LIMIT and OFFSET after args. A search filter or order that
+// does not parse is CodeInvalid with its position.
+func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any, err error) {
 	var conds []string
 	if f.ExperimentID != 0 {
 		conds, args = append(conds, "experiment_id = ?"), append(args, f.ExperimentID)
@@ -173,18 +200,44 @@ func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any) 
 	if f.Model != "" {
 		conds, args = append(conds, "model = ?"), append(args, f.Model)
 	}
+	if f.Filter != "" {
+		cond, fargs, err := compileFilter(f.Filter)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if cond != "" {
+			conds, args = append(conds, cond), append(args, fargs...)
+		}
+	}
+	order, oargs, err := compileOrder(f.OrderBy)
+	if err != nil {
+		return "", "", nil, err
+	}
+	// Archive conditions carry no arguments: a list with no other filter
+	// still reads every run, in id order.
+	switch f.Archived {
+	case experiments.ArchivedHidden:
+		conds = append(conds, "archived IS NULL", runExperimentVisible)
+	case experiments.ArchivedOnly:
+		conds = append(conds, "(archived IS NOT NULL OR NOT "+runExperimentVisible+")")
+	}
 	where := ""
 	if len(conds) > 0 {
 		where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	return "SELECT count(*) FROM runs" + where,
-		"SELECT " + runColumns + " FROM runs" + where + " ORDER BY id LIMIT ? OFFSET ?",
-		args
+		"SELECT " + runColumns + " FROM runs" + where + " ORDER BY " + order + " LIMIT ? OFFSET ?",
+		append(args, oargs...), nil
 }
+
+// runExperimentVisible holds for a run whose experiment is not archived
+// (a lookup by the experiment's primary key).
+const runExperimentVisible = `(SELECT archived FROM experiments WHERE experiments.id = runs.experiment_id) IS NULL`
 
 // leaseSQL picks and leases in one statement; %s narrows the pick to some
 // experiments when asked. The pick is the first queued run in lease order
-// (leaseOrder), and none while the queue is paused. INDEXED BY keeps the
+// (leaseOrder), and none while the queue is paused; archived runs and
+// runs of archived experiments are skipped. INDEXED BY keeps the
 // pick on runs_lease, which yields queued runs already in that order, even
 // when an experiment filter makes another index look cheaper.
 const leaseSQL = `
@@ -192,6 +245,7 @@ const leaseSQL = `
 	                error = '', attempts = attempts + 1
 	WHERE id = (SELECT id FROM runs INDEXED BY runs_lease WHERE state = 'queued'%s
 	            AND (SELECT paused FROM queue WHERE id = 1) = 0
+	            AND archived IS NULL AND ` + runExperimentVisible + `
 	            ORDER BY ` + leaseOrder + ` LIMIT 1)
 	RETURNING ` + runColumns
 
