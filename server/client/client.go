@@ -254,8 +254,8 @@ func (c *Client) Run(ctx context.Context, id int64) (*experiments.Run, error) {
 	return &r, nil
 }
 
-// Runs lists the runs f selects in ID order (f.Limit 0 = the server's
-// default) and the total matching.
+// Runs lists the runs f selects (its search filter and order included;
+// f.Limit 0 = the server's default) and the total matching.
 func (c *Client) Runs(ctx context.Context, f experiments.RunFilter) ([]*experiments.Run, int, error) {
 	q := url.Values{}
 	if f.ExperimentID != 0 {
@@ -266,6 +266,15 @@ func (c *Client) Runs(ctx context.Context, f experiments.RunFilter) ([]*experime
 	}
 	if f.Model != "" {
 		q.Set("model", f.Model)
+	}
+	if f.Filter != "" {
+		q.Set("filter", f.Filter)
+	}
+	if f.OrderBy != "" {
+		q.Set("order_by", f.OrderBy)
+	}
+	if a := archivedValue(f.Archived); a != "" {
+		q.Set("archived", a)
 	}
 	page(q, f.Limit, f.Offset)
 	var out pageOf[*experiments.Run]
