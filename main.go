@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"--version": version,
-		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
+		"serve":     cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
 		"export": cmdExport, "reproduce": cmdReproduce, "score": cmdScore, "worker": cmdWorker, "runs": cmdRuns,
 		"version": version,
 	}
