@@ -50,10 +50,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return nil
 	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
-		"--version": version,
-		"serve":     cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
+		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
 		"export": cmdExport, "reproduce": cmdReproduce, "score": cmdScore, "worker": cmdWorker, "runs": cmdRuns,
-		"version": version,
+		"version": version, "--version": version,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
