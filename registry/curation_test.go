@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 
 	"xraylab/experiments"
@@ -271,4 +272,60 @@ func TestPurge(t *testing.T) {
 		t.Errorf("experiment after purge: %v", err)
 	}
 	wantErr(t, s.PurgeRun(ctx, 42), experiments.CodeNotFound, "run 42 not found")
+}
+
+// Pages of a metric order, taken at every size and offset, are slices of
+// the whole order: the runs with the metric, then those without.
+func TestSearchMetricOrderPages(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t)
+	searchFixture(t, s)
+	for _, order := range []string{"metrics.`test/recon/roc_auc` DESC", "metrics.`test/recon/roc_auc` ASC"} {
+		for _, filter := range []string{"", "model != 'vae'"} {
+			all, total, err := s.ListRuns(ctx, experiments.RunFilter{Filter: filter, OrderBy: order})
+			if err != nil || len(all) != total {
+				t.Fatal(err)
+			}
+			for limit := 1; limit <= total+1; limit++ {
+				for offset := 0; offset <= total; offset++ {
+					page, n, err := s.ListRuns(ctx, experiments.RunFilter{Filter: filter, OrderBy: order, Limit: limit, Offset: offset})
+					if err != nil || n != total {
+						t.Fatal(err)
+					}
+					want := ids(all)[offset:min(total, offset+limit)]
+					if !reflect.DeepEqual(ids(page), want) {
+						t.Fatalf("%q %q limit %d offset %d: %v, want %v", filter, order, limit, offset, ids(page), want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// The page of a metric order is read from final_metrics_key_value in
+// order: no sort, no scan of runs.
+func TestMetricOrderPlan(t *testing.T) {
+	s := openTest(t)
+	searchFixture(t, s)
+	q, err := runQueries(experiments.RunFilter{Filter: "model = 'cae'", OrderBy: "metrics.`test/recon/roc_auc` DESC"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSQL, _, _ := metricPageSQL(q)
+	rows, err := s.r.Query("EXPLAIN QUERY PLAN "+withSQL, append(append([]any{q.metric}, q.args...), 50, 0)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		rows.Scan(&id, &parent, &unused, &detail)
+		plan = append(plan, detail)
+	}
+	p := strings.Join(plan, "\n")
+	if strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "SCAN runs") || !strings.Contains(p, "final_metrics_key_value") {
+		t.Errorf("plan:\n%s", p)
+	}
 }

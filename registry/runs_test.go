@@ -458,10 +458,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{State: experiments.StateQueued, Model: "cae"}, {ExperimentID: 1, State: experiments.StateQueued, Model: "cae"},
 	} {
 		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
-			countSQL, pageSQL, args, err := runQueries(f)
+			q, err := runQueries(f)
 			if err != nil {
 				t.Fatal(err)
 			}
+			countSQL, pageSQL, args := q.countSQL, q.pageSQL, q.args
 			unfiltered := len(args) == 0 // reading every run is what was asked
 			check(t, "count", plan(t, countSQL, args...), unfiltered)
 			check(t, "page", plan(t, pageSQL, append(args, 50, 0)...), unfiltered)
@@ -490,11 +491,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		"metrics.`test/recon/roc_auc` > 0.6 AND tags.stage = 'final'", "model = 'cae' AND state = 'queued'",
 	} {
 		t.Run(filter, func(t *testing.T) {
-			_, pageSQL, args, err := runQueries(experiments.RunFilter{Filter: filter})
+			q, err := runQueries(experiments.RunFilter{Filter: filter})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := plan(t, pageSQL, append(args, 50, 0)...)
+			p := plan(t, q.pageSQL, append(q.args, 50, 0)...)
 			if strings.Contains(p, "SCAN final_metrics") || strings.Contains(p, "SCAN run_tags") {
 				t.Errorf("%s scans metrics or tags:\n%s", filter, p)
 			}

@@ -106,14 +106,15 @@ func jsonPath(segs []string) string {
 
 // compileOrder compiles order_by into an ORDER BY list ending in the id,
 // so pages are stable; runs without the key (a missing metric or tag)
-// come last either way.
-func compileOrder(src string) (string, []any, error) {
+// come last either way. (ListRuns serves a metric order with metricPage,
+// which breaks ties by id in the order's direction.)
+func compileOrder(src string) (string, []any, *search.Order, error) {
 	o, err := search.ParseOrder(src)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if o == nil {
-		return "runs.id", nil, nil
+		return "runs.id", nil, nil, nil
 	}
 	dir := " ASC"
 	if o.Desc {
@@ -136,7 +137,7 @@ func compileOrder(src string) (string, []any, error) {
 		}
 	}
 	if o.Key.Kind == search.Attr && o.Key.Name == "id" {
-		return "runs.id" + dir, nil, nil
+		return "runs.id" + dir, nil, o, nil
 	}
-	return expr + dir + " NULLS LAST, runs.id", args, nil
+	return expr + dir + " NULLS LAST, runs.id", args, o, nil
 }
