@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"xraylab/experiments"
+	"xraylab/experiments/report"
 )
 
 // runIDs decodes a run page's ids, in order.
@@ -264,5 +265,29 @@ func TestCurationNeedsToken(t *testing.T) {
 		if code, _, _ := e.call(c[0], c[1], "", nil); code != 401 {
 			t.Errorf("%s %s without token: %d", c[0], c[1], code)
 		}
+	}
+}
+
+// Reports follow curation: a renamed experiment's report shows the new
+// name, and its table leaves an archived run out.
+func TestReportsFollowCuration(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Reports = report.NewReports(c.Store, c.ArtifactsDir) })
+	e.submitFile("two.yaml")
+	finishRuns(t, e, map[int64]float64{1: 0.6, 2: 0.8, 3: 0.7})
+	if html := e.get("/api/experiments/1/report", 200); !strings.Contains(html, "alpha") {
+		t.Fatal("report lacks the name")
+	}
+	if code, _, body := e.do("PATCH", "/api/experiments/1", "application/json", []byte(`{"name": "alpha-renamed"}`)); code != 200 {
+		t.Fatalf("rename: %d %s", code, body)
+	}
+	if html := e.get("/api/experiments/1/report", 200); !strings.Contains(html, "alpha-renamed") {
+		t.Error("the cached report kept the old name")
+	}
+	table := func() string { return e.get("/api/experiments/1/table?format=csv", 200) }
+	before := table()
+	e.post("/api/runs/2/archive", "", 200) // seed 2, AUC 0.8
+	after := table()
+	if before == after || strings.Contains(after, "0.8") {
+		t.Errorf("table with run 2 archived:\n%s\nbefore:\n%s", after, before)
 	}
 }
