@@ -235,14 +235,7 @@ func (c *Client) Experiment(ctx context.Context, id int64) (*experiments.Experim
 // Experiments lists experiments newest first (search: a substring of the
 // name, "" = all; limit 0 = the server's default) and the total matching.
 func (c *Client) Experiments(ctx context.Context, search string, limit, offset int) ([]*experiments.Experiment, int, error) {
-	q := url.Values{}
-	if search != "" {
-		q.Set("search", search)
-	}
-	page(q, limit, offset)
-	var out pageOf[*experiments.Experiment]
-	err := c.Do(ctx, Request{Method: http.MethodGet, Path: "api/experiments", Query: q}, &out)
-	return out.Items, out.Total, err
+	return c.ExperimentsWhere(ctx, experiments.ExperimentFilter{Search: search, Limit: limit, Offset: offset})
 }
 
 // Run reads one run.
