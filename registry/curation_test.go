@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"xraylab/experiments"
+	"xraylab/experiments/search"
 )
 
 // searchFixture: two experiments of four runs each with real RunSpec
@@ -327,5 +328,16 @@ func TestMetricOrderPlan(t *testing.T) {
 	p := strings.Join(plan, "\n")
 	if strings.Contains(p, "TEMP B-TREE") || strings.Contains(p, "SCAN runs") || !strings.Contains(p, "final_metrics_key_value") {
 		t.Errorf("plan:\n%s", p)
+	}
+}
+
+// The largest expression the parser allows runs in SQLite.
+func TestSearchAtTheLimits(t *testing.T) {
+	s := openTest(t)
+	searchFixture(t, s)
+	expr := strings.Repeat("(", search.MaxDepth) + strings.TrimSuffix(strings.Repeat("metrics.`test/recon/ap` > 0.85 OR ", search.MaxConditions), " OR ") + strings.Repeat(")", search.MaxDepth)
+	got, total, err := s.ListRuns(context.Background(), experiments.RunFilter{Filter: expr})
+	if err != nil || total != 1 || len(got) != 1 {
+		t.Fatalf("%d runs, %v", total, err)
 	}
 }

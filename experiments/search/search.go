@@ -112,8 +112,14 @@ type Problem struct {
 	Problem   string `json:"problem"`
 }
 
-// MaxLength bounds an expression (bytes).
-const MaxLength = 4096
+// Limits of an expression: its length in bytes, its conditions and how
+// deep parentheses nest (SQLite refuses expression trees deeper than
+// 1000, which a long chain of ANDs would otherwise reach).
+const (
+	MaxLength     = 4096
+	MaxConditions = 100
+	MaxDepth      = 20
+)
 
 // Attributes are the attribute keys with their types.
 var Attributes = map[string]Type{
@@ -171,6 +177,8 @@ type parser struct {
 	src   string
 	toks  []token
 	i     int
+	conds int // conditions read so far
+	depth int // open parentheses
 }
 
 func newParser(param, src string) (*parser, error) {
@@ -237,6 +245,10 @@ func (p *parser) primary() (Expr, error) {
 	t := p.peek()
 	if t.kind == tLParen {
 		p.next()
+		if p.depth++; p.depth > MaxDepth {
+			return nil, p.errAt(t.pos, "parentheses nest deeper than %d", MaxDepth)
+		}
+		defer func() { p.depth-- }()
 		e, err := p.or()
 		if err != nil {
 			return nil, err
@@ -251,6 +263,9 @@ func (p *parser) primary() (Expr, error) {
 }
 
 func (p *parser) cond() (Expr, error) {
+	if p.conds++; p.conds > MaxConditions {
+		return nil, p.errAt(p.peek().pos, "more than %d conditions", MaxConditions)
+	}
 	k, err := p.key()
 	if err != nil {
 		return nil, err

@@ -124,6 +124,26 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// Long or deep expressions are refused before SQLite sees them; the
+// longest allowed one still runs.
+func TestParseLimits(t *testing.T) {
+	many := strings.Repeat("seed = 1 AND ", MaxConditions) + "seed = 2"
+	if _, err := Parse(many); err == nil || err.Error() != "filter: more than 100 conditions at position 1301" {
+		t.Errorf("many: %v", err)
+	}
+	deep := strings.Repeat("(", MaxDepth+1) + "seed = 1" + strings.Repeat(")", MaxDepth+1)
+	if _, err := Parse(deep); err == nil || err.Error() != "filter: parentheses nest deeper than 20 at position 21" {
+		t.Errorf("deep: %v", err)
+	}
+	if _, err := Parse(strings.Repeat("x", MaxLength+1)); err == nil || err.Error() != "filter: longer than 4096 bytes at position 1" {
+		t.Errorf("long: %v", err)
+	}
+	ok := strings.Repeat("(", MaxDepth) + strings.TrimSuffix(strings.Repeat("seed = 1 OR ", MaxConditions), " OR ") + strings.Repeat(")", MaxDepth)
+	if _, err := Parse(ok); err != nil {
+		t.Errorf("at the limits: %v", err)
+	}
+}
+
 func asError(err error, out **experiments.Error) bool {
 	e, ok := err.(*experiments.Error)
 	*out = e
