@@ -341,6 +341,11 @@ func (p *parser) check(c *Cond, opPos int) error {
 			v.Type, v.N = Time, n
 		}
 		if v.Type != k.Type {
+			if k.Kind == Param && len(k.Path) == 3 && k.Path[1] == "params" && !strings.Contains(k.Name, ".") {
+				// Not a setting of the run: read as one of the model's
+				// hyperparameters, which are numbers. Most likely a typo.
+				return p.errAt(v.Pos, "%s is no setting of a run, so it names a model hyperparameter (a number); got the %s %s", k, v.Type, v.literal())
+			}
 			return p.errAt(v.Pos, "%s is a %s; got the %s %s", k, k.Type, v.Type, v.literal())
 		}
 		if k.Kind == Attr && k.Name == "state" && !experiments.State(v.S).Valid() {

@@ -105,6 +105,7 @@ func TestParseErrors(t *testing.T) {
 		{"seed IN (1 2)", `filter: expected , or ) in the IN list, got the number 2 at position 12`, 12},
 		{"model = cae", `filter: expected a value (a 'string', a number, true or false), got "cae" (quote strings) at position 9`, 9},
 		{"params.histogram_equalization > true", `filter: params.histogram_equalization is a boolean: use = or != at position 31`, 31},
+		{"params.preprocesing = 'crop'", `filter: params.preprocesing is no setting of a run, so it names a model hyperparameter (a number); got the string "crop" at position 23`, 23},
 		{"tags. = 'x'", `filter: expected a name after tags., got "=" at position 7`, 7},
 		{"modèle = 1", `filter: unexpected character 'è' at position 4`, 4},
 		{"é model = ?", `filter: unexpected character 'é' at position 1`, 1},
