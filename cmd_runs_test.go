@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
@@ -156,5 +157,83 @@ func TestRunsCommandErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(out.String(), c.want) {
 			t.Errorf("%v: exit %d, output:\n%s\nwant exit %d and %q", c.args, code, out.String(), c.code, c.want)
 		}
+	}
+}
+
+func TestRunsCurationCommands(t *testing.T) {
+	t.Setenv("XRAYLAB_TOKEN", "")
+	store, url, tokenFile := runsServer(t)
+	ctx := context.Background()
+	if err := store.SetFinalMetrics(ctx, 2, map[string]float64{"test/mean/roc_auc": 0.8125}); err != nil {
+		t.Fatal(err)
+	}
+	cli := func(args ...string) (int, string) {
+		t.Helper()
+		var out bytes.Buffer
+		code := run(append(append([]string{"runs"}, args...), "--server", url, "--token-file", tokenFile), &out, &out)
+		return code, out.String()
+	}
+	for _, s := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"tag", "2", "stage=final", "who=ana"}, 0, "run 2: tags stage=final,who=ana\n"},
+		{[]string{"tag", "2", "--delete", "who"}, 0, "run 2: tags stage=final\n"},
+		{[]string{"tag", "--experiment", "1", "paper=t1"}, 0, "experiment 1: tags paper=t1\n"},
+		{[]string{"list", "--filter", "tags.stage = 'final' OR seed = 3", "--metrics", "test/mean/roc_auc"}, 0,
+			"RUN  EXPERIMENT  MODEL       STATE   SEED  test/mean/roc_auc  TAGS\n" +
+				"2    1           pixelgauss  queued  2     0.8125             stage=final\n" +
+				"3    1           pixelgauss  queued  3     -                  -\n2 of 2 run(s)\n"},
+		{[]string{"list", "--order-by", "seed DESC", "--limit", "1"}, 0,
+			"RUN  EXPERIMENT  MODEL       STATE   SEED  TAGS\n3    1           pixelgauss  queued  3     -\n1 of 3 run(s)\n"},
+		{[]string{"archive", "1", "3"}, 0, "run 1: archived\nrun 3: archived\n"},
+		{[]string{"list", "--archived", "only"}, 0,
+			"RUN  EXPERIMENT  MODEL       STATE              SEED  TAGS\n" +
+				"1    1           pixelgauss  queued (archived)  1     -\n3    1           pixelgauss  queued (archived)  3     -\n2 of 2 run(s)\n"},
+		{[]string{"queue"}, 0, "queue running, 1 run(s) queued\n   1. run 2 (experiment 1, pixelgauss, seed 2) priority 0\n"},
+		{[]string{"archive", "3", "--restore"}, 0, "run 3: restored\n"},
+		{[]string{"purge", "1"}, 1, "xraylab runs: purge deletes runs, their records and their files for good: add --yes to confirm\n"},
+		{[]string{"purge", "1", "--yes"}, 0, "run 1: purged\n"},
+		{[]string{"show", "1"}, 1, "xraylab runs: run 1 not found\n"},
+		{[]string{"list", "--filter", "metrics.x > 'a'"}, 1, "xraylab runs: filter: metrics.x is a number; got the string \"a\" at position 13\n"},
+		{[]string{"list", "--archived", "maybe"}, 1, "xraylab runs: --archived must be false, true or only, got \"maybe\"\n"},
+		{[]string{"tag", "2", "novalue"}, 1, "xraylab runs: tag \"novalue\": write KEY=VALUE\n"},
+		{[]string{"tag", "9", "a=b"}, 1, "xraylab runs: run 9 not found\n"},
+	} {
+		if code, out := cli(s.args...); code != s.code || out != s.want {
+			t.Fatalf("runs %v: exit %d\n%s\nwant exit %d\n%s", s.args, code, out, s.code, s.want)
+		}
+	}
+	// --json answers are the API's objects.
+	_, out := cli("show", "2", "--json")
+	var r experiments.Run
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.ID != 2 || r.Tags["stage"] != "final" || r.Metrics["test/mean/roc_auc"] != 0.8125 {
+		t.Fatalf("show --json: %v\n%s", err, out)
+	}
+	_, out = cli("list", "--json", "--filter", "seed >= 2")
+	var page struct {
+		Items []experiments.Run `json:"items"`
+		Total int               `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(out), &page); err != nil || page.Total != 2 || page.Items[0].ID != 2 || page.Items[1].ID != 3 {
+		t.Fatalf("list --json: %v\n%s", err, out)
+	}
+	// Reads need no token file on a loopback server; writes do.
+	var buf bytes.Buffer
+	none := filepath.Join(t.TempDir(), "none")
+	if code := run([]string{"runs", "list", "--server", url, "--token-file", none}, &buf, &buf); code != 0 {
+		t.Errorf("list without token: %d %s", code, buf.String())
+	}
+	buf.Reset()
+	if code := run([]string{"runs", "archive", "2", "--server", url, "--token-file", none}, &buf, &buf); code != 1 || !strings.Contains(buf.String(), "does not exist") {
+		t.Errorf("archive without token: %d %s", code, buf.String())
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	var a, b bytes.Buffer
+	if run([]string{"--version"}, &a, &a) != 0 || run([]string{"version"}, &b, &b) != 0 || a.String() != b.String() || a.Len() < 2 {
+		t.Errorf("--version %q, version %q", a.String(), b.String())
 	}
 }

@@ -24,6 +24,7 @@ usage:
   xraylab run    FILE [--experiment NAME] [--var var] [--workers 1]
   xraylab submit FILE [--experiment NAME] [--server http://127.0.0.1:8080] [--token-file var/token]
   xraylab runs   queue|retry|cancel|priority|top|pause|resume [RUN...] [--server URL] [--token-file var/token]
+  xraylab runs   list|show|tag|archive|purge [RUN...] [--filter EXPR] [--json] [--server URL]
   xraylab synth  --out DIR [--patients 200] [--size 512] [--seed 1] [--difficulty medium] [--film]
   xraylab preprocess --data MURA_ROOT [--body-part XR_HAND,...|all] [--variant full] [--he] [--size 128] [--sheet contact.png]
                      [--out DIR] [--truth DIR [--truth-json FILE]]
@@ -32,7 +33,7 @@ usage:
   xraylab export ID --out DIR [--var var]
   xraylab reproduce BUNDLE [--tolerance 1e-9] [--var DIR] [--workers 1]
   xraylab worker --run ID --server URL --token-file FILE [--var DIR]
-  xraylab version
+  xraylab version | --version
 
 Run 'xraylab COMMAND -h' for a command's flags.
 `
@@ -46,13 +47,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	version := func([]string, io.Writer, io.Writer) error {
+		fmt.Fprintln(stdout, experiments.BinaryVersion())
+		return nil
+	}
 	cmds := map[string]func([]string, io.Writer, io.Writer) error{
 		"serve": cmdServe, "run": cmdRun, "submit": cmdSubmit, "synth": cmdSynth, "report": cmdReport, "preprocess": cmdPreprocess,
 		"export": cmdExport, "reproduce": cmdReproduce, "score": cmdScore, "worker": cmdWorker, "runs": cmdRuns,
-		"version": func([]string, io.Writer, io.Writer) error {
-			fmt.Fprintln(stdout, experiments.BinaryVersion())
-			return nil
-		},
+		"version": version, "--version": version,
 		"expand": cmdExpand,
 	}
 	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {

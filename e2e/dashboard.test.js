@@ -641,3 +641,95 @@ test('queue: order, pause, move to top, priority, bulk cancel, retry', async () 
   await page.close();
   assert.deepEqual(errors, [], 'no uncaught errors in the page');
 });
+
+// Curation: the explorer (filter, metric columns, sorting, CSV export),
+// tags edited on a run page, an experiment archived and restored, a run
+// purged — each checked against the API.
+test('curation: explorer, tags, archive and restore, purge', async () => {
+  const page = await context.newPage();
+  const errors = watch(page);
+  const q = (s) => encodeURIComponent(s);
+  // The queue is paused so the new runs stay queued while the test works.
+  await apiJSON('/api/queue/pause', { method: 'POST' });
+  const curate = GOOD.replace('e2e-tiny', 'e2e-curate').replace('seeds: [42, 4242]', 'seeds: [5, 6]');
+  const sub = await apiJSON('/api/experiments', { method: 'POST', headers: { 'Content-Type': 'application/yaml' }, body: curate });
+  assert.equal(sub.status, 201, JSON.stringify(sub.body));
+  const curateExp = sub.body.experiments[0].id;
+  const [runA, runB] = sub.body.experiments[0].run_ids;
+
+  // Explorer: a filter across experiments, a metric column, sorting.
+  const filter = "experiment = 'e2e-tiny' AND state = 'succeeded'";
+  const key = 'test/mean/roc_auc';
+  const want = (await apiJSON(`/api/runs?filter=${q(filter)}&order_by=${q('metrics.`' + key + '` DESC')}`)).body.items;
+  assert.equal(want.length, 2, 'the first test left two succeeded runs');
+  await page.goto(`${base}/#/explorer`);
+  await page.locator('#filter').fill(filter);
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  const shownIds = () => page.locator('table.explorer tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.run)));
+  await waitFor('the filtered runs', async () => (await shownIds()).length === 2);
+  assert.deepEqual((await shownIds()).sort(), want.map((r) => r.id).sort());
+  await page.locator('#metric-add').fill(key);
+  await page.locator('#metric-add').press('Enter');
+  await page.locator(`th button[data-sort="metrics.\`${key}\`"]`).waitFor();
+  await page.locator(`th button[data-sort="metrics.\`${key}\`"]`).click(); // ascending
+  await waitFor('ascending order', async () => JSON.stringify(await shownIds()) === JSON.stringify(want.map((r) => r.id).reverse()));
+  await page.locator(`th button[data-sort="metrics.\`${key}\`"]`).click(); // descending
+  await waitFor('descending order', async () => JSON.stringify(await shownIds()) === JSON.stringify(want.map((r) => r.id)));
+  const cells = await page.locator('table.explorer tbody tr td.num').allTextContents();
+  const fmt = (v) => (Number.isInteger(v) ? String(v) : v.toFixed(4)); // as dom.js fmtNum shows it
+  assert.deepEqual(cells, want.map((r) => fmt(r.metrics[key])));
+  await shot(page, 'explorer');
+
+  // CSV export of the result: the same runs, in order, with the metric.
+  const [dl] = await Promise.all([page.waitForEvent('download'), page.locator('#export-csv').click()]);
+  const csv = fs.readFileSync(await dl.path(), 'utf8').trim().split('\r\n');
+  assert.equal(csv[0], `run_id,experiment_id,experiment,model,state,seed,created,archived,tags,${key}`);
+  assert.deepEqual(csv.slice(1).map((l) => Number(l.split(',')[0])), want.map((r) => r.id));
+  assert.deepEqual(csv.slice(1).map((l) => Number(l.split(',').at(-1))), want.map((r) => r.metrics[key]));
+
+  // A bad filter: the server's message, with its position.
+  await page.locator('#filter').fill("metrics.x > 'a'");
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('main .error').waitFor();
+  assert.ok((await page.locator('main .error').textContent()).includes(`filter: metrics.x is a number; got the string "a" at position 13`));
+
+  // Tags on a run page: add one, find the run by it, remove it.
+  await page.goto(`${base}/#/runs/${runA}`);
+  await page.locator('.tag-input').fill('stage=final');
+  await page.getByRole('button', { name: 'Add tag' }).click();
+  await page.locator('.chip.tag[data-tag="stage"]').waitFor();
+  assert.deepEqual((await apiJSON(`/api/runs/${runA}`)).body.tags, { stage: 'final' });
+  assert.deepEqual((await apiJSON(`/api/runs?filter=${q("tags.stage = 'final'")}`)).body.items.map((r) => r.id), [runA]);
+  await page.locator('.chip.tag[data-tag="stage"] button').click();
+  await waitFor('the tag to go', async () => (await page.locator('.chip.tag').count()) === 0);
+  assert.equal((await apiJSON(`/api/runs/${runA}`)).body.tags, undefined);
+
+  // Archive the experiment: hidden from the list and the queue; restore it.
+  await page.goto(`${base}/#/experiments/${curateExp}`);
+  await page.locator('#archive').click();
+  await page.locator('.archived-note').waitFor();
+  assert.ok((await apiJSON(`/api/experiments/${curateExp}`)).body.archived);
+  assert.ok(!(await apiJSON('/api/queue')).body.items.some((r) => r.id === runA), 'archived runs leave the queue');
+  await page.goto(`${base}/#/`);
+  await page.locator('table.list tbody tr').first().waitFor();
+  assert.equal(await page.locator(`tr[data-experiment="${curateExp}"]`).count(), 0, 'hidden from the list');
+  await page.locator('#show-archived').check();
+  await page.locator(`tr[data-experiment="${curateExp}"] .badge.archived`).waitFor();
+  await page.goto(`${base}/#/experiments/${curateExp}`);
+  await page.locator('#restore').click();
+  await page.locator('#archive').waitFor();
+  assert.equal((await apiJSON(`/api/experiments/${curateExp}`)).body.archived, undefined);
+  assert.ok((await apiJSON('/api/queue')).body.items.some((r) => r.id === runA), 'restored runs are queued again');
+
+  // Purge a run (the confirmation is accepted): gone, with a 404.
+  await page.goto(`${base}/#/runs/${runB}`);
+  await page.locator('#purge').click();
+  await page.waitForURL(new RegExp(`#/experiments/${curateExp}$`));
+  assert.equal((await apiJSON(`/api/runs/${runB}`)).status, 404);
+  assert.deepEqual((await apiJSON(`/api/runs?experiment=${curateExp}`)).body.items.map((r) => r.id), [runA]);
+
+  await apiJSON(`/api/experiments/${curateExp}/cancel-queued`, { method: 'POST' });
+  await apiJSON('/api/queue/resume', { method: 'POST' });
+  await page.close();
+  assert.deepEqual(errors, [], 'no uncaught errors in the page');
+});

@@ -49,6 +49,10 @@ type Experiment struct {
 	Runs     int           `json:"runs"`
 	Best     *BestFigure   `json:"best,omitempty"`
 	Priority int           `json:"priority,omitempty"` // lease order; see queue.go
+	// Tags are researchers' key/value labels; Archived is when it was
+	// archived (nil = not), which hides it and its runs (curation.go).
+	Tags     map[string]string `json:"tags,omitempty"`
+	Archived *time.Time        `json:"archived,omitempty"`
 }
 
 // BestFigure is the highest test ROC-AUC among an experiment's finished runs.
@@ -79,6 +83,10 @@ type Run struct {
 	// Priority is the effective one: PriorityOverride, else the experiment's.
 	Priority         int  `json:"priority,omitempty"`
 	PriorityOverride *int `json:"priority_override,omitempty"`
+	// Tags and Archived as on Experiment; a run is also hidden while its
+	// experiment is archived.
+	Tags     map[string]string `json:"tags,omitempty"`
+	Archived *time.Time        `json:"archived,omitempty"`
 }
 
 // MetricPoint is one value of a metric series. (RunID, Key, Step) is unique:
@@ -109,13 +117,19 @@ type DatasetRecord struct {
 	Summary     json.RawMessage `json:"summary"`
 }
 
-// RunFilter selects runs; zero fields match everything.
+// RunFilter selects runs; zero fields match everything (archived runs
+// and runs of archived experiments are left out unless Archived says).
 type RunFilter struct {
 	ExperimentID int64
 	State        State
 	Model        string
-	Limit        int
-	Offset       int
+	// Filter is a search expression and OrderBy a sort key ("KEY [ASC|DESC]",
+	// "" = by id), both in the language of package experiments/search.
+	Filter   string
+	OrderBy  string
+	Archived ArchivedMode
+	Limit    int
+	Offset   int
 }
 
 // RunSink is what executing a run writes. It is the part of Store that an
@@ -184,6 +198,7 @@ type Store interface {
 	Dataset(ctx context.Context, runID int64) (*DatasetRecord, error)
 
 	QueueStore
+	CurationStore
 
 	Close() error
 }

@@ -143,3 +143,10 @@ type Submitted struct {
 	Name   string  `json:"name"`
 	RunIDs []int64 `json:"run_ids"`
 }
+
+// Purged is the answer to a purge: the runs deleted, and the experiment
+// when one was.
+type Purged struct {
+	ExperimentID int64   `json:"experiment_id,omitempty"`
+	Runs         []int64 `json:"purged_runs"`
+}

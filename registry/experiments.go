@@ -110,14 +110,31 @@ func (s *Store) GetExperiment(ctx context.Context, id int64) (*experiments.Exper
 // ListExperiments returns experiments newest first, each with its counts
 // and best figure, and the total matching search: a case-insensitive (for
 // ASCII) substring of the name, "" for all. limit 0 means no limit.
+// Archived experiments are left out (ListExperimentsWhere shows them).
 func (s *Store) ListExperiments(ctx context.Context, search string, limit, offset int) ([]*experiments.Experiment, int, error) {
-	if limit < 0 || offset < 0 {
-		return nil, 0, invalid("limit and offset must not be negative (got %d, %d)", limit, offset)
+	return s.ListExperimentsWhere(ctx, experiments.ExperimentFilter{Search: search, Limit: limit, Offset: offset})
+}
+
+// ListExperimentsWhere lists the experiments f selects, newest first.
+func (s *Store) ListExperimentsWhere(ctx context.Context, f experiments.ExperimentFilter) ([]*experiments.Experiment, int, error) {
+	if f.Limit < 0 || f.Offset < 0 {
+		return nil, 0, invalid("limit and offset must not be negative (got %d, %d)", f.Limit, f.Offset)
 	}
-	where, args := "", []any{}
-	if search != "" {
-		where = ` WHERE name LIKE ? ESCAPE '\'`
-		args = append(args, "%"+escapeLike(search)+"%")
+	var conds []string
+	args := []any{}
+	if f.Search != "" {
+		conds = append(conds, `name LIKE ? ESCAPE '\'`)
+		args = append(args, "%"+escapeLike(f.Search)+"%")
+	}
+	switch f.Archived {
+	case experiments.ArchivedHidden:
+		conds = append(conds, "archived IS NULL")
+	case experiments.ArchivedOnly:
+		conds = append(conds, "archived IS NOT NULL")
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
 	}
 	var list []*experiments.Experiment
 	var total int
@@ -127,7 +144,7 @@ func (s *Store) ListExperiments(ctx context.Context, search string, limit, offse
 		}
 		rows, err := tx.QueryContext(ctx,
 			experimentSelect+where+" ORDER BY id DESC LIMIT ? OFFSET ?",
-			append(args, sqlLimit(limit), offset)...)
+			append(args, sqlLimit(f.Limit), f.Offset)...)
 		if err != nil {
 			return internal("list experiments", err)
 		}
@@ -150,21 +167,24 @@ func (s *Store) ListExperiments(ctx context.Context, search string, limit, offse
 	return list, total, nil
 }
 
-const experimentSelect = `SELECT id, name, spec_text, spec_hash, version, created, priority FROM experiments`
+const experimentSelect = `SELECT id, name, spec_text, spec_hash, version, created, priority, archived FROM experiments`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanExperiment(sc scanner) (*experiments.Experiment, error) {
 	var e experiments.Experiment
 	var created int64
-	if err := sc.Scan(&e.ID, &e.Name, &e.SpecText, &e.SpecHash, &e.Version, &created, &e.Priority); err != nil {
+	var archived sql.NullInt64
+	if err := sc.Scan(&e.ID, &e.Name, &e.SpecText, &e.SpecHash, &e.Version, &created, &e.Priority, &archived); err != nil {
 		return nil, err
 	}
 	e.Created = fromNanos(created)
+	e.Archived = ptrNanos(archived)
 	return &e, nil
 }
 
-const countsSQL = `SELECT state, count(*) FROM runs WHERE experiment_id = ? GROUP BY state`
+// countsSQL and bestSQL leave archived runs out.
+const countsSQL = `SELECT state, count(*) FROM runs WHERE experiment_id = ? AND archived IS NULL GROUP BY state`
 
 // bestSQL finds the highest image-level test ROC-AUC of a succeeded run: a
 // final metric "test/<score>/roc_auc" (no further "/" in <score>: study-
@@ -175,7 +195,7 @@ const countsSQL = `SELECT state, count(*) FROM runs WHERE experiment_id = ? GROU
 const bestSQL = `
 	SELECT f.run_id, f.key, f.value
 	FROM runs r JOIN final_metrics f ON f.run_id = r.id
-	WHERE r.experiment_id = ? AND r.state = 'succeeded'
+	WHERE r.experiment_id = ? AND r.state = 'succeeded' AND r.archived IS NULL
 	  AND f.key >= 'test/' AND f.key < 'test0'
 	  AND substr(f.key, -8) = '/roc_auc'
 	  AND instr(substr(f.key, 6, length(f.key) - 13), '/') = 0
@@ -183,9 +203,14 @@ const bestSQL = `
 	ORDER BY f.value DESC, f.run_id, f.key
 	LIMIT 1`
 
-// fillSummaries sets Counts, Runs and Best of each experiment.
+// fillSummaries sets Counts, Runs, Best and Tags of each experiment.
 func fillSummaries(ctx context.Context, q querier, list []*experiments.Experiment) error {
 	for _, e := range list {
+		tags, err := experimentTags(ctx, q, e.ID)
+		if err != nil {
+			return err
+		}
+		e.Tags = tags
 		e.Counts = map[experiments.State]int{}
 		e.Runs = 0
 		rows, err := q.QueryContext(ctx, countsSQL, e.ID)

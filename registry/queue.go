@@ -115,7 +115,7 @@ func runState(ctx context.Context, q querier, id int64) (experiments.State, erro
 }
 
 // QueuedRuns returns the queued runs in the order LeaseRun takes them and
-// their total. Limit 0 means no limit.
+// their total (archived ones are not in the queue). Limit 0 means no limit.
 func (s *Store) QueuedRuns(ctx context.Context, limit, offset int) ([]*experiments.Run, int, error) {
 	if limit < 0 || offset < 0 {
 		return nil, 0, invalid("limit and offset must not be negative (got %d, %d)", limit, offset)
@@ -123,10 +123,10 @@ func (s *Store) QueuedRuns(ctx context.Context, limit, offset int) ([]*experimen
 	var runs []*experiments.Run
 	var total int
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM runs WHERE state = 'queued'").Scan(&total); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM runs WHERE state = 'queued' AND archived IS NULL AND "+runExperimentVisible).Scan(&total); err != nil {
 			return internal("count queued runs", err)
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT "+runColumns+" FROM runs INDEXED BY runs_lease WHERE state = 'queued' ORDER BY "+leaseOrder+" LIMIT ? OFFSET ?",
+		rows, err := tx.QueryContext(ctx, "SELECT "+runColumns+" FROM runs INDEXED BY runs_lease WHERE state = 'queued' AND archived IS NULL AND "+runExperimentVisible+" ORDER BY "+leaseOrder+" LIMIT ? OFFSET ?",
 			sqlLimit(limit), offset)
 		if err != nil {
 			return internal("list queued runs", err)

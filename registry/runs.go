@@ -9,19 +9,20 @@ import (
 	"strings"
 
 	"xraylab/experiments"
+	"xraylab/experiments/search"
 )
 
-// runColumns ends in the run's priority override and its effective
-// priority (the override, else its experiment's).
-const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished, priority_override, priority`
+// runColumns ends in the run's priority override, its effective priority
+// (the override, else its experiment's) and its archive time.
+const runColumns = `id, experiment_id, idx, model, params, seed, state, attempts, worker, error, created, started, finished, priority_override, priority, archived`
 
 func scanRun(sc scanner) (*experiments.Run, error) {
 	var r experiments.Run
 	var params, state string
 	var created int64
-	var started, finished, override sql.NullInt64
+	var started, finished, override, archived sql.NullInt64
 	if err := sc.Scan(&r.ID, &r.ExperimentID, &r.Index, &r.Model, &params, &r.Seed, &state,
-		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished, &override, &r.Priority); err != nil {
+		&r.Attempts, &r.Worker, &r.Error, &created, &started, &finished, &override, &r.Priority, &archived); err != nil {
 		return nil, err
 	}
 	if override.Valid {
@@ -33,6 +34,7 @@ func scanRun(sc scanner) (*experiments.Run, error) {
 	r.Created = fromNanos(created)
 	r.Started = ptrNanos(started)
 	r.Finished = ptrNanos(finished)
+	r.Archived = ptrNanos(archived)
 	return &r, nil
 }
 
@@ -49,7 +51,7 @@ func collectRuns(rows *sql.Rows) ([]*experiments.Run, error) {
 	return out, rows.Err()
 }
 
-// fillOutcomes sets each run's final Metrics and Dataset fingerprint, in
+// fillOutcomes sets each run's final Metrics, Dataset fingerprint and Tags, in
 // chunks that stay far below SQLite's limit on bound parameters.
 func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error {
 	const chunk = 500
@@ -60,7 +62,7 @@ func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error
 		for i, r := range part {
 			byID[r.ID] = r
 			ids[i] = r.ID
-			r.Metrics, r.Dataset = nil, ""
+			r.Metrics, r.Dataset, r.Tags = nil, "", nil
 		}
 		in := "(" + placeholders(len(part)) + ")"
 
@@ -104,6 +106,28 @@ func fillOutcomes(ctx context.Context, q querier, runs []*experiments.Run) error
 		if err := rows.Err(); err != nil {
 			return internal("read dataset fingerprints", err)
 		}
+
+		rows, err = q.QueryContext(ctx, "SELECT run_id, key, value FROM run_tags WHERE run_id IN "+in, ids...)
+		if err != nil {
+			return internal("read run tags", err)
+		}
+		for rows.Next() {
+			var id int64
+			var k, v string
+			if err := rows.Scan(&id, &k, &v); err != nil {
+				rows.Close()
+				return internal("read run tags", err)
+			}
+			r := byID[id]
+			if r.Tags == nil {
+				r.Tags = map[string]string{}
+			}
+			r.Tags[k] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return internal("read run tags", err)
+		}
 	}
 	return nil
 }
@@ -138,19 +162,24 @@ func (s *Store) ListRuns(ctx context.Context, f experiments.RunFilter) ([]*exper
 	if f.State != "" && !f.State.Valid() {
 		return nil, 0, invalid("unknown run state %q; known: %s", f.State, stateList())
 	}
-	countSQL, pageSQL, args := runQueries(f)
+	q, err := runQueries(f)
+	if err != nil {
+		return nil, 0, err
+	}
 	var runs []*experiments.Run
 	var total int
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&total); err != nil {
+	err = s.readTx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, q.countSQL, q.args...).Scan(&total); err != nil {
 			return internal("count runs", err)
 		}
-		rows, err := tx.QueryContext(ctx, pageSQL, append(args, sqlLimit(f.Limit), f.Offset)...)
-		if err != nil {
-			return internal("list runs", err)
+		var err error
+		if q.metric != "" {
+			runs, err = metricPage(ctx, tx, q, f.Limit, f.Offset)
+		} else {
+			runs, err = queryRuns(ctx, tx, q.pageSQL, append(append(q.args, q.orderArgs...), sqlLimit(f.Limit), f.Offset)...)
 		}
-		if runs, err = collectRuns(rows); err != nil {
-			return internal("list runs", err)
+		if err != nil {
+			return err
 		}
 		return fillOutcomes(ctx, tx, runs)
 	})
@@ -160,31 +189,147 @@ func (s *Store) ListRuns(ctx context.Context, f experiments.RunFilter) ([]*exper
 	return runs, total, nil
 }
 
-// runQueries builds ListRuns' count and page queries for f; the page
-// query takes LIMIT and OFFSET after args.
-func runQueries(f experiments.RunFilter) (countSQL, pageSQL string, args []any) {
+func queryRuns(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]*experiments.Run, error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, internal("list runs", err)
+	}
+	runs, err := collectRuns(rows)
+	if err != nil {
+		return nil, internal("list runs", err)
+	}
+	return runs, nil
+}
+
+// runQuery is ListRuns' SQL for a filter: the WHERE clause and its
+// arguments, the count, and the page in order (ORDER BY arguments come
+// after args, then LIMIT and OFFSET). metric is set when the order is a
+// final metric, which metricPage serves instead of pageSQL.
+type runQuery struct {
+	where     string
+	args      []any
+	countSQL  string
+	pageSQL   string
+	orderArgs []any
+	metric    string
+	desc      bool
+}
+
+// runQueries builds ListRuns' queries for f. A search filter or order
+// that does not parse is CodeInvalid with its position.
+func runQueries(f experiments.RunFilter) (runQuery, error) {
+	var q runQuery
 	var conds []string
 	if f.ExperimentID != 0 {
-		conds, args = append(conds, "experiment_id = ?"), append(args, f.ExperimentID)
+		conds, q.args = append(conds, "experiment_id = ?"), append(q.args, f.ExperimentID)
 	}
 	if f.State != "" {
-		conds, args = append(conds, "state = ?"), append(args, string(f.State))
+		conds, q.args = append(conds, "state = ?"), append(q.args, string(f.State))
 	}
 	if f.Model != "" {
-		conds, args = append(conds, "model = ?"), append(args, f.Model)
+		conds, q.args = append(conds, "model = ?"), append(q.args, f.Model)
 	}
-	where := ""
+	if f.Filter != "" {
+		cond, fargs, err := compileFilter(f.Filter)
+		if err != nil {
+			return q, err
+		}
+		if cond != "" {
+			conds, q.args = append(conds, cond), append(q.args, fargs...)
+		}
+	}
+	order, oargs, o, err := compileOrder(f.OrderBy)
+	if err != nil {
+		return q, err
+	}
+	if o != nil && o.Key.Kind == search.Metric {
+		q.metric, q.desc = o.Key.Name, o.Desc
+	}
+	// Archive conditions carry no arguments: a list with no other filter
+	// still reads every run, in id order.
+	switch f.Archived {
+	case experiments.ArchivedHidden:
+		conds = append(conds, "archived IS NULL", runExperimentVisible)
+	case experiments.ArchivedOnly:
+		conds = append(conds, "(archived IS NOT NULL OR NOT "+runExperimentVisible+")")
+	}
 	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
+		q.where = " WHERE " + strings.Join(conds, " AND ")
 	}
-	return "SELECT count(*) FROM runs" + where,
-		"SELECT " + runColumns + " FROM runs" + where + " ORDER BY id LIMIT ? OFFSET ?",
-		args
+	q.countSQL = "SELECT count(*) FROM runs" + q.where
+	q.pageSQL = "SELECT " + runColumns + " FROM runs" + q.where + " ORDER BY " + order + " LIMIT ? OFFSET ?"
+	q.orderArgs = oargs
+	return q, nil
 }
+
+// metricPage reads a page ordered by a final metric in two steps, so that
+// the common case reads only the page: first the runs that have the
+// metric, in the order of the index final_metrics_key_value (value, then
+// run id, both in the asked direction: no sort), then, when the page
+// reaches past them, the runs without it (or with NaN) in id order.
+func metricPage(ctx context.Context, tx *sql.Tx, q runQuery, limit, offset int) ([]*experiments.Run, error) {
+	withSQL, countSQL, withoutSQL := metricPageSQL(q)
+	args := append([]any{q.metric}, q.args...)
+	with, err := queryRuns(ctx, tx, withSQL, append(args, sqlLimit(limit), offset)...)
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 && len(with) == limit {
+		return with, nil
+	}
+	var n int
+	if err := tx.QueryRowContext(ctx, countSQL, args...).Scan(&n); err != nil {
+		return nil, internal("count runs with a metric", err)
+	}
+	rest := -1
+	if limit > 0 {
+		rest = limit - len(with)
+	}
+	more, err := queryRuns(ctx, tx, withoutSQL, append(append([]any{q.metric}, q.args...), rest, max(0, offset-n))...)
+	if err != nil {
+		return nil, err
+	}
+	return append(with, more...), nil
+}
+
+// metricPageSQL builds metricPage's queries: the page of runs with the
+// metric, their count, and the page of runs without it. Each takes the
+// metric's key first, then q.args (and the pages LIMIT and OFFSET).
+func metricPageSQL(q runQuery) (withSQL, countSQL, withoutSQL string) {
+	dir := " ASC"
+	if q.desc {
+		dir = " DESC"
+	}
+	join := " FROM final_metrics f INDEXED BY final_metrics_key_value JOIN runs ON runs.id = f.run_id"
+	has := "f.key = ? AND f.value IS NOT NULL"
+	rest := ""
+	if q.where != "" {
+		rest = " AND " + strings.TrimPrefix(q.where, " WHERE ")
+	}
+	withSQL = "SELECT " + qualified(runColumns) + join + " WHERE " + has + rest + " ORDER BY f.value" + dir + ", f.run_id" + dir + " LIMIT ? OFFSET ?"
+	countSQL = "SELECT count(*)" + join + " WHERE " + has + rest
+	withoutSQL = "SELECT " + runColumns + " FROM runs WHERE NOT EXISTS (SELECT 1 FROM final_metrics f WHERE f.run_id = runs.id AND " + has + ")" +
+		rest + " ORDER BY runs.id LIMIT ? OFFSET ?"
+	return withSQL, countSQL, withoutSQL
+}
+
+// qualified prefixes each of runColumns with runs.
+func qualified(cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, p := range parts {
+		parts[i] = "runs." + p
+	}
+	return strings.Join(parts, ", ")
+}
+
+// runExperimentVisible holds for a run whose experiment is not archived
+// (a lookup by the experiment's primary key).
+const runExperimentVisible = `(SELECT archived FROM experiments WHERE experiments.id = runs.experiment_id) IS NULL`
 
 // leaseSQL picks and leases in one statement; %s narrows the pick to some
 // experiments when asked. The pick is the first queued run in lease order
-// (leaseOrder), and none while the queue is paused. INDEXED BY keeps the
+// (leaseOrder), and none while the queue is paused; archived runs and
+// runs of archived experiments are skipped. INDEXED BY keeps the
 // pick on runs_lease, which yields queued runs already in that order, even
 // when an experiment filter makes another index look cheaper.
 //
@@ -201,6 +346,8 @@ const leaseSQL = `
 	                WHERE (SELECT state FROM runs WHERE id = json_extract(m.value, '$.run')) IN ('queued', 'running')
 	                   OR (SELECT state FROM runs WHERE experiment_id = q.experiment_id
 	                          AND idx = json_extract(m.value, '$.index')) IN ('queued', 'running'))
+	            AND q.archived IS NULL
+	            AND (SELECT archived FROM experiments WHERE experiments.id = q.experiment_id) IS NULL
 	            ORDER BY ` + leaseOrder + ` LIMIT 1)
 	RETURNING ` + runColumns
 

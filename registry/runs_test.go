@@ -459,7 +459,11 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{State: experiments.StateQueued, Model: "cae"}, {ExperimentID: 1, State: experiments.StateQueued, Model: "cae"},
 	} {
 		t.Run(fmt.Sprintf("%+v", f), func(t *testing.T) {
-			countSQL, pageSQL, args := runQueries(f)
+			q, err := runQueries(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			countSQL, pageSQL, args := q.countSQL, q.pageSQL, q.args
 			unfiltered := len(args) == 0 // reading every run is what was asked
 			check(t, "count", plan(t, countSQL, args...), unfiltered)
 			check(t, "page", plan(t, pageSQL, append(args, 50, 0)...), unfiltered)
@@ -484,6 +488,29 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 	check(t, "lease", strings.Join(lease, "\n"), false)
 	check(t, "counts", plan(t, countsSQL, 1), false)
 	check(t, "best", plan(t, bestSQL, 1), false)
+	// Search conditions on one metric or tag reach runs through their
+	// key's index, not by reading every final metric or tag.
+	for _, filter := range []string{
+		"metrics.`test/recon/roc_auc` > 0.6", "tags.stage = 'final'",
+		"metrics.`test/recon/roc_auc` > 0.6 AND tags.stage = 'final'", "model = 'cae' AND state = 'queued'",
+	} {
+		t.Run(filter, func(t *testing.T) {
+			q, err := runQueries(experiments.RunFilter{Filter: filter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := plan(t, q.pageSQL, append(q.args, 50, 0)...)
+			if strings.Contains(p, "SCAN final_metrics") || strings.Contains(p, "SCAN run_tags") {
+				t.Errorf("%s scans metrics or tags:\n%s", filter, p)
+			}
+			if strings.Contains(filter, "metrics") && !strings.Contains(p, "final_metrics_key_value") {
+				t.Errorf("%s does not use final_metrics_key_value:\n%s", filter, p)
+			}
+			if strings.Contains(filter, "tags") && !strings.Contains(p, "run_tags_key_value") {
+				t.Errorf("%s does not use run_tags_key_value:\n%s", filter, p)
+			}
+		})
+	}
 }
 
 // A lease limited to some experiments skips older queued runs of others.

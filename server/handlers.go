@@ -145,11 +145,14 @@ type experimentView struct {
 	Counts   map[experiments.State]int `json:"counts"`
 	Best     *experiments.BestFigure   `json:"best"`
 	Priority int                       `json:"priority,omitempty"`
+	Tags     map[string]string         `json:"tags,omitempty"`
+	Archived *time.Time                `json:"archived,omitempty"`
 }
 
 func viewExperiment(e *experiments.Experiment, withSpec bool) experimentView {
 	v := experimentView{ID: e.ID, Name: e.Name, SpecHash: e.SpecHash, Version: e.Version,
-		Created: e.Created, Runs: e.Runs, Best: e.Best, Priority: e.Priority, Counts: map[experiments.State]int{}}
+		Created: e.Created, Runs: e.Runs, Best: e.Best, Priority: e.Priority, Counts: map[experiments.State]int{},
+		Tags: e.Tags, Archived: e.Archived}
 	if withSpec {
 		v.Spec = e.SpecText
 	}
@@ -172,8 +175,12 @@ func (s *Server) listExperiments(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	search := c.Query("search")
-	exps, total, err := s.cfg.Store.ListExperiments(c.UserContext(), search, p.limit, p.offset)
+	archived, err := archivedQuery(c)
+	if err != nil {
+		return err
+	}
+	exps, total, err := s.cfg.Store.ListExperimentsWhere(c.UserContext(), experiments.ExperimentFilter{
+		Search: c.Query("search"), Archived: archived, Limit: p.limit, Offset: p.offset})
 	if err != nil {
 		return err
 	}
@@ -212,7 +219,14 @@ func (s *Server) listRuns(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	archived, err := archivedQuery(c)
+	if err != nil {
+		return err
+	}
+	// filter and order_by are parsed by the store; their errors are 400s
+	// with the position of the problem.
 	f := experiments.RunFilter{ExperimentID: exp, State: st, Model: utils.CopyString(c.Query("model")),
+		Filter: utils.CopyString(c.Query("filter")), OrderBy: utils.CopyString(c.Query("order_by")), Archived: archived,
 		Limit: p.limit, Offset: p.offset}
 	runs, total, err := s.cfg.Store.ListRuns(c.UserContext(), f)
 	if err != nil {

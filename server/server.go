@@ -193,6 +193,8 @@ func (s *Server) routes() {
 	api.Get("/runs/:id/artifacts/*", r(s.downloadArtifact)...)
 	api.Get("/events", r(s.events)...)
 	s.noteRoutes(api, r, w)
+	s.curationRoutes(api, w)
+	api.Get("/openapi.json", s.openAPI)
 	if s.cfg.Workers != nil {
 		s.workerRoutes(api, r, s.cfg.Workers)
 	}

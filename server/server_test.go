@@ -204,7 +204,7 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 	}{
 		{"GET", "/api/nope", 404, `{"error":{"code":"not_found","message":"no route for GET /api/nope"}}`},
 		{"GET", "/", 404, `{"error":{"code":"not_found","message":"no route for GET /"}}`},
-		{"DELETE", "/api/runs/1", 405, `{"error":{"code":"method_not_allowed","message":"method DELETE is not allowed on /api/runs/1"}}`},
+		{"PUT", "/api/runs/1", 405, `{"error":{"code":"method_not_allowed","message":"method PUT is not allowed on /api/runs/1"}}`},
 		{"POST", "/api/health", 405, `{"error":{"code":"method_not_allowed","message":"method POST is not allowed on /api/health"}}`},
 	}
 	for _, c := range cases {

@@ -255,6 +255,8 @@ func (r *Reports) HTML(ctx context.Context, id int64) ([]byte, error) {
 	for i, n := range notes {
 		key[i] = fmt.Sprintf("note %d %d", n.ID, n.Updated.UnixNano())
 	}
+	// So does a rename (the report shows the name).
+	key = append(key, "name "+e.Name)
 	return r.cached(id, runs, "report.html", func() ([]byte, error) { return r.renderHTML(ctx, e, runs, notes) }, key...)
 }
 

@@ -11,6 +11,7 @@ import { runPage } from './pages/run.js';
 import { comparePage } from './pages/compare.js';
 import { submitPage } from './pages/submit.js';
 import { queuePage, refreshPaused } from './pages/queue.js';
+import { explorerPage } from './pages/explorer.js';
 
 const routes = [
   [/^\/?$/, 'list', (m, q) => listPage(q)],
@@ -19,6 +20,7 @@ const routes = [
   [/^\/compare$/, 'compare', (m, q) => comparePage(q)],
   [/^\/submit$/, 'submit', () => submitPage()],
   [/^\/queue$/, 'queue', () => queuePage()],
+  [/^\/explorer$/, 'explorer', (m, q) => explorerPage(q)],
 ];
 
 let cleanup = null;

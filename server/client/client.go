@@ -271,14 +271,7 @@ func (c *Client) Experiment(ctx context.Context, id int64) (*experiments.Experim
 // Experiments lists experiments newest first (search: a substring of the
 // name, "" = all; limit 0 = the server's default) and the total matching.
 func (c *Client) Experiments(ctx context.Context, search string, limit, offset int) ([]*experiments.Experiment, int, error) {
-	q := url.Values{}
-	if search != "" {
-		q.Set("search", search)
-	}
-	page(q, limit, offset)
-	var out pageOf[*experiments.Experiment]
-	err := c.Do(ctx, Request{Method: http.MethodGet, Path: "api/experiments", Query: q}, &out)
-	return out.Items, out.Total, err
+	return c.ExperimentsWhere(ctx, experiments.ExperimentFilter{Search: search, Limit: limit, Offset: offset})
 }
 
 // Run reads one run.
@@ -290,8 +283,8 @@ func (c *Client) Run(ctx context.Context, id int64) (*experiments.Run, error) {
 	return &r, nil
 }
 
-// Runs lists the runs f selects in ID order (f.Limit 0 = the server's
-// default) and the total matching.
+// Runs lists the runs f selects (its search filter and order included;
+// f.Limit 0 = the server's default) and the total matching.
 func (c *Client) Runs(ctx context.Context, f experiments.RunFilter) ([]*experiments.Run, int, error) {
 	q := url.Values{}
 	if f.ExperimentID != 0 {
@@ -302,6 +295,15 @@ func (c *Client) Runs(ctx context.Context, f experiments.RunFilter) ([]*experime
 	}
 	if f.Model != "" {
 		q.Set("model", f.Model)
+	}
+	if f.Filter != "" {
+		q.Set("filter", f.Filter)
+	}
+	if f.OrderBy != "" {
+		q.Set("order_by", f.OrderBy)
+	}
+	if a := archivedValue(f.Archived); a != "" {
+		q.Set("archived", a)
 	}
 	page(q, f.Limit, f.Offset)
 	var out pageOf[*experiments.Run]

@@ -11,6 +11,7 @@ import { renderMarkdown } from '../md.js';
 import { meanStd, galleryFigure } from '../figures.js';
 import { counts } from './list.js';
 import { runLabel, codeBlock, image, metricCharts, runProgress, scoreNames, allRuns } from './common.js';
+import { tagEditor, curationActions, archivedNote } from './curation.js';
 
 const CURVE_RUNS = 8; // at most this many runs' curves in one chart
 
@@ -68,7 +69,10 @@ export async function experimentPage(id) {
           onclick: (e) => { e.preventDefault(); download(`/api/experiments/${id}/report`, `${exp.name}-report.html`).catch((err) => alert(`Export failed: ${err.message}`)); },
         }, 'Export HTML report')),
       h('div', { class: 'meta', style: 'display:flex;gap:1rem;align-items:center;flex-wrap:wrap' },
-        counts(exp.counts), h('div', { style: 'flex:1;max-width:22rem', class: 'exp-progress' }, progress(f, `${Math.round(f * 100)}% done`))));
+        counts(exp.counts), h('div', { style: 'flex:1;max-width:22rem', class: 'exp-progress' }, progress(f, `${Math.round(f * 100)}% done`))),
+      h('div', { class: 'curation-row' }, tagEditor('experiment', exp, () => loadRuns()),
+        curationActions('experiment', exp, () => loadRuns(), () => { location.hash = '#/'; })),
+      archivedNote('experiment', exp));
   }
 
   function renderRuns() {
@@ -86,7 +90,7 @@ export async function experimentPage(id) {
 
   async function loadRuns() {
     try {
-      [exp, runs] = await Promise.all([api(`/api/experiments/${id}`), allRuns(`experiment=${id}`)]);
+      [exp, runs] = await Promise.all([api(`/api/experiments/${id}`), allRuns(`experiment=${id}${exp.archived ? '&archived=true' : ''}`)]); // an archived experiment still shows its runs here
     } catch (err) {
       clear(cells.runs.body, errorBox(err, 'Could not load runs'));
       return;

@@ -29,13 +29,17 @@ export function listPage(query) {
   let search = query.get('search') || '';
   let offset = Math.max(0, Number(query.get('offset')) || 0);
   const input = h('input', { type: 'search', id: 'search', value: search, placeholder: 'experiment name contains…', autocomplete: 'off' });
+  let archived = query.get('archived') === 'true';
+  const showArchived = h('input', { type: 'checkbox', id: 'show-archived', checked: archived,
+    onchange: () => { archived = showArchived.checked; offset = 0; load(); } });
   const body = h('div', { class: 'cell', 'aria-live': 'polite' });
   main.append(
     h('div', { class: 'page-head' },
       h('h1', {}, 'Experiments'),
       h('a', { class: 'button primary', href: '#/submit' }, 'New experiment')),
     h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); search = input.value.trim(); offset = 0; load(); } },
-      h('label', { for: 'search' }, 'Search'), input, h('button', { type: 'submit' }, 'Search')),
+      h('label', { for: 'search' }, 'Search'), input, h('button', { type: 'submit' }, 'Search'),
+      h('label', { class: 'field' }, showArchived, 'Show archived')),
     body);
 
   let timer = null;
@@ -50,10 +54,12 @@ export function listPage(query) {
     const mine = ++seq;
     const q = new URLSearchParams({ limit: PAGE, offset });
     if (search) q.set('search', search);
+    if (archived) q.set('archived', 'true');
     // Keep the address shareable without a re-render.
     const shown = new URLSearchParams();
     if (search) shown.set('search', search);
     if (offset) shown.set('offset', offset);
+    if (archived) shown.set('archived', 'true');
     history.replaceState(null, '', `#/${shown.toString() ? '?' + shown : ''}`);
     let page;
     try {
@@ -73,7 +79,7 @@ export function listPage(query) {
       return;
     }
     const rows = page.items.map((e) => h('tr', { 'data-experiment': e.id },
-      h('td', {}, h('a', { href: `#/experiments/${e.id}` }, e.name), h('div', { class: 'muted small' }, `#${e.id} · ${e.runs} run${e.runs === 1 ? '' : 's'}`)),
+      h('td', {}, h('a', { href: `#/experiments/${e.id}` }, e.name), e.archived ? [' ', h('span', { class: 'badge archived' }, 'archived')] : null, h('div', { class: 'muted small' }, `#${e.id} · ${e.runs} run${e.runs === 1 ? '' : 's'}`)),
       h('td', {}, fmtTime(e.created)),
       h('td', {}, counts(e.counts)),
       h('td', {}, e.best

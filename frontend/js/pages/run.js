@@ -6,6 +6,7 @@ import { api } from '../api.js';
 import { h, clear, fmtTime, fmtNum, errorBox, emptyNote, stateBadge } from '../dom.js';
 import { on } from '../live.js';
 import { runLabel, flatten, metricCharts, runProgress, artifactsTable, image } from './common.js';
+import { tagEditor, curationActions, archivedNote } from './curation.js';
 
 export async function runPage(id) {
   const main = document.getElementById('main');
@@ -63,7 +64,10 @@ export async function runPage(id) {
             e.target.disabled = false;
             clear(msg, errorBox(err, 'Cancel failed'));
           }
-        } }, 'Cancel run') : null, msg));
+        } }, 'Cancel run') : null, msg),
+      h('div', { class: 'curation-row' }, tagEditor('run', run, () => load()),
+        curationActions('run', run, () => load(), () => { location.hash = `#/experiments/${run.experiment_id}`; })),
+      archivedNote('run', run));
   }
 
   function renderStatus() {
