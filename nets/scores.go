@@ -6,8 +6,9 @@ import (
 	"sort"
 )
 
-// HeatmapSigma is the paper's heatmap smoothing (σ = 5 px at 512 px),
-// scaled to the image size and never below one pixel.
+// HeatmapSigma is the heatmap smoothing of the authors' code (σ = 5 px at
+// 512 px; the paper gives no σ), scaled to the image size and never below
+// one pixel (README "Models as coded", row "heatmap smoothing").
 func HeatmapSigma(size int) float64 {
 	return math.Max(1, 5*float64(size)/512)
 }

@@ -36,7 +36,9 @@ func init() {
 	nets.Register(biganSpec)
 }
 
-// bigan is the paper's BiGAN as coded (README "Models as coded"; the
+// bigan is the paper's BiGAN as coded (README "Models as coded", rows
+// "BiGAN / α-GAN adversarial loss", "BiGAN self-attention" and
+// "reconstruction loss of BiGAN / α-GAN"; the
 // authors' sagan.py without its self-attention blocks, which the paper
 // does not describe): an encoder of spectral-normed stride-2 4×4
 // convolutions from 64 (×width) channels doubling to 4×4 maps with

@@ -38,7 +38,8 @@ func init() {
 	nets.Register(dcganSpec)
 }
 
-// dcgan is the paper's DCGAN (README "Models as coded"): the generator maps
+// dcgan is the paper's DCGAN (README "Models as coded", rows "DCGAN label
+// direction" and "GAN scores with minibatch discrimination"): the generator maps
 // z to 4×4 maps by a 4×4 transposed convolution, then stride-2 transposed
 // convolutions halve the channels down to 16 (×width) and the last one
 // gives the 1-channel image with Tanh; LeakyReLU, spectral norm on every
