@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -82,7 +83,7 @@ func writeExpandTable(w io.Writer, selected []*experiments.ExperimentSpec, runs 
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n",
 				r.Index, r.Model.Name, r.Preprocessing, r.HistEq, r.Seed, r.SplitSeed, r.ImageSize, r.Resize,
-				r.Epochs, r.BatchSize, r.Model.Augmentation, strings.Join(r.Model.Scores, ","), joinInts(r.Model.TopK), sel, formatParams(r.Model.Params))
+				r.Epochs, r.BatchSize, r.Model.Augmentation, strings.Join(r.Model.Scores, ","), topKColumn(r.Model), sel, formatParams(r.Model.Params))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -104,6 +105,20 @@ func formatParams(p map[string]float64) string {
 		parts[i] = fmt.Sprintf("%s=%g", n, p[n])
 	}
 	return strings.Join(parts, " ")
+}
+
+// topKColumn is the k values, then the shares of topk_frac where set
+// ("200;frac=0.01,0.05").
+func topKColumn(m experiments.ModelSpec) string {
+	out := joinInts(m.TopK)
+	if len(m.TopKFrac) > 0 {
+		parts := make([]string, len(m.TopKFrac))
+		for i, f := range m.TopKFrac {
+			parts[i] = strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		out += ";frac=" + strings.Join(parts, ",")
+	}
+	return out
 }
 
 func joinInts(v []int) string {

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"xraylab/experiments"
 )
 
 // expand prints every run with its resolved settings, paper defaults included.
@@ -92,5 +94,15 @@ func TestExpandErrors(t *testing.T) {
 	var out bytes.Buffer
 	if run([]string{"help"}, &out, &out); !strings.Contains(out.String(), "xraylab expand FILE [--experiment NAME] [--json]") {
 		t.Errorf("usage lacks expand:\n%s", out.String())
+	}
+}
+
+// The topk column shows topk_frac's shares after the k values.
+func TestExpandTopKColumn(t *testing.T) {
+	if got := topKColumn(experiments.ModelSpec{TopK: []int{200}, TopKFrac: []float64{0.01, 0.05}}); got != "200;frac=0.01,0.05" {
+		t.Errorf("with shares: %q", got)
+	}
+	if got := topKColumn(experiments.ModelSpec{TopK: []int{5, 200}}); got != "5,200" {
+		t.Errorf("without shares: %q", got)
 	}
 }

@@ -11,19 +11,21 @@ import (
 // restores them through it, so the checkpoint plumbing is written
 // once for all of them.
 type Base struct {
-	Cfg   Config // Params resolved against the model's spec
-	TopK  []int  // resolved k values of the top-k scores
-	name  string
-	epoch int
-	arch  []string // parameters a checkpoint must match, in checking order
-	opts  []*Adam
-	state func() []StateEntry
+	Cfg  Config // Params resolved against the model's spec
+	TopK []int  // resolved k values of the top-k scores
+	// TopKFrac are the shares of the top-k-share scores.
+	TopKFrac []float64
+	name     string
+	epoch    int
+	arch     []string // parameters a checkpoint must match, in checking order
+	opts     []*Adam
+	state    func() []StateEntry
 }
 
 // NewBase starts a model's bookkeeping from its resolved parameters and k
 // values; Track must follow once its networks exist.
 func NewBase(name string, cfg Config, params map[string]float64, topK []int) *Base {
-	b := &Base{Cfg: cfg, TopK: topK, name: name}
+	b := &Base{Cfg: cfg, TopK: topK, TopKFrac: append([]float64(nil), cfg.TopKFrac...), name: name}
 	b.Cfg.Params = params
 	return b
 }
@@ -34,6 +36,14 @@ func NewBase(name string, cfg Config, params map[string]float64, topK []int) *Ba
 // must match before anything is restored.
 func (b *Base) Track(arch []string, state func() []StateEntry, opts ...*Adam) {
 	b.arch, b.state, b.opts = arch, state, opts
+}
+
+// TopKs are the model's top-k variants, for its scores.
+func (b *Base) TopKs() TopK { return TopK{Counts: b.TopK, Fracs: b.TopKFrac} }
+
+// ExpandScores expands score families with the model's top-k variants.
+func (b *Base) ExpandScores(families []string) []string {
+	return ExpandScores(families, b.TopK, b.TopKFrac...)
 }
 
 // Name is the model's registry name.
@@ -61,7 +71,7 @@ func (b *Base) CheckBatch(bt *Batch) error {
 
 // Save writes the model's checkpoint.
 func (b *Base) Save(w io.Writer) error {
-	return WriteCheckpoint(w, &Checkpoint{Model: b.name, Size: b.Cfg.Size, TopK: b.TopK, Params: b.Cfg.Params,
+	return WriteCheckpoint(w, &Checkpoint{Model: b.name, Size: b.Cfg.Size, TopK: b.TopK, TopKFrac: b.TopKFrac, Params: b.Cfg.Params,
 		Epoch: b.epoch, Step: b.opts[0].Step, Tensors: entryTensors(b.state())})
 }
 

@@ -84,10 +84,13 @@ type EpochSeeder interface {
 // Config is what every model is built from: the image geometry, the
 // model's own hyperparameters from the spec, and the seed source.
 type Config struct {
-	Size   int                // images are Size×Size
-	TopK   []int              // k values for the top-k scores
-	Params map[string]float64 // model hyperparameters by name
-	Rand   *rand.Rand         // the only source of randomness a model may use
+	Size int   // images are Size×Size
+	TopK []int // k values for the top-k scores
+	// TopKFrac are shares of the masked pixels for the top-k-share scores
+	// (none: no such scores).
+	TopKFrac []float64
+	Params   map[string]float64 // model hyperparameters by name
+	Rand     *rand.Rand         // the only source of randomness a model may use
 }
 
 // Param returns a hyperparameter or its default.
@@ -147,6 +150,9 @@ func New(name string, cfg Config) (Model, error) {
 	}
 	if cfg.Size <= 0 {
 		return nil, fmt.Errorf("model %s: image size must be positive, got %d", name, cfg.Size)
+	}
+	if err := CheckTopKFrac(name, cfg.TopKFrac); err != nil {
+		return nil, err
 	}
 	return s.New(cfg)
 }

@@ -115,7 +115,7 @@ func LoadCheckpoint(path string) (*CheckpointHeader, nets.Model, error) {
 		return nil, nil, err
 	}
 	s := h.Spec
-	model, err := nets.New(s.Model.Name, nets.Config{Size: s.ImageSize, TopK: s.Model.TopK, Params: s.Model.Params,
+	model, err := nets.New(s.Model.Name, nets.Config{Size: s.ImageSize, TopK: s.Model.TopK, TopKFrac: s.Model.TopKFrac, Params: s.Model.Params,
 		Rand: rand.New(rand.NewSource(s.Seed))})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)

@@ -100,7 +100,7 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	defer data.pipe.Close()
 	data.spillDir = dir
 	model, err := nets.New(spec.Model.Name, nets.Config{
-		Size: spec.ImageSize, TopK: spec.Model.TopK, Params: spec.Model.Params,
+		Size: spec.ImageSize, TopK: spec.Model.TopK, TopKFrac: spec.Model.TopKFrac, Params: spec.Model.Params,
 		Rand: rand.New(rand.NewSource(spec.Seed)),
 	})
 	if err != nil {
@@ -444,7 +444,7 @@ const pixelBudget = 1 << 23
 // score scores items in order without augmentation.
 func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Item, spec experiments.RunSpec, model nets.Model, keepMaps bool) (*scored, error) {
 	wanted := map[string]bool{}
-	for _, s := range nets.ExpandScores(spec.Model.Scores, spec.Model.TopK) {
+	for _, s := range spec.Model.ScoreNames() {
 		wanted[s] = true
 	}
 	order := make([]int, len(items))

@@ -124,7 +124,7 @@ func newAlphaGAN(cfg nets.Config, dt tensor.Dtype) (*alphagan, error) {
 	return m, nil
 }
 
-func (m *alphagan) ScoreNames() []string { return nets.ExpandScores(alphaganSpec.Scores, m.TopK) }
+func (m *alphagan) ScoreNames() []string { return m.ExpandScores(alphaganSpec.Scores) }
 
 // encode returns μ and, when withScale, the scale head.
 func (m *alphagan) encode(b *gan.Bind, x *G.Node, withScale bool) (mu, scale *G.Node, err error) {

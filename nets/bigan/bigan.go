@@ -114,7 +114,7 @@ func newBiGAN(cfg nets.Config, dt tensor.Dtype) (*bigan, error) {
 	return m, nil
 }
 
-func (m *bigan) ScoreNames() []string { return nets.ExpandScores(biganSpec.Scores, m.TopK) }
+func (m *bigan) ScoreNames() []string { return m.ExpandScores(biganSpec.Scores) }
 
 func (m *bigan) generate(b *gan.Bind, z *G.Node) (*G.Node, error) {
 	zi, err := gan.ZImage(z)

@@ -99,7 +99,7 @@ func newDCGAN(cfg nets.Config, dt tensor.Dtype) (*dcgan, error) {
 	return m, nil
 }
 
-func (m *dcgan) ScoreNames() []string { return nets.ExpandScores(dcganSpec.Scores, m.TopK) }
+func (m *dcgan) ScoreNames() []string { return m.ExpandScores(dcganSpec.Scores) }
 
 func (m *dcgan) generate(b *gan.Bind, z *G.Node) (*G.Node, error) {
 	zi, err := gan.ZImage(z)

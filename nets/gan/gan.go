@@ -599,7 +599,7 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 // ReconScores are "mse", "mse_top<k>" and the maps of a reconstruction.
 func (m *Base) ReconScores(b *nets.Batch, recon []float64) (*nets.Scored, error) {
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopK, out); err != nil {
+	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	return out, nil

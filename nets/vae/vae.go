@@ -160,7 +160,7 @@ func newVAE(cfg nets.Config, dt tensor.Dtype) (*vae, error) {
 	return m, nil
 }
 
-func (m *vae) ScoreNames() []string { return nets.ExpandScores(vaeSpec.Scores, m.TopK) }
+func (m *vae) ScoreNames() []string { return m.ExpandScores(vaeSpec.Scores) }
 
 // vaeLinear is x·W + b for a batch of rows x.
 func vaeLinear(gn *nets.GraphNet, x *G.Node, name string) (*G.Node, error) {
@@ -466,10 +466,10 @@ func (m *vae) Score(b *nets.Batch) (*nets.Scored, error) {
 		return nil, err
 	}
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopK, out); err != nil {
+	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
-	if err := nets.ErrorScores(b, recon, "l1", m.TopK, math.Abs, false, out); err != nil {
+	if err := nets.ErrorScores(b, recon, "l1", m.TopKs(), math.Abs, false, out); err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
 	kld := make([]float64, b.N)
