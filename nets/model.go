@@ -81,6 +81,26 @@ type EpochSeeder interface {
 	SeedEpoch(r *rand.Rand)
 }
 
+// Referenced is implemented by models whose scores compare each image with
+// a fixed reference batch of training images (the GANs with minibatch
+// discrimination), so that an image's score does not depend on the other
+// images of its scoring batch. The runner draws the reference from the
+// training images with the run's seed and sets it before the first
+// training step and after every resume; the model keeps it in its
+// checkpoint, which then scores images on its own. Score fails until a
+// reference is set.
+type Referenced interface {
+	// SetReference sets the reference batch (its masks are not used).
+	SetReference(b *Batch) error
+	// HasReference reports whether a reference is set.
+	HasReference() bool
+}
+
+// ReferenceSize is the reference batch of a model trained on batches of
+// batchSize images: batchSize − 1 (at least 1), the other images each
+// training image's minibatch features compared it with.
+func ReferenceSize(batchSize int) int { return max(1, batchSize-1) }
+
 // Config is what every model is built from: the image geometry, the
 // model's own hyperparameters from the spec, and the seed source.
 type Config struct {

@@ -110,6 +110,9 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	if err != nil {
 		return err
 	}
+	if err := x.setReference(spec, data, model); err != nil {
+		return err
+	}
 	if err := x.train(ctx, run, spec, data, model, start); err != nil {
 		return err
 	}

@@ -54,11 +54,13 @@ func init() {
 // through D(G(ẑ)), as in the code and in Rosca et al.'s algorithm.
 //
 // Scores: the reconstruction G(μ) gives "mse", "mse_top<k>" and maps;
-// "d" = 1 − σ(D(x)), "c" = 1 − σ(C(μ)), "c_d" = their mean. D's score
-// depends on the other images of the scored batch through minibatch
-// discrimination, as in the paper's code.
+// "d" = 1 − σ(D(x)), "c" = 1 − σ(C(μ)), "c_d" = their mean. D scores
+// each image against a fixed reference batch of training images
+// (gan.Reference), not the rest of its scoring batch as the paper's code
+// does, so no score depends on which images share a batch.
 type alphagan struct {
 	*gan.Base
+	*gan.Reference  // D scores each image against a fixed batch of training images
 	slope, l1       float64
 	hinge           bool
 	z               int
@@ -121,6 +123,7 @@ func newAlphaGAN(cfg nets.Config, dt tensor.Dtype) (*alphagan, error) {
 	m.d.Opt = nets.NewAdam(m.d.PS, p["lr_d"], p["beta1"], p["beta2"])
 	m.c.Opt = nets.NewAdam(m.c.PS, p["lr_d"], p["beta1"], p["beta2"])
 	m.SetNets(m.e, m.g, m.d, m.c)
+	m.Reference = m.UseReference(m.d, m.dTrunk, m.dHead, m.slope)
 	return m, nil
 }
 
@@ -435,7 +438,7 @@ func (m *alphagan) inferGraph(gg *gan.Graph, x *G.Node) (map[string]*G.Node, err
 	if err != nil {
 		return nil, err
 	}
-	ld, err := m.discriminate(gg.Bind(m.d), x)
+	ld, err := m.Disc(gg, x)
 	if err != nil {
 		return nil, err
 	}

@@ -66,6 +66,9 @@ func TestAlphaGANScores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := m.SetReference(nettest.SynthBatch(rand.New(rand.NewSource(4)), 2, 16)); err != nil {
+		t.Fatal(err)
+	}
 	s, err := m.Score(b)
 	if err != nil {
 		t.Fatal(err)

@@ -57,14 +57,15 @@ func init() {
 // which ranks normal images higher; the paper's .53 may be affected.)
 type dcgan struct {
 	*gan.Base
-	slope, delta float64
-	z            int
-	g, d         *gan.Net
-	gLayers      []gan.Layer
-	dTrunk       []gan.Layer
-	dHead        gan.DiscHead
-	dPhases      map[int]*dcganD
-	gPhases      map[int]*dcganG
+	*gan.Reference // D scores each image against a fixed batch of training images
+	slope, delta   float64
+	z              int
+	g, d           *gan.Net
+	gLayers        []gan.Layer
+	dTrunk         []gan.Layer
+	dHead          gan.DiscHead
+	dPhases        map[int]*dcganD
+	gPhases        map[int]*dcganG
 }
 
 type dcganD struct {
@@ -96,6 +97,7 @@ func newDCGAN(cfg nets.Config, dt tensor.Dtype) (*dcgan, error) {
 	m.g.Opt = nets.NewAdam(m.g.PS, p["lr_g"], p["beta1"], p["beta2"])
 	m.d.Opt = nets.NewAdam(m.d.PS, p["lr_d"], p["beta1"], p["beta2"])
 	m.SetNets(m.g, m.d)
+	m.Reference = m.UseReference(m.d, m.dTrunk, m.dHead, m.slope)
 	return m, nil
 }
 
@@ -261,10 +263,12 @@ func (m *dcgan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 }
 
 // Score gives "d", the discriminator's probability that each image is fake
-// (see the type's comment); DCGAN has no reconstruction and so no maps.
+// (see the type's comment), each image's minibatch features compared with
+// the fixed reference batch (gan.Reference) rather than with the rest of
+// its scoring batch; DCGAN has no reconstruction and so no maps.
 func (m *dcgan) Score(b *nets.Batch) (*nets.Scored, error) {
 	v, err := m.Infer(b, func(gg *gan.Graph, x *G.Node) (map[string]*G.Node, error) {
-		l, err := m.discriminate(gg.Bind(m.d), x)
+		l, err := m.Disc(gg, x)
 		return map[string]*G.Node{"logits": l}, err
 	})
 	if err != nil {

@@ -556,6 +556,7 @@ type Base struct {
 	all   []*Net
 	rnd   *rand.Rand
 	infer map[int]*inference // by batch size
+	ref   *Reference         // the scoring reference of minibatch discrimination, if used
 }
 
 // inference is a compiled inference graph and its named outputs.
@@ -586,6 +587,13 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 		m.infer[b.N] = p
 	}
 	p.gg.Set("x", ImagesOf(b))
+	if _, ok := p.gg.inputs[refInput]; ok {
+		f, err := m.ref.features()
+		if err != nil {
+			return nil, err
+		}
+		p.gg.Set(refInput, f)
+	}
 	if err := p.gg.Run(); err != nil {
 		return nil, fmt.Errorf("%s: scoring: %w", m.Name(), err)
 	}
@@ -643,7 +651,7 @@ func (m *Base) SetNets(ns ...*Net) {
 		for _, n := range m.all {
 			es = append(es, n.StateEntries()...)
 		}
-		return es
+		return append(es, m.ref.entries()...)
 	}, opts...)
 }
 
@@ -659,6 +667,9 @@ func (m *Base) Rand() *rand.Rand { return m.rnd }
 // PowerIterate advances every spectral norm by one step, once per training
 // step.
 func (m *Base) PowerIterate() {
+	if m.ref != nil {
+		m.ref.fresh = false // the step changes the weights its features came from
+	}
 	for _, n := range m.all {
 		n.PowerIterate()
 	}

@@ -1,0 +1,174 @@
+package gan
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"xraylab/nets"
+	"xraylab/nets/ops"
+)
+
+// refTensor is the reference batch's name in a checkpoint.
+const refTensor = "mbd.ref"
+
+// refInput is the inference graphs' input of the reference's features.
+const refInput = "mbd.ref.f"
+
+// Reference is the fixed batch of training images a discriminator with
+// minibatch discrimination scores every image against (nets.Referenced):
+// in training an image's minibatch features compare it with the other
+// images of its batch, as Salimans et al. and the paper's code do; in
+// scoring with the reference's instead, so a score does not depend on
+// which images share the scoring batch. The images are kept in the
+// checkpoint; their features are recomputed under the current weights
+// when a training step or a restore has changed them.
+type Reference struct {
+	m      *Base
+	net    *Net
+	trunk  []Layer
+	head   DiscHead
+	slope  float64
+	images *tensor.Dense // (R, 1, S, S); nil until set
+	feat   []float64     // the reference's features (R × head features)
+	fresh  bool          // feat follows the current weights
+	graph  *Graph
+	fOut   *Out
+}
+
+// UseReference makes the image discriminator net (trunk and head) score
+// against a reference batch; the model embeds the result, which makes it
+// a nets.Referenced. Call it after SetNets.
+func (m *Base) UseReference(net *Net, trunk []Layer, head DiscHead, slope float64) *Reference {
+	r := &Reference{m: m, net: net, trunk: trunk, head: head, slope: slope}
+	m.ref = r
+	m.OnRestore(r.prepare)
+	return r
+}
+
+// SetReference sets the reference batch (images only; masks are unused).
+func (r *Reference) SetReference(b *nets.Batch) error {
+	if err := r.m.CheckBatch(b); err != nil {
+		return fmt.Errorf("reference batch: %w", err)
+	}
+	if r.images == nil || r.images.Shape()[0] != b.N {
+		r.m.infer = map[int]*inference{} // their reference input has another size
+		r.graph = nil
+	}
+	s := r.m.Cfg.Size
+	r.images = tensor.New(tensor.Of(r.m.dt), tensor.WithShape(b.N, 1, s, s))
+	switch d := r.images.Data().(type) {
+	case []float32:
+		copy(d, b.Images)
+	case []float64:
+		for i, v := range b.Images {
+			d[i] = float64(v)
+		}
+	}
+	r.fresh = false
+	return nil
+}
+
+// HasReference reports whether a reference batch is set.
+func (r *Reference) HasReference() bool { return r.images != nil }
+
+// prepare readies the reference for a checkpoint's: sized as the
+// checkpoint's, or none when it holds none (one written before
+// references, or before the runner set one).
+func (r *Reference) prepare(c *nets.Checkpoint) (func(), error) {
+	old, oldGraph, oldInfer := r.images, r.graph, r.m.infer
+	undo := func() { r.images, r.graph, r.m.infer, r.fresh = old, oldGraph, oldInfer, false }
+	r.fresh = false
+	t, ok := c.Tensor(refTensor)
+	if !ok {
+		r.images = nil
+		return undo, nil
+	}
+	s := r.m.Cfg.Size
+	if len(t.Shape) != 4 || t.Shape[1] != 1 || t.Shape[2] != s || t.Shape[3] != s {
+		return nil, fmt.Errorf("checkpoint: reference batch %s has shape %v, want (R, 1, %d, %d)", refTensor, t.Shape, s, s)
+	}
+	if r.images == nil || r.images.Shape()[0] != t.Shape[0] {
+		r.m.infer, r.graph = map[int]*inference{}, nil
+	}
+	r.images = tensor.New(tensor.Of(r.m.dt), tensor.WithShape(t.Shape...))
+	return undo, nil
+}
+
+// entries are the reference's checkpoint state (none until set).
+func (r *Reference) entries() []nets.StateEntry {
+	if r == nil || r.images == nil {
+		return nil
+	}
+	return []nets.StateEntry{{Name: refTensor, T: r.images}}
+}
+
+// features returns the reference's minibatch features under the current
+// weights, computing them when a step or a restore has changed those.
+func (r *Reference) features() ([]float64, error) {
+	if r.images == nil {
+		return nil, fmt.Errorf("%s: no reference batch is set: minibatch discrimination scores each image against a fixed batch of training images, which the runner sets (nets.Referenced)", r.m.Name())
+	}
+	if r.fresh {
+		return r.feat, nil
+	}
+	if r.graph == nil {
+		s := r.m.Cfg.Size
+		gg := NewGraph(r.m.dt)
+		f, err := ImageFeatures(gg.Bind(r.net), gg.Input("x", r.images.Shape()[0], 1, s, s), r.trunk, r.head, r.slope)
+		if err != nil {
+			return nil, fmt.Errorf("%s: reference features: %w", r.m.Name(), err)
+		}
+		out, err := Output(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := gg.Compile(nil); err != nil {
+			return nil, err
+		}
+		r.graph, r.fOut = gg, out
+	}
+	ops.CopyDense(r.graph.inputs["x"], r.images)
+	if err := r.graph.Run(); err != nil {
+		return nil, fmt.Errorf("%s: reference features: %w", r.m.Name(), err)
+	}
+	r.feat, r.fresh = nets.Float64s(r.fOut.v), true
+	return r.feat, nil
+}
+
+// Disc is the discriminator's logits (N) for an inference graph's images
+// x, each scored against the reference (Infer fills its features in).
+func (r *Reference) Disc(gg *Graph, x *G.Node) (*G.Node, error) {
+	if r.images == nil {
+		return nil, fmt.Errorf("no reference batch is set: minibatch discrimination scores each image against a fixed batch of training images, which the runner sets (nets.Referenced)")
+	}
+	fr := gg.Input(refInput, r.images.Shape()[0], r.head.features)
+	return ImageDiscRef(gg.Bind(r.net), x, fr, r.trunk, r.head, r.slope)
+}
+
+// ImageFeatures runs trunk and head convolution on x: the features (N, A)
+// minibatch discrimination takes.
+func ImageFeatures(b *Bind, x *G.Node, trunk []Layer, head DiscHead, slope float64) (*G.Node, error) {
+	h, err := b.Forward(x, append(trunk[:len(trunk):len(trunk)], head.conv), slope)
+	if err != nil {
+		return nil, err
+	}
+	return Flatten(h)
+}
+
+// ImageDiscRef is ImageDisc with minibatch discrimination against the
+// reference features fr (R, A) instead of the rest of x's batch.
+func ImageDiscRef(b *Bind, x, fr *G.Node, trunk []Layer, head DiscHead, slope float64) (*G.Node, error) {
+	h, err := ImageFeatures(b, x, trunk, head, slope)
+	if err != nil {
+		return nil, err
+	}
+	if h, err = ops.MinibatchDiscriminationRef(h, fr, b.gn.Param(head.mbd), head.kernels, head.dims); err != nil {
+		return nil, fmt.Errorf("%s: %w", head.mbd, err)
+	}
+	if h, err = b.Forward(h, []Layer{head.out}, slope); err != nil {
+		return nil, err
+	}
+	return ops.Reshape(h, tensor.Shape{h.Shape()[0]})
+}
