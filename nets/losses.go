@@ -177,3 +177,27 @@ func MaskedMSE(x, recon, mask *G.Node) (*G.Node, error) {
 	}
 	return G.Div(num, den)
 }
+
+// MaskedL1 is MaskedMSE's L1 form, Σ|m⊙(x−x̂)| / Σm: the α-GAN's
+// reconstruction loss masked as the autoencoders' is (mask_recon).
+func MaskedL1(x, recon, mask *G.Node) (*G.Node, error) {
+	d, err := G.Sub(x, recon)
+	if err != nil {
+		return nil, err
+	}
+	if d, err = G.HadamardProd(mask, d); err != nil {
+		return nil, err
+	}
+	if d, err = G.Abs(d); err != nil {
+		return nil, err
+	}
+	num, err := G.Sum(d)
+	if err != nil {
+		return nil, err
+	}
+	den, err := G.Sum(mask)
+	if err != nil {
+		return nil, err
+	}
+	return G.Div(num, den)
+}

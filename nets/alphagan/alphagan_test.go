@@ -1,6 +1,8 @@
 package alphagan
 
 import (
+	"bytes"
+	"math"
 	"math/rand"
 	"slices"
 	"testing"
@@ -81,5 +83,75 @@ func TestAlphaGANScores(t *testing.T) {
 	}
 	if len(s.Maps) != len(b.Images) {
 		t.Fatalf("%d map values", len(s.Maps))
+	}
+}
+
+// mask_recon = 1 makes the reconstruction loss λ·Σ|m⊙(x−G(ẑ))| / Σm, the
+// autoencoders' masking; the default keeps the authors' unmasked mean. A
+// checkpoint from before the parameter (without it) loads into a model
+// with the default, and a batch of empty masks is refused when masked.
+func TestAlphaGANMaskedReconstruction(t *testing.T) {
+	b := nettest.SynthBatch(rand.New(rand.NewSource(6)), 3, 16)
+	for i := range b.Masks {
+		if i%3 == 0 {
+			b.Masks[i] = 0 // a mask that leaves pixels out
+		}
+	}
+	for _, masked := range []float64{0, 1} {
+		p := nettest.TinyGANParams(true)
+		p["mask_recon"], p["l1"] = masked, 0.5
+		m, err := newAlphaGAN(nets.Config{Size: 16, Params: p, Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := rand.New(rand.NewSource(99))
+		_, gp, _, l, err := m.phases(b, gan.Normals(r, b.N*m.z), gan.Normals(r, b.N*m.z))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := nets.Float64s(gan.OutValue(gp.xrec))
+		var num, den float64
+		for i, x := range b.Images {
+			w := 1.0
+			if masked == 1 {
+				w = float64(b.Masks[i])
+			}
+			num += w * math.Abs(float64(x)-rec[i])
+			den += w
+		}
+		if want := 0.5 * num / den; math.Abs(l["l1"]-want) > 1e-9 {
+			t.Fatalf("mask_recon %g: l1 loss %.12g, want %.12g", masked, l["l1"], want)
+		}
+	}
+	p := nettest.TinyGANParams(true)
+	p["mask_recon"] = 1
+	m, err := newAlphaGAN(nets.Config{Size: 16, Params: p, Rand: rand.New(rand.NewSource(5))}, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty := nettest.SynthBatch(rand.New(rand.NewSource(6)), 3, 16)
+	clear(empty.Masks)
+	if _, err := m.TrainStep(empty); err == nil || err.Error() != "alphagan: the batch's masks are all zero, so the masked loss is undefined" {
+		t.Fatalf("empty masks: %v", err)
+	}
+	// a checkpoint without mask_recon, as one written before it existed
+	old, err := newAlphaGAN(nets.Config{Size: 16, Params: nettest.TinyGANParams(true), Rand: rand.New(rand.NewSource(5))}, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := nets.ReadCheckpoint(bytes.NewReader(nettest.Saved(t, old)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(ck.Params, "mask_recon")
+	var buf bytes.Buffer
+	if err := nets.WriteCheckpoint(&buf, ck); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Load(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatalf("a checkpoint before mask_recon: %v", err)
+	}
+	if err := m.Load(bytes.NewReader(buf.Bytes())); err == nil || err.Error() != "checkpoint: mask_recon 0, the model has 1" {
+		t.Fatalf("into a masked model: %v", err)
 	}
 }

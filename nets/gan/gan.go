@@ -721,6 +721,9 @@ func Output(n *G.Node) (*Out, error) {
 // Scalar reads a scalar output.
 func (o *Out) Scalar() float64 { return nets.ScalarOf(o.v) }
 
+// OutValue is the value an Output read in the graph's last run.
+func OutValue(o *Out) G.Value { return o.v }
+
 // SeedEpoch replaces the source of training noise (latent samples, soft
 // labels) at the start of an epoch, so a resumed run draws exactly what an
 // uninterrupted one would.
