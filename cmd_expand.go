@@ -16,13 +16,9 @@ import (
 	"xraylab/experiments"
 )
 
-// resizePolicy is how every run's images reach image_size today: the
-// longer side is resized to it and the rest zero-padded (README "Models
-// as coded"; the paper pads AE and DCGAN inputs at native scale instead).
-const resizePolicy = "fit"
-
 // expandedRun is one line of `xraylab expand`: the run spec as it would be
-// stored, with its place in the experiment and the resize policy.
+// stored, with its place in the experiment and its model's resize policy
+// (pad or fit, README "Models as coded") also at the top.
 type expandedRun struct {
 	Index  int    `json:"index"`
 	Label  string `json:"label"`
@@ -56,7 +52,7 @@ func cmdExpand(args []string, stdout, stderr io.Writer) error {
 	var runs []expandedRun
 	for _, e := range selected {
 		for i, rs := range e.Expand() {
-			runs = append(runs, expandedRun{Index: i, Label: rs.Label(), Resize: resizePolicy, RunSpec: rs})
+			runs = append(runs, expandedRun{Index: i, Label: rs.Label(), Resize: rs.Model.Resize, RunSpec: rs})
 		}
 	}
 	if *asJSON {

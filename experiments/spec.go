@@ -97,9 +97,15 @@ type ModelSpec struct {
 	TopK      []int    `json:"topk"`
 	// TopKFrac are shares of the masked pixels (topk_frac: [0.01] gives
 	// "mse_topk_frac_0.01" beside "mse_top200"); none by default.
-	TopKFrac     []float64          `json:"topk_frac,omitempty"`
-	Augmentation string             `json:"augmentation"`
-	Params       map[string]float64 `json:"params,omitempty"`
+	TopKFrac     []float64 `json:"topk_frac,omitempty"`
+	Augmentation string    `json:"augmentation"`
+	// Resize is how images reach the image size: "pad" (native scale,
+	// shrinking only what is larger) or "fit" (longer side to the size,
+	// before augmentation); unset, the model's paper policy. Empty in runs
+	// recorded before the field: augmentation, then the longer side to the
+	// size.
+	Resize string             `json:"resize,omitempty"`
+	Params map[string]float64 `json:"params,omitempty"`
 	// CheckpointSelect is which weights are evaluated: "last" (the last
 	// epoch's) or "best_val" (the epoch with the best validation ROC-AUC
 	// of SelectScore, kept beside the checkpoint a run resumes from).
@@ -124,6 +130,7 @@ const (
 var (
 	variants      = []string{"raw", "crop", "full"}
 	augmentations = []string{"none", "default", "advanced"}
+	resizes       = []string{"pad", "fit"} // preprocess.ResizePolicies
 	selections    = []string{SelectLast, SelectBestVal}
 	difficulties  = []string{"easy", "medium", "hard"}
 	bodyParts     = []string{"XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"}
@@ -459,6 +466,7 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 			}
 		},
 		"augmentation":      func(n *yaml.Node, p string) { m.Augmentation = w.str(n, p, augmentations...) },
+		"resize":            func(n *yaml.Node, p string) { m.Resize = w.str(n, p, resizes...) },
 		"image_size":        func(n *yaml.Node, p string) { m.ImageSize = w.intIn(n, p, 16, 1024, 0) },
 		"epochs":            func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
 		"batch_size":        func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
@@ -475,6 +483,9 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 	}
 	if m.Augmentation == "" {
 		m.Augmentation = defaultAugmentation(m.Name)
+	}
+	if m.Resize == "" {
+		m.Resize = defaultResize(m.Name)
 	}
 	if nameNode == nil {
 		w.addf(node, join(path, "name"), "is required; known: %s", strings.Join(nets.Names(), ", "))

@@ -159,7 +159,7 @@ func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec e
 		root, len(ds.Records), len(ds.Skipped), ds.Fingerprint, spec.SplitSeed, sum.Train.Images, sum.Val.Images, sum.Test.Images)})
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
 		Variant: preprocess.Variant(spec.Preprocessing), HistEq: spec.HistEq,
-		Size: spec.ImageSize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers,
+		Size: spec.ImageSize, Resize: spec.Model.Resize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers,
 	})
 	if err != nil {
 		return nil, err

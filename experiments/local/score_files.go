@@ -31,7 +31,7 @@ func ScoreFiles(ctx context.Context, checkpoint string, paths []string) (*Checkp
 	}
 	s := h.Spec
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
-		Variant: preprocess.Variant(s.Preprocessing), HistEq: s.HistEq, Size: s.ImageSize,
+		Variant: preprocess.Variant(s.Preprocessing), HistEq: s.HistEq, Size: s.ImageSize, Resize: s.Model.Resize,
 	})
 	if err != nil {
 		return nil, nil, err
