@@ -10,6 +10,7 @@ package nets
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"sort"
 )
@@ -50,6 +51,50 @@ func (b *Batch) Validate() error {
 type Scored struct {
 	Scores map[string][]float64
 	Maps   []float32
+	// Extra are further per-pixel maps by name (N×H×W each, masked), such
+	// as a GAN's discriminator saliency (SaliencyMapper); each gets pixel
+	// metrics of its own.
+	Extra map[string][]float32
+}
+
+// SaliencyMapper is implemented by models that can also give, with their
+// scores, pixel maps from the discriminator: "d_grad", |∂d/∂x| (how much
+// each pixel moves the discriminator's anomaly score d), and "d_gradx",
+// |x·∂d/∂x| (gradient × input), each masked and smoothed as the
+// reconstruction maps are. They cost a backward pass, so they are off
+// until asked for.
+type SaliencyMapper interface {
+	SetSaliency(on bool)
+}
+
+// Saliency map names (Scored.Extra).
+const (
+	MapDGrad  = "d_grad"
+	MapDGradX = "d_gradx"
+)
+
+// SaliencyMaps turns the gradient g = ∂score/∂x of a batch (N×H×W) into
+// the maps MapDGrad = smooth(|m⊙g|) and MapDGradX = smooth(|m⊙x⊙g|), with
+// the heatmap Gaussian (HeatmapSigma) as the reconstruction maps use.
+func SaliencyMaps(b *Batch, g []float64) (map[string][]float32, error) {
+	if len(g) != len(b.Images) {
+		return nil, fmt.Errorf("%d gradient values for %d pixels", len(g), len(b.Images))
+	}
+	px := b.Pixels()
+	out := map[string][]float32{MapDGrad: make([]float32, len(g)), MapDGradX: make([]float32, len(g))}
+	raw, rawx := make([]float32, px), make([]float32, px)
+	sigma := HeatmapSigma(b.H)
+	for i := 0; i < b.N; i++ {
+		img, mask := b.Image(i), b.Mask(i)
+		for p := range raw {
+			v := float64(mask[p]) * g[i*px+p]
+			raw[p] = float32(math.Abs(v))
+			rawx[p] = float32(math.Abs(v * float64(img[p])))
+		}
+		GaussianSmooth(out[MapDGrad][i*px:(i+1)*px], raw, b.H, b.W, sigma)
+		GaussianSmooth(out[MapDGradX][i*px:(i+1)*px], rawx, b.H, b.W, sigma)
+	}
+	return out, nil
 }
 
 // Model is what the runner trains and scores without knowing which model it

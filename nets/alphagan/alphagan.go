@@ -496,5 +496,18 @@ func (m *alphagan) Score(b *nets.Batch) (*nets.Scored, error) {
 		cd[i] = (c[i] + d[i]) / 2
 	}
 	out.Scores["d"], out.Scores["c"], out.Scores["c_d"] = d, c, cd
+	if err := m.AddSaliency(b, out, m.dScore); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// dScore is the anomaly score d = 1 − σ(D(x)) as a node, for the saliency
+// maps.
+func (m *alphagan) dScore(gg *gan.Graph, x *G.Node) (*G.Node, error) {
+	l, err := m.Disc(gg, x)
+	if err != nil {
+		return nil, err
+	}
+	return gan.ProbNotReal(l)
 }

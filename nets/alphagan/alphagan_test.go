@@ -155,3 +155,17 @@ func TestAlphaGANMaskedReconstruction(t *testing.T) {
 		t.Fatalf("into a masked model: %v", err)
 	}
 }
+
+// α-GAN's saliency ∂d/∂x agrees with central differences of its d score.
+func TestAlphaGANSaliencyGradient(t *testing.T) {
+	m, err := newAlphaGAN(nets.Config{Size: 16, TopK: []int{5}, Params: nettest.TinyGANParams(true), Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetReference(nettest.SynthBatch(rand.New(rand.NewSource(7)), 3, 16)); err != nil {
+		t.Fatal(err)
+	}
+	nettest.CheckSaliency(t, m, nettest.SynthBatch(rand.New(rand.NewSource(8)), 2, 16), func(b *nets.Batch) ([]float64, error) {
+		return m.Saliency(b, m.dScore)
+	})
+}

@@ -342,5 +342,22 @@ func (m *bigan) Score(b *nets.Batch) (*nets.Scored, error) {
 		d[i] = gan.OneMinusSigmoid(l)
 	}
 	out.Scores["d"] = d
+	if err := m.AddSaliency(b, out, m.dScore); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// dScore is the anomaly score d = 1 − σ(D(x, E(x))) as a node, for the
+// saliency maps: x enters through both D's image path and E.
+func (m *bigan) dScore(gg *gan.Graph, x *G.Node) (*G.Node, error) {
+	ze, err := m.encode(gg.Bind(m.e), x)
+	if err != nil {
+		return nil, err
+	}
+	l, err := m.discriminate(gg.Bind(m.d), x, ze)
+	if err != nil {
+		return nil, err
+	}
+	return gan.ProbNotReal(l)
 }

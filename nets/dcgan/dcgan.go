@@ -265,7 +265,8 @@ func (m *dcgan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 // Score gives "d", the discriminator's probability that each image is fake
 // (see the type's comment), each image's minibatch features compared with
 // the fixed reference batch (gan.Reference) rather than with the rest of
-// its scoring batch; DCGAN has no reconstruction and so no maps.
+// its scoring batch; DCGAN has no reconstruction, so its only maps are the
+// discriminator's saliency (SetSaliency).
 func (m *dcgan) Score(b *nets.Batch) (*nets.Scored, error) {
 	v, err := m.Infer(b, func(gg *gan.Graph, x *G.Node) (map[string]*G.Node, error) {
 		l, err := m.Disc(gg, x)
@@ -278,5 +279,18 @@ func (m *dcgan) Score(b *nets.Batch) (*nets.Scored, error) {
 	for i, l := range v["logits"] {
 		d[i] = gan.Sigmoid(l)
 	}
-	return &nets.Scored{Scores: map[string][]float64{"d": d}}, nil
+	out := &nets.Scored{Scores: map[string][]float64{"d": d}}
+	if err := m.AddSaliency(b, out, m.dScore); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// dScore is the anomaly score d = σ(D(x)) as a node, for the saliency maps.
+func (m *dcgan) dScore(gg *gan.Graph, x *G.Node) (*G.Node, error) {
+	l, err := m.Disc(gg, x)
+	if err != nil {
+		return nil, err
+	}
+	return gan.ProbFake(l)
 }

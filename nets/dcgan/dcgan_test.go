@@ -113,3 +113,116 @@ func TestDCGANReference(t *testing.T) {
 		t.Fatalf("a reference of another size: %v", err)
 	}
 }
+
+// The saliency gradient ∂d/∂x that the maps are built from agrees with
+// central differences of the scores Score gives, and Score adds the maps
+// built from it only when asked.
+func TestDCGANSaliencyGradient(t *testing.T) {
+	m, err := newDCGAN(nets.Config{Size: 16, TopK: []int{5}, Params: nettest.TinyGANParams(true), Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.SetReference(nettest.SynthBatch(rand.New(rand.NewSource(7)), 3, 16)); err != nil {
+		t.Fatal(err)
+	}
+	b := nettest.SynthBatch(rand.New(rand.NewSource(8)), 2, 16)
+	nettest.CheckSaliency(t, m, b, func(b *nets.Batch) ([]float64, error) { return m.Saliency(b, m.dScore) })
+	g, err := m.Saliency(b, m.dScore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Score adds the maps only when asked, masked: zero where the mask is
+	s, err := m.Score(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Extra != nil {
+		t.Fatalf("maps %v without SetSaliency", s.Extra)
+	}
+	m.SetSaliency(true)
+	if s, err = m.Score(b); err != nil {
+		t.Fatal(err)
+	}
+	want, err := nets.SaliencyMaps(b, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{nets.MapDGrad, nets.MapDGradX} {
+		if len(s.Extra[name]) != len(b.Images) {
+			t.Fatalf("map %s has %d values", name, len(s.Extra[name]))
+		}
+		for p, v := range s.Extra[name] {
+			if v != want[name][p] {
+				t.Fatalf("map %s at %d: %v, want %v", name, p, v, want[name][p])
+			}
+		}
+	}
+}
+
+// A discriminator with hand-set weights that sees only the 4×4 input
+// patch at rows and columns 3..6 (conv0 sums 4×4 patches, conv1 and the
+// head each pass one position on, minibatch discrimination weighs
+// nothing): its saliency is zero outside that patch, and the map peaks
+// inside it, where a bright square sits.
+func TestDCGANSaliencyPeaksOnPattern(t *testing.T) {
+	m, err := newDCGAN(nets.Config{Size: 16, TopK: []int{5}, Params: nettest.TinyGANParams(true), Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range m.d.PS.Vals {
+		v.Zero()
+	}
+	set := func(name string, v float64, at ...int) {
+		if err := m.d.PS.Get(name).SetAt(v, at...); err != nil {
+			t.Fatalf("%s%v: %v", name, at, err)
+		}
+	}
+	for y := 0; y < 4; y++ {
+		for x := 0; x < 4; x++ {
+			set("d.conv0.w", 1, 0, 0, y, x)
+		}
+	}
+	set("d.conv1.w", 1, 0, 0, 1, 1) // conv1 (i, j) = conv0 (2i, 2j)
+	set("d.head.w", 1, 0, 0, 1, 1)  // head = conv1 (1, 1) = conv0 (2, 2): input rows and columns 3..6
+	set("d.out.w", 1, 0, 0)
+	for i := 0; i < 50; i++ {
+		m.d.PowerIterate()
+	}
+	if err := m.SetReference(nettest.SynthBatch(rand.New(rand.NewSource(7)), 3, 16)); err != nil {
+		t.Fatal(err)
+	}
+	b := &nets.Batch{N: 1, H: 16, W: 16, Images: make([]float32, 256), Masks: make([]float32, 256)}
+	r := rand.New(rand.NewSource(9))
+	for p := range b.Images {
+		b.Images[p], b.Masks[p] = float32(r.Float64()*0.2), 1
+		if y, x := p/16, p%16; y >= 3 && y <= 6 && x >= 3 && x <= 6 {
+			b.Images[p] = 0.9
+		}
+	}
+	g, err := m.Saliency(b, m.dScore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, v := range g {
+		in := p/16 >= 3 && p/16 <= 6 && p%16 >= 3 && p%16 <= 6
+		if in && v == 0 || !in && v != 0 {
+			t.Fatalf("gradient %g at row %d column %d (inside the patch: %v)", v, p/16, p%16, in)
+		}
+	}
+	m.SetSaliency(true)
+	s, err := m.Score(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{nets.MapDGrad, nets.MapDGradX} {
+		best := 0
+		for p, v := range s.Extra[name] {
+			if v > s.Extra[name][best] {
+				best = p
+			}
+		}
+		if y, x := best/16, best%16; y < 3 || y > 6 || x < 3 || x > 6 {
+			t.Errorf("map %s peaks at row %d column %d, outside the patch 3..6", name, y, x)
+		}
+	}
+}

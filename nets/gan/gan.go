@@ -557,6 +557,10 @@ type Base struct {
 	rnd   *rand.Rand
 	infer map[int]*inference // by batch size
 	ref   *Reference         // the scoring reference of minibatch discrimination, if used
+	// saliency turns on the discriminator's saliency maps (SetSaliency);
+	// sal holds their gradient graphs by batch size.
+	saliency bool
+	sal      map[int]*saliencyGraph
 }
 
 // inference is a compiled inference graph and its named outputs.

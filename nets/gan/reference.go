@@ -53,7 +53,7 @@ func (r *Reference) SetReference(b *nets.Batch) error {
 		return fmt.Errorf("reference batch: %w", err)
 	}
 	if r.images == nil || r.images.Shape()[0] != b.N {
-		r.m.infer = map[int]*inference{} // their reference input has another size
+		r.m.infer, r.m.sal = map[int]*inference{}, nil // their reference input has another size
 		r.graph = nil
 	}
 	s := r.m.Cfg.Size
@@ -77,8 +77,8 @@ func (r *Reference) HasReference() bool { return r.images != nil }
 // checkpoint's, or none when it holds none (one written before
 // references, or before the runner set one).
 func (r *Reference) prepare(c *nets.Checkpoint) (func(), error) {
-	old, oldGraph, oldInfer := r.images, r.graph, r.m.infer
-	undo := func() { r.images, r.graph, r.m.infer, r.fresh = old, oldGraph, oldInfer, false }
+	old, oldGraph, oldInfer, oldSal := r.images, r.graph, r.m.infer, r.m.sal
+	undo := func() { r.images, r.graph, r.m.infer, r.m.sal, r.fresh = old, oldGraph, oldInfer, oldSal, false }
 	r.fresh = false
 	t, ok := c.Tensor(refTensor)
 	if !ok {
@@ -90,7 +90,7 @@ func (r *Reference) prepare(c *nets.Checkpoint) (func(), error) {
 		return nil, fmt.Errorf("checkpoint: reference batch %s has shape %v, want (R, 1, %d, %d)", refTensor, t.Shape, s, s)
 	}
 	if r.images == nil || r.images.Shape()[0] != t.Shape[0] {
-		r.m.infer, r.graph = map[int]*inference{}, nil
+		r.m.infer, r.m.sal, r.graph = map[int]*inference{}, nil, nil
 	}
 	r.images = tensor.New(tensor.Of(r.m.dt), tensor.WithShape(t.Shape...))
 	return undo, nil

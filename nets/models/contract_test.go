@@ -487,6 +487,11 @@ func (c contract) batchIndependent(t *testing.T) {
 	}
 	all := nettest.SynthBatch(rand.New(rand.NewSource(3)), 4, c.size)
 	px := c.size * c.size
+	saliency := false
+	if sm, ok := m.(nets.SaliencyMapper); ok {
+		sm.SetSaliency(true) // its maps, too, are the image's alone
+		saliency = true
+	}
 	pick := func(idx ...int) *nets.Batch {
 		b := &nets.Batch{N: len(idx), H: c.size, W: c.size}
 		for _, i := range idx {
@@ -511,11 +516,26 @@ func (c contract) batchIndependent(t *testing.T) {
 					t.Fatalf("image %d's %s is %v in the batch %v, %v in the batch of 4", i, n, g, idx, w)
 				}
 			}
+			maps := map[string][2][]float32{}
 			if c.maps {
+				maps["reconstruction"] = [2][]float32{whole.Maps, got.Maps}
+			}
+			if saliency {
+				if len(whole.Extra) != 2 {
+					t.Fatalf("saliency maps %d, want d_grad and d_gradx", len(whole.Extra))
+				}
+				for name, v := range whole.Extra {
+					maps[name] = [2][]float32{v, got.Extra[name]}
+				}
+			}
+			for name, mm := range maps {
+				if len(mm[1]) != len(idx)*px {
+					t.Fatalf("map %s has %d values for %d images", name, len(mm[1]), len(idx))
+				}
 				for p := 0; p < px; p++ {
-					w, g := whole.Maps[i*px+p], got.Maps[at*px+p]
-					if math.Abs(float64(g-w)) > 1e-5*math.Max(1, math.Abs(float64(w))) {
-						t.Fatalf("image %d's map at %d is %v in the batch %v, %v in the batch of 4", i, p, g, idx, w)
+					w, g := mm[0][i*px+p], mm[1][at*px+p]
+					if math.Abs(float64(g-w)) > 1e-5*math.Max(1e-3, math.Abs(float64(w))) {
+						t.Fatalf("image %d's %s map at %d is %v in the batch %v, %v in the batch of 4", i, name, p, g, idx, w)
 					}
 				}
 			}

@@ -215,9 +215,11 @@ func mbdRefBackward[T Float](m, r, g []T, n, nr, b, c int, ref bool, out []T) {
 				mi := m[(i*b+k)*c : (i*b+k+1)*c]
 				rj := r[(j*b+k)*c : (j*b+k+1)*c]
 				coef := -float64(g[i*b+k]) * math.Exp(-l1(mi, rj))
-				o := out[(i*b+k)*c : (i*b+k+1)*c]
+				var o []T
 				if ref {
 					o, coef = out[(j*b+k)*c:(j*b+k+1)*c], -coef
+				} else {
+					o = out[(i*b+k)*c : (i*b+k+1)*c]
 				}
 				for q := range mi {
 					switch {

@@ -35,12 +35,14 @@ func TestMinibatchDiscriminationRef(t *testing.T) {
 			}
 		}
 	}
-	gradtest.GradCheck(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, []*tensor.Dense) {
-		fv, rv, tv := gradtest.RandDense(r, n, a), gradtest.RandDense(r, nr, a), gradtest.RandDense(r, a, b*c)
-		fn, rn, tn := gradtest.Bound(g, "f", fv), gradtest.Bound(g, "fr", rv), gradtest.Bound(g, "T", tv)
-		y := G.Must(MinibatchDiscriminationRef(fn, rn, tn, b, c))
-		return weighted(t, g, y, r), []*G.Node{fn, rn, tn}, []*tensor.Dense{fv, rv, tv}
-	})
+	for _, rows := range [][2]int{{n, nr}, {nr + 2, 2}} { // fewer images than reference rows, and more
+		gradtest.GradCheck(t, func(g *G.ExprGraph) (*G.Node, []*G.Node, []*tensor.Dense) {
+			fv, rv, tv := gradtest.RandDense(r, rows[0], a), gradtest.RandDense(r, rows[1], a), gradtest.RandDense(r, a, b*c)
+			fn, rn, tn := gradtest.Bound(g, "f", fv), gradtest.Bound(g, "fr", rv), gradtest.Bound(g, "T", tv)
+			y := G.Must(MinibatchDiscriminationRef(fn, rn, tn, b, c))
+			return weighted(t, g, y, r), []*G.Node{fn, rn, tn}, []*tensor.Dense{fv, rv, tv}
+		})
+	}
 	_, err := MinibatchDiscriminationRef(gradtest.Bound(G.NewGraph(), "f", f), gradtest.Bound(G.NewGraph(), "fr", gradtest.RandDense(r, nr, 2)), gradtest.Bound(G.NewGraph(), "T", T), b, c)
 	if err == nil || err.Error() != "minibatch discrimination: features (3, 3), reference (4, 2) and T (3, 6) do not fit 2 kernels of 3 dimensions (want (N, A), (R, A) and (A, 6))" {
 		t.Fatalf("error %v", err)
