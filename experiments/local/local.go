@@ -437,6 +437,17 @@ type scored struct {
 	images, maps, masks, truth [][]float32
 	// pixel holds pixel ROC-AUC and AUPRO (nil: no truth, or no figure).
 	pixel *eval.PixelMetrics
+	// extra are the model's further maps (nets.Scored.Extra: a GAN's
+	// saliency) by name, kept for the images above, with their own pixel
+	// figures under per-map keys.
+	extra map[string]*extraMaps
+}
+
+// extraMaps are one named map of the kept images and its pixel figures.
+type extraMaps struct {
+	maps   [][]float32
+	stream *eval.PixelStream
+	pixel  *eval.PixelMetrics
 }
 
 // pixelBudget bounds the pixels kept for the heatmap gallery, so scoring
@@ -462,6 +473,11 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 		defer stream.Close()
 	}
 	var streamErr error
+	if sm, ok := model.(nets.SaliencyMapper); ok && keepMaps {
+		// the discriminator's maps cost a backward pass: the test part only
+		sm.SetSaliency(true)
+		defer sm.SetSaliency(false)
+	}
 	for br := range d.pipe.Batches(ctx, items, order, make([]int64, len(items)), spec.BatchSize, "none") {
 		if br.Err != nil {
 			return nil, br.Err
@@ -475,18 +491,40 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 				out.scores[name] = append(out.scores[name], v...)
 			}
 		}
-		if !keepMaps || sc.Maps == nil {
+		if !keepMaps || (sc.Maps == nil && len(sc.Extra) == 0) {
 			continue
+		}
+		for _, name := range sortedKeys(sc.Extra) {
+			if out.extra == nil {
+				out.extra = map[string]*extraMaps{}
+			}
+			if out.extra[name] == nil {
+				e := &extraMaps{stream: eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)}
+				defer e.stream.Close()
+				out.extra[name] = e
+			}
 		}
 		for i, smp := range br.Samples {
 			if smp.AnomalyMask != nil && streamErr == nil {
-				streamErr = stream.Add(sc.Maps[i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+				if sc.Maps != nil {
+					streamErr = stream.Add(sc.Maps[i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+				}
+				for _, name := range sortedKeys(out.extra) {
+					if streamErr == nil {
+						streamErr = out.extra[name].stream.Add(sc.Extra[name][i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+					}
+				}
 			}
-			if (len(out.maps)+1)*px > pixelBudget || len(out.maps) != br.Indices[i] {
+			if (len(out.images)+1)*px > pixelBudget || len(out.images) != br.Indices[i] {
 				continue
 			}
 			out.images = append(out.images, smp.Image)
-			out.maps = append(out.maps, sc.Maps[i*px:(i+1)*px])
+			if sc.Maps != nil {
+				out.maps = append(out.maps, sc.Maps[i*px:(i+1)*px])
+			}
+			for name, e := range out.extra {
+				e.maps = append(e.maps, sc.Extra[name][i*px:(i+1)*px])
+			}
 			out.masks = append(out.masks, smp.Mask)
 			out.truth = append(out.truth, smp.AnomalyMask)
 		}
@@ -503,6 +541,13 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 	if stream != nil && stream.Images() > 0 && streamErr == nil {
 		if r, err := stream.Compute(0.3); err == nil {
 			out.pixel = &r
+		}
+	}
+	for _, e := range out.extra {
+		if e.stream.Images() > 0 && streamErr == nil {
+			if r, err := e.stream.Compute(0.3); err == nil {
+				e.pixel = &r
+			}
 		}
 	}
 	return out, nil
@@ -596,6 +641,13 @@ func partMetrics(final map[string]float64, part string, items []preprocess.Item,
 		final[eval.RunKey(part, eval.MetricPixelROCAUC).String()] = p.ROCAUC
 		final[eval.RunKey(part, eval.MetricPixelAUPRO).String()] = p.AUPRO
 		final[eval.RunKey(part, eval.MetricPixelImages).String()] = float64(p.Images)
+	}
+	for name, e := range sc.extra {
+		if p := e.pixel; p != nil {
+			final[eval.Key{Split: part, Map: name, Metric: eval.MetricPixelROCAUC}.String()] = p.ROCAUC
+			final[eval.Key{Split: part, Map: name, Metric: eval.MetricPixelAUPRO}.String()] = p.AUPRO
+			final[eval.Key{Split: part, Map: name, Metric: eval.MetricPixelImages}.String()] = float64(p.Images)
+		}
 	}
 	return nil
 }
