@@ -26,7 +26,8 @@ const CheckpointName = "checkpoint.bin"
 // spec makes a checkpoint usable on its own (xraylab score); the hash
 // catches a truncated or altered file before any of it is loaded.
 // Format 3: the model state of a GAN with minibatch discrimination holds
-// its scoring reference batch (nets.Referenced). A format 2 file still
+// its scoring reference (nets.Referenced: the reference images' features
+// under the saved weights). A format 2 file still
 // resumes (the runner draws the same reference again) and scores with
 // every other model; xraylab score refuses one of such a GAN.
 const CheckpointFormat = "xraylab-run-checkpoint/3"

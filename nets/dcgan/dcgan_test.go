@@ -99,6 +99,22 @@ func TestDCGANReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	nettest.ScoreSame(t, m, lm, b)
+	// the checkpoint keeps the reference's features, not its images
+	ck, err := nets.ReadCheckpoint(bytes.NewReader(withRef))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := ck.Tensor("mbd.ref.f"); !ok || len(f.Shape) != 2 || f.Shape[0] != 3 || f.Shape[1] != m.dHead.Features() {
+		t.Fatalf("reference features in the checkpoint: %v %v", f.Shape, ok)
+	}
+	// a step changes the weights: the restored features no longer hold,
+	// and the images are needed again
+	if _, err := lm.TrainStep(b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lm.Score(b); err == nil || err.Error() != want {
+		t.Fatalf("scoring a restored model after a step: %v", err)
+	}
 	if err := m.Load(bytes.NewReader(noRef)); err != nil {
 		t.Fatal(err)
 	}

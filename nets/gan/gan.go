@@ -10,6 +10,7 @@ package gan
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"math/rand"
@@ -461,6 +462,9 @@ func NewDiscHead(prefix string, ch, kernels, dims int) DiscHead {
 	}
 }
 
+// Features is the number of features minibatch discrimination takes.
+func (h DiscHead) Features() int { return h.features }
+
 // Add creates the head's parameters in n.
 func (h DiscHead) Add(n *Net, wi WeightInit, r *rand.Rand) {
 	n.AddLayers([]Layer{h.conv}, wi, r)
@@ -657,6 +661,17 @@ func (m *Base) SetNets(ns ...*Net) {
 		}
 		return append(es, m.ref.entries()...)
 	}, opts...)
+}
+
+// Save writes the model's checkpoint, with the scoring reference's
+// features under the weights it saves.
+func (m *Base) Save(w io.Writer) error {
+	if m.ref != nil {
+		if err := m.ref.refresh(); err != nil {
+			return err
+		}
+	}
+	return m.Base.Save(w)
 }
 
 // Nets are the model's networks in checkpoint order.

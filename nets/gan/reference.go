@@ -10,8 +10,8 @@ import (
 	"xraylab/nets/ops"
 )
 
-// refTensor is the reference batch's name in a checkpoint.
-const refTensor = "mbd.ref"
+// refTensor is the name, in a checkpoint, of the reference's features.
+const refTensor = "mbd.ref.f"
 
 // refInput is the inference graphs' input of the reference's features.
 const refInput = "mbd.ref.f"
@@ -21,17 +21,21 @@ const refInput = "mbd.ref.f"
 // in training an image's minibatch features compare it with the other
 // images of its batch, as Salimans et al. and the paper's code do; in
 // scoring with the reference's instead, so a score does not depend on
-// which images share the scoring batch. The images are kept in the
-// checkpoint; their features are recomputed under the current weights
-// when a training step or a restore has changed them.
+// which images share the scoring batch. The reference's features under
+// the current weights are recomputed from its images when a training step
+// changed the weights, and are what a checkpoint keeps (R × A values
+// rather than R images: a run at the paper's 512 px and batch 80 would
+// otherwise add 79 images, 83 MB, to every checkpoint); a restored model
+// scores with the checkpoint's features and needs the images again
+// (SetReference) only to train on.
 type Reference struct {
 	m      *Base
 	net    *Net
 	trunk  []Layer
 	head   DiscHead
 	slope  float64
-	images *tensor.Dense // (R, 1, S, S); nil until set
-	feat   []float64     // the reference's features (R × head features)
+	images *tensor.Dense // (R, 1, S, S); nil until set, and after a restore
+	feat   *tensor.Dense // (R, A): the reference's features
 	fresh  bool          // feat follows the current weights
 	graph  *Graph
 	fOut   *Out
@@ -52,7 +56,7 @@ func (r *Reference) SetReference(b *nets.Batch) error {
 	if err := r.m.CheckBatch(b); err != nil {
 		return fmt.Errorf("reference batch: %w", err)
 	}
-	if r.images == nil || r.images.Shape()[0] != b.N {
+	if r.size() != b.N {
 		r.m.infer, r.m.sal = map[int]*inference{}, nil // their reference input has another size
 		r.graph = nil
 	}
@@ -66,52 +70,82 @@ func (r *Reference) SetReference(b *nets.Batch) error {
 			d[i] = float64(v)
 		}
 	}
+	r.feat = tensor.New(tensor.Of(r.m.dt), tensor.WithShape(b.N, r.head.Features()))
 	r.fresh = false
 	return nil
 }
 
-// HasReference reports whether a reference batch is set.
-func (r *Reference) HasReference() bool { return r.images != nil }
+// HasReference reports whether a reference is set: its images, or the
+// features a checkpoint restored.
+func (r *Reference) HasReference() bool { return r.images != nil || r.fresh }
 
-// prepare readies the reference for a checkpoint's: sized as the
-// checkpoint's, or none when it holds none (one written before
-// references, or before the runner set one).
+// size is the number of reference images (0: none).
+func (r *Reference) size() int {
+	if r.feat == nil {
+		return 0
+	}
+	return r.feat.Shape()[0]
+}
+
+// prepare readies the reference for a checkpoint's features, or none when
+// it holds none (one written before references, or before the runner set
+// one); either way the model's reference is then the checkpoint's.
 func (r *Reference) prepare(c *nets.Checkpoint) (func(), error) {
-	old, oldGraph, oldInfer, oldSal := r.images, r.graph, r.m.infer, r.m.sal
-	undo := func() { r.images, r.graph, r.m.infer, r.m.sal, r.fresh = old, oldGraph, oldInfer, oldSal, false }
-	r.fresh = false
+	old, oldFeat, oldFresh, oldGraph, oldInfer, oldSal := r.images, r.feat, r.fresh, r.graph, r.m.infer, r.m.sal
+	undo := func() {
+		r.images, r.feat, r.fresh, r.graph, r.m.infer, r.m.sal = old, oldFeat, oldFresh, oldGraph, oldInfer, oldSal
+	}
 	t, ok := c.Tensor(refTensor)
-	if !ok {
-		r.images = nil
-		return undo, nil
+	if ok && (len(t.Shape) != 2 || t.Shape[1] != r.head.Features()) {
+		return nil, fmt.Errorf("checkpoint: reference features %s have shape %v, want (R, %d)", refTensor, t.Shape, r.head.Features())
 	}
-	s := r.m.Cfg.Size
-	if len(t.Shape) != 4 || t.Shape[1] != 1 || t.Shape[2] != s || t.Shape[3] != s {
-		return nil, fmt.Errorf("checkpoint: reference batch %s has shape %v, want (R, 1, %d, %d)", refTensor, t.Shape, s, s)
+	n := 0
+	if ok {
+		n = t.Shape[0]
 	}
-	if r.images == nil || r.images.Shape()[0] != t.Shape[0] {
+	if n != r.size() {
 		r.m.infer, r.m.sal, r.graph = map[int]*inference{}, nil, nil
 	}
-	r.images = tensor.New(tensor.Of(r.m.dt), tensor.WithShape(t.Shape...))
+	r.images, r.feat, r.fresh = nil, nil, false
+	if ok {
+		// filled by the restore, under the weights it restores
+		r.feat, r.fresh = tensor.New(tensor.Of(r.m.dt), tensor.WithShape(t.Shape...)), true
+	}
 	return undo, nil
 }
 
-// entries are the reference's checkpoint state (none until set).
+// entries are the reference's checkpoint state: its features, when they
+// follow the weights (Save refreshes them first).
 func (r *Reference) entries() []nets.StateEntry {
-	if r == nil || r.images == nil {
+	if r == nil || r.feat == nil || !r.fresh {
 		return nil
 	}
-	return []nets.StateEntry{{Name: refTensor, T: r.images}}
+	return []nets.StateEntry{{Name: refTensor, T: r.feat}}
+}
+
+// refresh recomputes the features when a step changed the weights; with
+// no images to compute them from (a restored model trained without
+// SetReference) the stale ones are dropped.
+func (r *Reference) refresh() error {
+	if r.fresh || r.feat == nil {
+		return nil
+	}
+	if r.images == nil {
+		r.feat = nil
+		return nil
+	}
+	_, err := r.features()
+	return err
 }
 
 // features returns the reference's minibatch features under the current
 // weights, computing them when a step or a restore has changed those.
 func (r *Reference) features() ([]float64, error) {
+	if r.fresh {
+		return nets.Float64s(r.feat), nil
+	}
 	if r.images == nil {
 		return nil, fmt.Errorf("%s: no reference batch is set: minibatch discrimination scores each image against a fixed batch of training images, which the runner sets (nets.Referenced)", r.m.Name())
-	}
-	if r.fresh {
-		return r.feat, nil
 	}
 	if r.graph == nil {
 		s := r.m.Cfg.Size
@@ -133,17 +167,18 @@ func (r *Reference) features() ([]float64, error) {
 	if err := r.graph.Run(); err != nil {
 		return nil, fmt.Errorf("%s: reference features: %w", r.m.Name(), err)
 	}
-	r.feat, r.fresh = nets.Float64s(r.fOut.v), true
-	return r.feat, nil
+	ops.CopyDense(r.feat, r.fOut.v.(*tensor.Dense))
+	r.fresh = true
+	return nets.Float64s(r.feat), nil
 }
 
 // Disc is the discriminator's logits (N) for an inference graph's images
 // x, each scored against the reference (Infer fills its features in).
 func (r *Reference) Disc(gg *Graph, x *G.Node) (*G.Node, error) {
-	if r.images == nil {
+	if !r.HasReference() {
 		return nil, fmt.Errorf("no reference batch is set: minibatch discrimination scores each image against a fixed batch of training images, which the runner sets (nets.Referenced)")
 	}
-	fr := gg.Input(refInput, r.images.Shape()[0], r.head.features)
+	fr := gg.Input(refInput, r.size(), r.head.Features())
 	return ImageDiscRef(gg.Bind(r.net), x, fr, r.trunk, r.head, r.slope)
 }
 

@@ -747,7 +747,9 @@ func (c contract) nanStep(t *testing.T) {
 		t.Fatalf("optimiser step %d, %d tensors after a NaN step; %d, %d before", is.Step, len(is.Tensors), was.Step, len(was.Tensors))
 	}
 	for i, tw := range was.Tensors {
-		if !strings.HasPrefix(tw.Name, "sn.") && !sameData(tw.Data, is.Tensors[i].Data) {
+		// spectral-norm state moves before the step; the scoring
+		// reference's features follow the normalised weights
+		if !strings.HasPrefix(tw.Name, "sn.") && !strings.HasPrefix(tw.Name, "mbd.ref.") && !sameData(tw.Data, is.Tensors[i].Data) {
 			t.Fatalf("a NaN step changed %s", tw.Name)
 		}
 	}
