@@ -472,6 +472,11 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 		stream = eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)
 		defer stream.Close()
 	}
+	defer func() {
+		for _, e := range out.extra {
+			e.stream.Close()
+		}
+	}()
 	var streamErr error
 	if sm, ok := model.(nets.SaliencyMapper); ok && keepMaps {
 		// the discriminator's maps cost a backward pass: the test part only
@@ -499,9 +504,7 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 				out.extra = map[string]*extraMaps{}
 			}
 			if out.extra[name] == nil {
-				e := &extraMaps{stream: eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)}
-				defer e.stream.Close()
-				out.extra[name] = e
+				out.extra[name] = &extraMaps{stream: eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)}
 			}
 		}
 		for i, smp := range br.Samples {
