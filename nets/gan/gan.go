@@ -594,13 +594,8 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 		p = &inference{gg: gg, out: out}
 		m.infer[b.N] = p
 	}
-	p.gg.Set("x", ImagesOf(b))
-	if _, ok := p.gg.inputs[refInput]; ok {
-		f, err := m.ref.features()
-		if err != nil {
-			return nil, err
-		}
-		p.gg.Set(refInput, f)
+	if err := m.setInputs(p.gg, b); err != nil {
+		return nil, err
 	}
 	if err := p.gg.Run(); err != nil {
 		return nil, fmt.Errorf("%s: scoring: %w", m.Name(), err)

@@ -207,3 +207,17 @@ func ImageDiscRef(b *Bind, x, fr *G.Node, trunk []Layer, head DiscHead, slope fl
 	}
 	return ops.Reshape(h, tensor.Shape{h.Shape()[0]})
 }
+
+// setInputs fills a scoring graph's images and, where it compares them
+// with the reference, the reference's features.
+func (m *Base) setInputs(gg *Graph, b *nets.Batch) error {
+	gg.Set("x", ImagesOf(b))
+	if _, ok := gg.inputs[refInput]; ok {
+		f, err := m.ref.features()
+		if err != nil {
+			return err
+		}
+		gg.Set(refInput, f)
+	}
+	return nil
+}

@@ -55,13 +55,8 @@ func (m *Base) Saliency(b *nets.Batch, build func(gg *Graph, x *G.Node) (*G.Node
 		}
 		m.sal[b.N] = p
 	}
-	p.gg.Set("x", ImagesOf(b))
-	if _, ok := p.gg.inputs[refInput]; ok {
-		f, err := m.ref.features()
-		if err != nil {
-			return nil, err
-		}
-		p.gg.Set(refInput, f)
+	if err := m.setInputs(p.gg, b); err != nil {
+		return nil, err
 	}
 	ops.ZeroGrads(G.Nodes{p.x}) // gradients accumulate over runs
 	if err := p.gg.Run(); err != nil {
