@@ -204,7 +204,8 @@ func m0(m []string) string {
 }
 
 // docs/results-synthetic.yaml keeps the settings its results were measured
-// with, before the paper defaults: no augmentation, the VAE at lr 5e-5.
+// with, before the paper defaults: no augmentation, the VAE at lr 5e-5,
+// resize fit.
 func TestResultsSpecPinned(t *testing.T) {
 	text, err := os.ReadFile("../docs/results-synthetic.yaml")
 	if err != nil {
@@ -217,6 +218,9 @@ func TestResultsSpecPinned(t *testing.T) {
 	for _, r := range spec.Experiments[0].Expand() {
 		if r.Model.Augmentation != "none" || r.ImageSize != 64 || (r.Model.Name != "pixelgauss" && r.Epochs != 4) || r.BatchSize != 16 {
 			t.Errorf("%s: %s augmentation, %d px, %d epochs, batch %d", r.Label(), r.Model.Augmentation, r.ImageSize, r.Epochs, r.BatchSize)
+		}
+		if r.Model.Resize != "fit" {
+			t.Errorf("%s: resize %s, measured when every model fitted", r.Label(), r.Model.Resize)
 		}
 		if r.Model.Name == "vae" && r.Model.Params["lr"] != 5e-5 {
 			t.Errorf("%s: lr %v, measured with 5e-5", r.Label(), r.Model.Params["lr"])
