@@ -9,19 +9,16 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"xraylab/experiments"
 )
 
-// resizePolicy is how every run's images reach image_size today: the
-// longer side is resized to it and the rest zero-padded (README "Models
-// as coded"; the paper pads AE and DCGAN inputs at native scale instead).
-const resizePolicy = "fit"
-
 // expandedRun is one line of `xraylab expand`: the run spec as it would be
-// stored, with its place in the experiment and the resize policy.
+// stored, with its place in the experiment and its model's resize policy
+// (pad or fit, README "Models as coded") also at the top.
 type expandedRun struct {
 	Index  int    `json:"index"`
 	Label  string `json:"label"`
@@ -55,7 +52,7 @@ func cmdExpand(args []string, stdout, stderr io.Writer) error {
 	var runs []expandedRun
 	for _, e := range selected {
 		for i, rs := range e.Expand() {
-			runs = append(runs, expandedRun{Index: i, Label: rs.Label(), Resize: resizePolicy, RunSpec: rs})
+			runs = append(runs, expandedRun{Index: i, Label: rs.Label(), Resize: rs.Model.Resize, RunSpec: rs})
 		}
 	}
 	if *asJSON {
@@ -82,7 +79,7 @@ func writeExpandTable(w io.Writer, selected []*experiments.ExperimentSpec, runs 
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\t%s\n",
 				r.Index, r.Model.Name, r.Preprocessing, r.HistEq, r.Seed, r.SplitSeed, r.ImageSize, r.Resize,
-				r.Epochs, r.BatchSize, r.Model.Augmentation, strings.Join(r.Model.Scores, ","), joinInts(r.Model.TopK), sel, formatParams(r.Model.Params))
+				r.Epochs, r.BatchSize, r.Model.Augmentation, strings.Join(r.Model.Scores, ","), topKColumn(r.Model), sel, formatParams(r.Model.Params))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -104,6 +101,20 @@ func formatParams(p map[string]float64) string {
 		parts[i] = fmt.Sprintf("%s=%g", n, p[n])
 	}
 	return strings.Join(parts, " ")
+}
+
+// topKColumn is the k values, then the shares of topk_frac where set
+// ("200;frac=0.01,0.05").
+func topKColumn(m experiments.ModelSpec) string {
+	out := joinInts(m.TopK)
+	if len(m.TopKFrac) > 0 {
+		parts := make([]string, len(m.TopKFrac))
+		for i, f := range m.TopKFrac {
+			parts[i] = strconv.FormatFloat(f, 'g', -1, 64)
+		}
+		out += ";frac=" + strings.Join(parts, ",")
+	}
+	return out
 }
 
 func joinInts(v []int) string {

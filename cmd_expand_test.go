@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"xraylab/experiments"
 )
 
 // expand prints every run with its resolved settings, paper defaults included.
@@ -31,7 +33,7 @@ func TestExpandTable(t *testing.T) {
 			bigan = strings.Join(f, " ")
 		}
 	}
-	if want := "72 vae raw false 42 42 512 fit 500 32 default kld,l1,l1_kld,l1_topk,mse,mse_kld,mse_topk 200 last beta1=0.9 beta2=0.999 lr=0.0001 width=1 z=1024"; vae != want {
+	if want := "72 vae raw false 42 42 512 pad 500 32 default kld,l1,l1_kld,l1_topk,mse,mse_kld,mse_topk 200 last beta1=0.9 beta2=0.999 lr=0.0001 width=1 z=1024"; vae != want {
 		t.Errorf("vae row\n%s\nwant\n%s", vae, want)
 	}
 	if want := "120 bigan raw false 42 42 128 fit 500 16 default mse,mse_topk,d 200 last beta1=0.5 beta2=0.999 hinge=1 lr_d=5e-06 lr_ge=0.001 slope=0.1 width=1 z=100"; bigan != want {
@@ -92,5 +94,15 @@ func TestExpandErrors(t *testing.T) {
 	var out bytes.Buffer
 	if run([]string{"help"}, &out, &out); !strings.Contains(out.String(), "xraylab expand FILE [--experiment NAME] [--json]") {
 		t.Errorf("usage lacks expand:\n%s", out.String())
+	}
+}
+
+// The topk column shows topk_frac's shares after the k values.
+func TestExpandTopKColumn(t *testing.T) {
+	if got := topKColumn(experiments.ModelSpec{TopK: []int{200}, TopKFrac: []float64{0.01, 0.05}}); got != "200;frac=0.01,0.05" {
+		t.Errorf("with shares: %q", got)
+	}
+	if got := topKColumn(experiments.ModelSpec{TopK: []int{5, 200}}); got != "5,200" {
+		t.Errorf("without shares: %q", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"flag"
 	"fmt"
+	"image"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,7 +48,7 @@ func cmdScore(args []string, stdout, stderr io.Writer) error {
 			row = append(row, strconv.FormatFloat(v, 'g', -1, 64))
 		}
 		w.Write(append(row, f.Skipped))
-		if f.Heatmap == nil || *out == "" {
+		if (f.Heatmap == nil && len(f.Heatmaps) == 0) || *out == "" {
 			continue
 		}
 		// Name heatmaps after the file and its two parent folders, since
@@ -60,12 +61,23 @@ func cmdScore(args []string, stdout, stderr io.Writer) error {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
 		}
-		b, err := plots.EncodePNG(f.Heatmap)
-		if err != nil {
-			return err
+		// the anomaly map as NAME-heatmap.png, a GAN's saliency maps as
+		// NAME-d_grad-heatmap.png and NAME-d_gradx-heatmap.png
+		files := map[string]image.Image{}
+		if f.Heatmap != nil {
+			files[name+"-heatmap.png"] = f.Heatmap
 		}
-		if err := os.WriteFile(filepath.Join(*out, name+"-heatmap.png"), b, 0o644); err != nil {
-			return err
+		for m, img := range f.Heatmaps {
+			files[name+"-"+m+"-heatmap.png"] = img
+		}
+		for file, img := range files {
+			b, err := plots.EncodePNG(img)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(filepath.Join(*out, file), b, 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	w.Flush()

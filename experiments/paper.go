@@ -7,23 +7,36 @@ import "xraylab/nets"
 // field unset gets these; zero fields fall through to the global defaults.
 type modelDefaults struct {
 	Augmentation string
+	Resize       string // preprocess.ResizePad or ResizeFit
 	ImageSize    int
 	Epochs       int
 	BatchSize    int
 	Params       map[string]float64 // by the nets parameter names
 }
 
-// paperDefaults: supplement .4 per model. α-GAN's one lr_d drives both of
-// its discriminators, as the supplement gives them one rate. The VAE takes
-// z = 1024 from the architecture table, not the 2048 of .4 (README
-// "Models as coded").
+// paperDefaults: supplement .4 per model, and the paper's resize policy
+// (AE and DCGAN inputs padded to 512 at native scale, BiGAN and α-GAN
+// inputs resized to 128 before augmentation). α-GAN's one lr_d drives
+// both of its discriminators, as the supplement gives them one rate. The
+// VAE takes z = 1024 from the architecture table, not the 2048 of .4
+// (README "Models as coded").
 var paperDefaults = map[string]modelDefaults{
-	"cae":      {Augmentation: "advanced", ImageSize: 512, Epochs: 1000, BatchSize: 32, Params: map[string]float64{"lr": 1e-4}},
-	"bae":      {Augmentation: "advanced", ImageSize: 512, Epochs: 500, BatchSize: 32, Params: map[string]float64{"lr": 1e-4}},
-	"vae":      {Augmentation: "default", ImageSize: 512, Epochs: 500, BatchSize: 32, Params: map[string]float64{"lr": 1e-4, "z": 1024}},
-	"dcgan":    {Augmentation: "default", ImageSize: 512, Epochs: 500, BatchSize: 80, Params: map[string]float64{"lr_g": 1e-3, "lr_d": 1e-5, "z": 2048, "soft_delta": 0.01}},
-	"bigan":    {Augmentation: "default", ImageSize: 128, Epochs: 500, BatchSize: 16, Params: map[string]float64{"lr_ge": 1e-3, "lr_d": 5e-6, "z": 100, "hinge": 1}},
-	"alphagan": {Augmentation: "default", ImageSize: 128, Epochs: 500, BatchSize: 16, Params: map[string]float64{"lr_ge": 1e-3, "lr_d": 5e-6, "z": 100, "hinge": 1}},
+	"cae":      {Resize: "pad", Augmentation: "advanced", ImageSize: 512, Epochs: 1000, BatchSize: 32, Params: map[string]float64{"lr": 1e-4}},
+	"bae":      {Resize: "pad", Augmentation: "advanced", ImageSize: 512, Epochs: 500, BatchSize: 32, Params: map[string]float64{"lr": 1e-4}},
+	"vae":      {Resize: "pad", Augmentation: "default", ImageSize: 512, Epochs: 500, BatchSize: 32, Params: map[string]float64{"lr": 1e-4, "z": 1024}},
+	"dcgan":    {Resize: "pad", Augmentation: "default", ImageSize: 512, Epochs: 500, BatchSize: 80, Params: map[string]float64{"lr_g": 1e-3, "lr_d": 1e-5, "z": 2048, "soft_delta": 0.01}},
+	"bigan":    {Resize: "fit", Augmentation: "default", ImageSize: 128, Epochs: 500, BatchSize: 16, Params: map[string]float64{"lr_ge": 1e-3, "lr_d": 5e-6, "z": 100, "hinge": 1}},
+	"alphagan": {Resize: "fit", Augmentation: "default", ImageSize: 128, Epochs: 500, BatchSize: 16, Params: map[string]float64{"lr_ge": 1e-3, "lr_d": 5e-6, "z": 100, "hinge": 1}},
+}
+
+// defaultResize is the model's paper resize policy: pad (native scale)
+// for the autoencoders and DCGAN, fit for BiGAN and α-GAN; fit, the
+// pipeline's policy before policies existed, for the others.
+func defaultResize(model string) string {
+	if d, ok := paperDefaults[model]; ok && d.Resize != "" {
+		return d.Resize
+	}
+	return "fit"
 }
 
 // defaultAugmentation is the model's paper policy, or none.

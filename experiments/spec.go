@@ -91,14 +91,23 @@ type MURASpec struct {
 // resolved at parse time: unset ones get the paper's value, else the
 // model's own default, so Params holds every parameter the model takes.
 type ModelSpec struct {
-	Name         string             `json:"name"`
-	ImageSize    int                `json:"image_size,omitempty"`
-	Epochs       int                `json:"epochs,omitempty"`
-	BatchSize    int                `json:"batch_size,omitempty"`
-	Scores       []string           `json:"scores"`
-	TopK         []int              `json:"topk"`
-	Augmentation string             `json:"augmentation"`
-	Params       map[string]float64 `json:"params,omitempty"`
+	Name      string   `json:"name"`
+	ImageSize int      `json:"image_size,omitempty"`
+	Epochs    int      `json:"epochs,omitempty"`
+	BatchSize int      `json:"batch_size,omitempty"`
+	Scores    []string `json:"scores"`
+	TopK      []int    `json:"topk"`
+	// TopKFrac are shares of the masked pixels (topk_frac: [0.01] gives
+	// "mse_topk_frac_0.01" beside "mse_top200"); none by default.
+	TopKFrac     []float64 `json:"topk_frac,omitempty"`
+	Augmentation string    `json:"augmentation"`
+	// Resize is how images reach the image size: "pad" (native scale,
+	// shrinking only what is larger) or "fit" (longer side to the size,
+	// before augmentation); unset, the model's paper policy. Empty in runs
+	// recorded before the field: augmentation, then the longer side to the
+	// size.
+	Resize string             `json:"resize,omitempty"`
+	Params map[string]float64 `json:"params,omitempty"`
 	// CheckpointSelect is which weights are evaluated: "last" (the last
 	// epoch's) or "best_val" (the epoch with the best validation ROC-AUC
 	// of SelectScore, kept beside the checkpoint a run resumes from).
@@ -123,6 +132,7 @@ const (
 var (
 	variants      = []string{"raw", "crop", "full"}
 	augmentations = []string{"none", "default", "advanced"}
+	resizes       = []string{"pad", "fit"} // preprocess.ResizePolicies
 	selections    = []string{SelectLast, SelectBestVal}
 	difficulties  = []string{"easy", "medium", "hard"}
 	bodyParts     = []string{"XR_ELBOW", "XR_FINGER", "XR_FOREARM", "XR_HAND", "XR_HUMERUS", "XR_SHOULDER", "XR_WRIST"}
@@ -445,7 +455,29 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 				m.TopK = append(m.TopK, int(v))
 			})
 		},
+		"topk_frac": func(n *yaml.Node, p string) {
+			var nodes []*yaml.Node
+			w.list(n, p, 16, func(n *yaml.Node, p string) {
+				v, ok := w.number(n, p, 0, 1)
+				if ok && v == 0 {
+					w.addf(w.resolve(n), p, "must be a share in (0, 1], got 0")
+					ok = false
+				}
+				if ok {
+					nodes = append(nodes, n)
+					m.TopKFrac = append(m.TopKFrac, v)
+				}
+			})
+			seen := map[float64]bool{}
+			for i, v := range m.TopKFrac {
+				if seen[v] {
+					w.addf(w.resolve(nodes[i]), p, "lists %g twice", v)
+				}
+				seen[v] = true
+			}
+		},
 		"augmentation":      func(n *yaml.Node, p string) { m.Augmentation = w.str(n, p, augmentations...) },
+		"resize":            func(n *yaml.Node, p string) { m.Resize = w.str(n, p, resizes...) },
 		"image_size":        func(n *yaml.Node, p string) { m.ImageSize = w.intIn(n, p, 16, 1024, 0) },
 		"epochs":            func(n *yaml.Node, p string) { m.Epochs = w.intIn(n, p, 1, 10_000, 0) },
 		"batch_size":        func(n *yaml.Node, p string) { m.BatchSize = w.intIn(n, p, 1, 1024, 0) },
@@ -462,6 +494,9 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 	}
 	if m.Augmentation == "" {
 		m.Augmentation = defaultAugmentation(m.Name)
+	}
+	if m.Resize == "" {
+		m.Resize = defaultResize(m.Name)
 	}
 	if nameNode == nil {
 		w.addf(node, join(path, "name"), "is required; known: %s", strings.Join(nets.Names(), ", "))
@@ -506,6 +541,10 @@ func (w *walker) model(n *yaml.Node, path string) ModelSpec {
 	return m
 }
 
+// ScoreNames are the concrete scores the model's spec selects, its top-k
+// families expanded by TopK and TopKFrac.
+func (m ModelSpec) ScoreNames() []string { return nets.ExpandScores(m.Scores, m.TopK, m.TopKFrac...) }
+
 // selection resolves checkpoint_select (default last) and, for best_val,
 // the score it selects on: one of the model's expanded scores, by default
 // the first.
@@ -513,7 +552,7 @@ func (w *walker) selection(m *ModelSpec, selectNode *yaml.Node, path string) {
 	if m.CheckpointSelect == "" {
 		m.CheckpointSelect = SelectLast
 	}
-	names := nets.ExpandScores(m.Scores, m.TopK)
+	names := m.ScoreNames()
 	switch {
 	case selectNode != nil && m.CheckpointSelect != SelectBestVal:
 		w.addf(w.resolve(selectNode), join(path, "select_score"), "only applies with checkpoint_select: best_val")

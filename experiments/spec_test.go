@@ -158,6 +158,17 @@ func TestParseSpecProblems(t *testing.T) {
 			`experiments.e3.models[0].name: is required; known: ` + knownModels() + ` (line 8, column 14)`,
 			`experiments.e3.split_seed: must be an integer, got "often" (or "run" to draw the split from each run's seed) (line 9, column 17)`,
 		}},
+		{"topk_frac and resize", `experiments:
+  e1:
+    dataset: {synthetic: {}}
+    models: [{name: cae, topk_frac: [0, 0.5, 1.5, 0.5, x], resize: stretch}]
+`, []string{
+			`experiments.e1.models[0].topk_frac[0]: must be a share in (0, 1], got 0 (line 4, column 38)`,
+			`experiments.e1.models[0].topk_frac[2]: 1.5 is out of range; allowed: 0 to 1 (line 4, column 46)`,
+			`experiments.e1.models[0].topk_frac: lists 0.5 twice (line 4, column 51)`,
+			`experiments.e1.models[0].topk_frac[4]: must be a finite number, got "x" (line 4, column 56)`,
+			`experiments.e1.models[0].resize: unknown value "stretch"; allowed: pad, fit (line 4, column 68)`,
+		}},
 		{"grid too large", bigGrid(3), []string{`experiments: the grid expands to 16200 runs; at most 10000 allowed per submission (line 2, column 3)`}},
 		{"two documents", "experiments: {}\n---\na: 1\n", []string{`(file): holds more than one YAML document; put all experiments in one (line 2, column 1)`}},
 	}
@@ -287,5 +298,25 @@ func TestSpecSlurmOverrides(t *testing.T) {
 	}, "\n")
 	if got != want {
 		t.Errorf("problems:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// topk_frac adds a top-k-share score per share beside each top-k score,
+// and best_val may select on one.
+func TestTopKFracSpec(t *testing.T) {
+	f, err := ParseSpec([]byte(`experiments:
+  e1:
+    dataset: {synthetic: {}}
+    models: [{name: cae, topk: [50], topk_frac: [0.01, 0.25], checkpoint_select: best_val, select_score: mse_topk_frac_0.25}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.Experiments[0].Models[0]
+	if got := strings.Join(m.ScoreNames(), ","); got != "mse,mse_top50,mse_topk_frac_0.01,mse_topk_frac_0.25" {
+		t.Fatalf("score names %s", got)
+	}
+	if m.SelectScore != "mse_topk_frac_0.25" {
+		t.Fatalf("select score %q", m.SelectScore)
 	}
 }

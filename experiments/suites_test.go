@@ -61,6 +61,11 @@ var supplement = map[string]struct {
 	"alphagan": {"default", 128, 500, 16, map[string]float64{"lr_ge": 1e-3, "lr_d": 5e-6, "z": 100, "hinge": 1}},
 }
 
+// paperResize is how the paper's section 3 brings each model's images to
+// its size: AE and DCGAN padded to 512 at native scale, BiGAN and α-GAN
+// resized to 128.
+var paperResize = map[string]string{"cae": "pad", "bae": "pad", "vae": "pad", "dcgan": "pad", "bigan": "fit", "alphagan": "fit"}
+
 // deviations are the supplement values the code departs from on purpose.
 var deviations = map[string]map[string]float64{"vae": {"z": 1024}}
 
@@ -85,6 +90,9 @@ func TestPaperSuiteMatchesSupplement(t *testing.T) {
 		if r.Model.Augmentation != want.aug || r.ImageSize != want.size || r.Epochs != want.epochs || r.BatchSize != want.batch {
 			t.Errorf("%s: augmentation %s, %d px, %d epochs, batch %d; the supplement says %s, %d px, %d epochs, batch %d",
 				r.Label(), r.Model.Augmentation, r.ImageSize, r.Epochs, r.BatchSize, want.aug, want.size, want.epochs, want.batch)
+		}
+		if r.Model.Resize != paperResize[r.Model.Name] {
+			t.Errorf("%s: resize %q, the paper's is %q", r.Label(), r.Model.Resize, paperResize[r.Model.Name])
 		}
 		for name, v := range want.params {
 			if d, ok := deviations[r.Model.Name][name]; ok {
@@ -127,7 +135,7 @@ func TestPaperDefaultPrecedence(t *testing.T) {
     dataset: {synthetic: {}}
     epochs: 3
     models:
-      - {name: bigan, batch_size: 4, augmentation: none, params: {lr_d: 1e-4}}
+      - {name: bigan, batch_size: 4, augmentation: none, resize: pad, params: {lr_d: 1e-4}}
       - {name: pixelgauss}
 `))
 	if err != nil {
@@ -136,11 +144,11 @@ func TestPaperDefaultPrecedence(t *testing.T) {
 	e, _ := spec.Find("e")
 	runs := e.Expand()
 	b, p := runs[0], runs[1]
-	if b.ImageSize != 128 || b.Epochs != 3 || b.BatchSize != 4 || b.Model.Augmentation != "none" ||
+	if b.ImageSize != 128 || b.Epochs != 3 || b.BatchSize != 4 || b.Model.Augmentation != "none" || b.Model.Resize != "pad" ||
 		b.Model.Params["lr_d"] != 1e-4 || b.Model.Params["lr_ge"] != 1e-3 || b.Model.Params["slope"] != 0.1 {
 		t.Errorf("bigan = %+v", b)
 	}
-	if p.ImageSize != DefaultImageSize || p.Epochs != 3 || p.BatchSize != DefaultBatchSize || p.Model.Augmentation != "none" || p.Model.Params["var_floor"] != 1e-3 {
+	if p.ImageSize != DefaultImageSize || p.Epochs != 3 || p.BatchSize != DefaultBatchSize || p.Model.Augmentation != "none" || p.Model.Resize != "fit" || p.Model.Params["var_floor"] != 1e-3 {
 		t.Errorf("pixelgauss = %+v", p)
 	}
 }
@@ -196,7 +204,8 @@ func m0(m []string) string {
 }
 
 // docs/results-synthetic.yaml keeps the settings its results were measured
-// with, before the paper defaults: no augmentation, the VAE at lr 5e-5.
+// with, before the paper defaults: no augmentation, the VAE at lr 5e-5,
+// resize fit.
 func TestResultsSpecPinned(t *testing.T) {
 	text, err := os.ReadFile("../docs/results-synthetic.yaml")
 	if err != nil {
@@ -209,6 +218,9 @@ func TestResultsSpecPinned(t *testing.T) {
 	for _, r := range spec.Experiments[0].Expand() {
 		if r.Model.Augmentation != "none" || r.ImageSize != 64 || (r.Model.Name != "pixelgauss" && r.Epochs != 4) || r.BatchSize != 16 {
 			t.Errorf("%s: %s augmentation, %d px, %d epochs, batch %d", r.Label(), r.Model.Augmentation, r.ImageSize, r.Epochs, r.BatchSize)
+		}
+		if r.Model.Resize != "fit" {
+			t.Errorf("%s: resize %s, measured when every model fitted", r.Label(), r.Model.Resize)
 		}
 		if r.Model.Name == "vae" && r.Model.Params["lr"] != 5e-5 {
 			t.Errorf("%s: lr %v, measured with 5e-5", r.Label(), r.Model.Params["lr"])

@@ -11,19 +11,28 @@ import (
 // restores them through it, so the checkpoint plumbing is written
 // once for all of them.
 type Base struct {
-	Cfg   Config // Params resolved against the model's spec
-	TopK  []int  // resolved k values of the top-k scores
-	name  string
-	epoch int
-	arch  []string // parameters a checkpoint must match, in checking order
-	opts  []*Adam
-	state func() []StateEntry
+	Cfg  Config // Params resolved against the model's spec
+	TopK []int  // resolved k values of the top-k scores
+	// TopKFrac are the shares of the top-k-share scores.
+	TopKFrac []float64
+	name     string
+	epoch    int
+	arch     []string // parameters a checkpoint must match, in checking order
+	opts     []*Adam
+	state    func() []StateEntry
+	// prepare, where set, readies state for a checkpoint before it is
+	// restored (tensors whose shape the checkpoint decides); undo puts
+	// back what it changed when the checkpoint is then refused.
+	prepare func(*Checkpoint) (undo func(), err error)
+	// defaults are the spec's parameter defaults: a checkpoint written
+	// before a parameter existed matches a model that has its default.
+	defaults map[string]float64
 }
 
 // NewBase starts a model's bookkeeping from its resolved parameters and k
 // values; Track must follow once its networks exist.
 func NewBase(name string, cfg Config, params map[string]float64, topK []int) *Base {
-	b := &Base{Cfg: cfg, TopK: topK, name: name}
+	b := &Base{Cfg: cfg, TopK: topK, TopKFrac: append([]float64(nil), cfg.TopKFrac...), name: name}
 	b.Cfg.Params = params
 	return b
 }
@@ -35,6 +44,25 @@ func NewBase(name string, cfg Config, params map[string]float64, topK []int) *Ba
 func (b *Base) Track(arch []string, state func() []StateEntry, opts ...*Adam) {
 	b.arch, b.state, b.opts = arch, state, opts
 }
+
+// TopKs are the model's top-k variants, for its scores.
+func (b *Base) TopKs() TopK { return TopK{Counts: b.TopK, Fracs: b.TopKFrac} }
+
+// ExpandScores expands score families with the model's top-k variants.
+func (b *Base) ExpandScores(families []string) []string {
+	return ExpandScores(families, b.TopK, b.TopKFrac...)
+}
+
+// NewerParams names parameters added after checkpoints were written with
+// the model, with the values those checkpoints trained under (the
+// parameters' defaults): a checkpoint lacking one matches a model with
+// that value.
+func (b *Base) NewerParams(defaults map[string]float64) { b.defaults = defaults }
+
+// OnRestore sets a hook run on a checkpoint before its tensors are
+// restored: it may change what the state lists (a tensor the checkpoint
+// sizes), and returns how to undo that if the checkpoint is refused.
+func (b *Base) OnRestore(prepare func(*Checkpoint) (undo func(), err error)) { b.prepare = prepare }
 
 // Name is the model's registry name.
 func (b *Base) Name() string { return b.name }
@@ -61,7 +89,7 @@ func (b *Base) CheckBatch(bt *Batch) error {
 
 // Save writes the model's checkpoint.
 func (b *Base) Save(w io.Writer) error {
-	return WriteCheckpoint(w, &Checkpoint{Model: b.name, Size: b.Cfg.Size, TopK: b.TopK, Params: b.Cfg.Params,
+	return WriteCheckpoint(w, &Checkpoint{Model: b.name, Size: b.Cfg.Size, TopK: b.TopK, TopKFrac: b.TopKFrac, Params: b.Cfg.Params,
 		Epoch: b.epoch, Step: b.opts[0].Step, Tensors: entryTensors(b.state())})
 }
 
@@ -86,11 +114,24 @@ func (b *Base) restore(c *Checkpoint) error {
 		return fmt.Errorf("checkpoint: image size %d, the model has %d", c.Size, b.Cfg.Size)
 	}
 	for _, p := range b.arch {
-		if v, ok := c.Params[p]; !ok || v != b.Cfg.Params[p] {
+		v, ok := c.Params[p]
+		if d, has := b.defaults[p]; !ok && has {
+			v, ok = d, true
+		}
+		if !ok || v != b.Cfg.Params[p] {
 			return fmt.Errorf("checkpoint: %s %g, the model has %g", p, c.Params[p], b.Cfg.Params[p])
 		}
 	}
-	if err := restoreEntries(c, b.state()); err != nil {
+	if b.prepare != nil {
+		undo, err := b.prepare(c)
+		if err != nil {
+			return err
+		}
+		if err := restoreEntries(c, b.state()); err != nil {
+			undo()
+			return err
+		}
+	} else if err := restoreEntries(c, b.state()); err != nil {
 		return err
 	}
 	for _, o := range b.opts {

@@ -22,20 +22,23 @@ import (
 // then named tensors (weights, Adam moments, BatchNorm running statistics).
 const (
 	ckptMagic   = "xraylab-ckpt\n"
-	ckptVersion = 1
+	ckptVersion = 2
 	// no sane model has a bigger state; guards allocation on a corrupt header
 	ckptMaxBody = 1 << 36
 )
 
 // Checkpoint is a decoded checkpoint file.
 type Checkpoint struct {
-	Model   string
-	Size    int
-	TopK    []int
-	Params  map[string]float64
-	Epoch   int
-	Step    int
-	Tensors []NamedTensor
+	Model string
+	Size  int
+	TopK  []int
+	// TopKFrac are the shares of the top-k-share scores (version 2; a
+	// version 1 file has none).
+	TopKFrac []float64
+	Params   map[string]float64
+	Epoch    int
+	Step     int
+	Tensors  []NamedTensor
 }
 
 // NamedTensor is one tensor of a checkpoint.
@@ -68,7 +71,7 @@ func LoadModel(r io.Reader, rnd *rand.Rand) (Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := New(ck.Model, Config{Size: ck.Size, TopK: ck.TopK, Params: ck.Params, Rand: rnd})
+	m, err := New(ck.Model, Config{Size: ck.Size, TopK: ck.TopK, TopKFrac: ck.TopKFrac, Params: ck.Params, Rand: rnd})
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -90,6 +93,10 @@ func WriteCheckpoint(w io.Writer, c *Checkpoint) error {
 	e.i64(int64(len(c.TopK)))
 	for _, k := range c.TopK {
 		e.i64(int64(k))
+	}
+	e.i64(int64(len(c.TopKFrac)))
+	for _, f := range c.TopKFrac {
+		e.u64(math.Float64bits(f))
 	}
 	names := make([]string, 0, len(c.Params))
 	for n := range c.Params {
@@ -150,8 +157,8 @@ func ReadCheckpoint(r io.Reader) (*Checkpoint, error) {
 		return nil, errors.New("checkpoint: truncated inside the header")
 	}
 	version := binary.LittleEndian.Uint32(head[len(ckptMagic):])
-	if version != ckptVersion {
-		return nil, fmt.Errorf("checkpoint: format version %d, this build reads version %d", version, ckptVersion)
+	if version != ckptVersion && version != 1 {
+		return nil, fmt.Errorf("checkpoint: format version %d, this build reads versions 1 and %d", version, ckptVersion)
 	}
 	bodyLen := binary.LittleEndian.Uint64(head[len(ckptMagic)+4:])
 	if bodyLen > ckptMaxBody {
@@ -178,6 +185,12 @@ func ReadCheckpoint(r io.Reader) (*Checkpoint, error) {
 	nk := d.count("top-k count", 8)
 	for i := 0; i < nk; i++ {
 		c.TopK = append(c.TopK, int(d.i64("top-k")))
+	}
+	if version >= 2 {
+		nf := d.count("top-k share count", 8)
+		for i := 0; i < nf; i++ {
+			c.TopKFrac = append(c.TopKFrac, math.Float64frombits(d.u64("top-k share")))
+		}
 	}
 	np := d.count("parameter count", 16)
 	for i := 0; i < np; i++ {

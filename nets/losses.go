@@ -156,7 +156,14 @@ func MeanAbsDiff(a, b *G.Node) (*G.Node, error) {
 
 // MaskedMSE is the paper's masked reconstruction loss as coded:
 // Σ(m⊙(x−x̂))² / Σm.
-func MaskedMSE(x, recon, mask *G.Node) (*G.Node, error) {
+func MaskedMSE(x, recon, mask *G.Node) (*G.Node, error) { return maskedMean(x, recon, mask, G.Square) }
+
+// MaskedL1 is MaskedMSE's L1 form, Σ|m⊙(x−x̂)| / Σm: the α-GAN's
+// reconstruction loss masked as the autoencoders' is (mask_recon).
+func MaskedL1(x, recon, mask *G.Node) (*G.Node, error) { return maskedMean(x, recon, mask, G.Abs) }
+
+// maskedMean is Σ f(m⊙(x−x̂)) / Σm.
+func maskedMean(x, recon, mask *G.Node, f func(*G.Node) (*G.Node, error)) (*G.Node, error) {
 	d, err := G.Sub(x, recon)
 	if err != nil {
 		return nil, err
@@ -164,7 +171,7 @@ func MaskedMSE(x, recon, mask *G.Node) (*G.Node, error) {
 	if d, err = G.HadamardProd(mask, d); err != nil {
 		return nil, err
 	}
-	if d, err = G.Square(d); err != nil {
+	if d, err = f(d); err != nil {
 		return nil, err
 	}
 	num, err := G.Sum(d)

@@ -75,3 +75,19 @@ func TestLosses(t *testing.T) {
 		})
 	}
 }
+
+// MaskedL1 is Σ|m⊙(x−x̂)| / Σm, by hand.
+func TestMaskedL1(t *testing.T) {
+	x := []float64{0.5, 0.2, 0.9, 0.0}
+	rec := []float64{0.1, 0.6, 0.2, 0.7}
+	mask := []float64{1, 1, 0, 1}
+	g := G.NewGraph()
+	dense := func(v []float64) *tensor.Dense {
+		return tensor.New(tensor.WithShape(1, 1, 2, 2), tensor.WithBacking(v))
+	}
+	l := G.Must(nets.MaskedL1(gradtest.Bound(g, "x", dense(x)), gradtest.Bound(g, "r", dense(rec)), gradtest.Bound(g, "m", dense(mask))))
+	gradtest.RunGraph(t, g)
+	if got, want := nets.ScalarOf(l.Value()), (0.4+0.4+0.7)/3; math.Abs(got-want) > 1e-12 {
+		t.Fatalf("masked L1 %.15g, want %.15g", got, want)
+	}
+}

@@ -10,6 +10,7 @@ package nets
 import (
 	"fmt"
 	"io"
+	"math"
 	"math/rand"
 	"sort"
 )
@@ -50,6 +51,50 @@ func (b *Batch) Validate() error {
 type Scored struct {
 	Scores map[string][]float64
 	Maps   []float32
+	// Extra are further per-pixel maps by name (N×H×W each, masked), such
+	// as a GAN's discriminator saliency (SaliencyMapper); each gets pixel
+	// metrics of its own.
+	Extra map[string][]float32
+}
+
+// SaliencyMapper is implemented by models that can also give, with their
+// scores, pixel maps from the discriminator: "d_grad", |∂d/∂x| (how much
+// each pixel moves the discriminator's anomaly score d), and "d_gradx",
+// |x·∂d/∂x| (gradient × input), each masked and smoothed as the
+// reconstruction maps are. They cost a backward pass, so they are off
+// until asked for.
+type SaliencyMapper interface {
+	SetSaliency(on bool)
+}
+
+// Saliency map names (Scored.Extra).
+const (
+	MapDGrad  = "d_grad"
+	MapDGradX = "d_gradx"
+)
+
+// SaliencyMaps turns the gradient g = ∂score/∂x of a batch (N×H×W) into
+// the maps MapDGrad = smooth(|m⊙g|) and MapDGradX = smooth(|m⊙x⊙g|), with
+// the heatmap Gaussian (HeatmapSigma) as the reconstruction maps use.
+func SaliencyMaps(b *Batch, g []float64) (map[string][]float32, error) {
+	if len(g) != len(b.Images) {
+		return nil, fmt.Errorf("%d gradient values for %d pixels", len(g), len(b.Images))
+	}
+	px := b.Pixels()
+	out := map[string][]float32{MapDGrad: make([]float32, len(g)), MapDGradX: make([]float32, len(g))}
+	raw, rawx := make([]float32, px), make([]float32, px)
+	sigma := HeatmapSigma(b.H)
+	for i := 0; i < b.N; i++ {
+		img, mask := b.Image(i), b.Mask(i)
+		for p := range raw {
+			v := float64(mask[p]) * g[i*px+p]
+			raw[p] = float32(math.Abs(v))
+			rawx[p] = float32(math.Abs(v * float64(img[p])))
+		}
+		GaussianSmooth(out[MapDGrad][i*px:(i+1)*px], raw, b.H, b.W, sigma)
+		GaussianSmooth(out[MapDGradX][i*px:(i+1)*px], rawx, b.H, b.W, sigma)
+	}
+	return out, nil
 }
 
 // Model is what the runner trains and scores without knowing which model it
@@ -81,13 +126,36 @@ type EpochSeeder interface {
 	SeedEpoch(r *rand.Rand)
 }
 
+// Referenced is implemented by models whose scores compare each image with
+// a fixed reference batch of training images (the GANs with minibatch
+// discrimination), so that an image's score does not depend on the other
+// images of its scoring batch. The runner draws the reference from the
+// training images with the run's seed and sets it before the first
+// training step and after every resume; the model keeps it in its
+// checkpoint, which then scores images on its own. Score fails until a
+// reference is set.
+type Referenced interface {
+	// SetReference sets the reference batch (its masks are not used).
+	SetReference(b *Batch) error
+	// HasReference reports whether a reference is set.
+	HasReference() bool
+}
+
+// ReferenceSize is the reference batch of a model trained on batches of
+// batchSize images: batchSize − 1 (at least 1), the other images each
+// training image's minibatch features compared it with.
+func ReferenceSize(batchSize int) int { return max(1, batchSize-1) }
+
 // Config is what every model is built from: the image geometry, the
 // model's own hyperparameters from the spec, and the seed source.
 type Config struct {
-	Size   int                // images are Size×Size
-	TopK   []int              // k values for the top-k scores
-	Params map[string]float64 // model hyperparameters by name
-	Rand   *rand.Rand         // the only source of randomness a model may use
+	Size int   // images are Size×Size
+	TopK []int // k values for the top-k scores
+	// TopKFrac are shares of the masked pixels for the top-k-share scores
+	// (none: no such scores).
+	TopKFrac []float64
+	Params   map[string]float64 // model hyperparameters by name
+	Rand     *rand.Rand         // the only source of randomness a model may use
 }
 
 // Param returns a hyperparameter or its default.
@@ -147,6 +215,9 @@ func New(name string, cfg Config) (Model, error) {
 	}
 	if cfg.Size <= 0 {
 		return nil, fmt.Errorf("model %s: image size must be positive, got %d", name, cfg.Size)
+	}
+	if err := CheckTopKFrac(name, cfg.TopKFrac); err != nil {
+		return nil, err
 	}
 	return s.New(cfg)
 }

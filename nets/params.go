@@ -62,3 +62,19 @@ func ResolveTopK(model string, ks []int) ([]int, error) {
 	}
 	return append([]int(nil), ks...), nil
 }
+
+// CheckTopKFrac checks the shares of the top-k-share scores: each in
+// (0, 1], none twice.
+func CheckTopKFrac(model string, fs []float64) error {
+	seen := map[float64]bool{}
+	for _, f := range fs {
+		if math.IsNaN(f) || f <= 0 || f > 1 {
+			return fmt.Errorf("%s: top-k share %g must be in (0, 1]", model, f)
+		}
+		if seen[f] {
+			return fmt.Errorf("%s: top-k share %g is listed twice", model, f)
+		}
+		seen[f] = true
+	}
+	return nil
+}

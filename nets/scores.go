@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 )
 
-// HeatmapSigma is the paper's heatmap smoothing (σ = 5 px at 512 px),
-// scaled to the image size and never below one pixel.
+// HeatmapSigma is the heatmap smoothing of the authors' code (σ = 5 px at
+// 512 px; the paper gives no σ), scaled to the image size and never below
+// one pixel (README "Models as coded", row "heatmap smoothing").
 func HeatmapSigma(size int) float64 {
 	return math.Max(1, 5*float64(size)/512)
 }
@@ -73,24 +75,33 @@ func GaussianSmooth(dst, src []float32, h, w int, sigma float64) {
 	}
 }
 
+// TopK are the top-k variants of every score family: Counts are pixel
+// counts k ("<family>_top<k>", the paper's k = 200), Fracs are shares of
+// the image's masked pixels ("<family>_topk_frac_<f>": k = ⌈f·n⌉ of its n
+// masked pixels, at least 1), which mean the same at every image size.
+type TopK struct {
+	Counts []int
+	Fracs  []float64
+}
+
 // ReconstructionScores scores a batch from its reconstruction: per image the
-// masked squared error e = m⊙(x−x̂)², "<family>" = Σe/Σm and
-// "<family>_top<k>" = the mean of the k largest e under the mask; the map is
+// masked squared error e = m⊙(x−x̂)², "<family>" = Σe/Σm and the top-k
+// scores (TopK) = the mean of the k largest e under the mask; the map is
 // e smoothed with the heatmap Gaussian. recon holds N×H×W values.
-func ReconstructionScores(b *Batch, recon []float64, family string, topK []int, out *Scored) error {
+func ReconstructionScores(b *Batch, recon []float64, family string, topK TopK, out *Scored) error {
 	return ErrorScores(b, recon, family, topK, func(d float64) float64 { return d * d }, true, out)
 }
 
 // ErrorScores is ReconstructionScores for any per-pixel error e = f(m⊙(x−x̂))
 // (the VAE's L1 uses |·|); withMap also sets out.Maps to the smoothed e.
-func ErrorScores(b *Batch, recon []float64, family string, topK []int, f func(float64) float64, withMap bool, out *Scored) error {
+func ErrorScores(b *Batch, recon []float64, family string, topK TopK, f func(float64) float64, withMap bool, out *Scored) error {
 	if len(recon) != len(b.Images) {
 		return fmt.Errorf("%d reconstructed values for %d pixels", len(recon), len(b.Images))
 	}
 	if out.Scores == nil {
 		out.Scores = map[string][]float64{}
 	}
-	names := ExpandScores([]string{family, family + "_topk"}, topK)
+	names := ExpandScores([]string{family, family + "_topk"}, topK.Counts, topK.Fracs...)
 	for _, n := range names {
 		out.Scores[n] = make([]float64, b.N)
 	}
@@ -119,14 +130,30 @@ func ErrorScores(b *Batch, recon []float64, family string, topK []int, f func(fl
 			return fmt.Errorf("image %d of the batch has an empty mask", i)
 		}
 		out.Scores[family][i] = sum / msum
-		for _, k := range topK {
-			out.Scores[TopKName(family, k)][i] = TopKMean(under, k)
-		}
+		TopKScores(out.Scores, family, i, under, topK)
 		if withMap {
 			GaussianSmooth(out.Maps[i*px:(i+1)*px], se, b.H, b.W, sigma)
 		}
 	}
 	return nil
+}
+
+// TopKScores sets image i's top-k scores of a family from the errors
+// under its mask (reordering them).
+func TopKScores(scores map[string][]float64, family string, i int, under []float64, topK TopK) {
+	for _, k := range topK.Counts {
+		scores[TopKName(family, k)][i] = TopKMean(under, k)
+	}
+	for _, f := range topK.Fracs {
+		scores[TopKFracName(family, f)][i] = TopKMean(under, FracCount(f, len(under)))
+	}
+}
+
+// FracCount is the k of a top-k share f of n pixels: ⌈f·n⌉, at least 1.
+// (The product is rounded to 1e-9 first, so 0.01·300 is 3, not 4.)
+func FracCount(f float64, n int) int {
+	k := int(math.Ceil(math.Round(f*float64(n)*1e9) / 1e9))
+	return max(k, 1)
 }
 
 // Mean is the arithmetic mean, 0 for no values.
@@ -157,14 +184,24 @@ func TopKMean(v []float64, k int) float64 {
 // TopKName is the name of the top-k variant of a score family.
 func TopKName(family string, k int) string { return fmt.Sprintf("%s_top%d", family, k) }
 
+// TopKFracName is the name of the top-share variant of a score family:
+// "mse_topk_frac_0.01" (the share in Go's shortest form).
+func TopKFracName(family string, f float64) string {
+	return family + "_topk_frac_" + strconv.FormatFloat(f, 'g', -1, 64)
+}
+
 // ExpandScores turns score families into concrete score names: a family
-// "x_topk" becomes "x_top<k>" for every k.
-func ExpandScores(families []string, topK []int) []string {
+// "x_topk" becomes "x_top<k>" for every k, then "x_topk_frac_<f>" for
+// every share f.
+func ExpandScores(families []string, topK []int, fracs ...float64) []string {
 	var out []string
 	for _, f := range families {
 		if base, ok := cutSuffix(f, "_topk"); ok {
 			for _, k := range topK {
 				out = append(out, TopKName(base, k))
+			}
+			for _, fr := range fracs {
+				out = append(out, TopKFracName(base, fr))
 			}
 			continue
 		}

@@ -139,3 +139,58 @@ func TestTopKMean(t *testing.T) {
 		t.Errorf("ExpandScores = %s", got)
 	}
 }
+
+// A top-k share takes k = ⌈f·n⌉ of an image's n masked pixels: the same
+// share of a small and a large mask, where a pixel count is not.
+func TestTopKFracScores(t *testing.T) {
+	for _, c := range []struct {
+		f    float64
+		n, k int
+	}{{0.01, 300, 3}, {0.01, 301, 4}, {0.5, 3, 2}, {1, 7, 7}, {0.001, 10, 1}, {0.1, 30, 3}} {
+		if got := FracCount(c.f, c.n); got != c.k {
+			t.Errorf("FracCount(%g, %d) = %d, want %d", c.f, c.n, got, c.k)
+		}
+	}
+	// One 4×4 image, 10 masked pixels with errors 1..10 (the image is the
+	// error's square root, the reconstruction 0), the rest unmasked and
+	// large so a share that counted them would show.
+	b := &Batch{N: 1, H: 4, W: 4, Images: make([]float32, 16), Masks: make([]float32, 16)}
+	for p := range b.Images {
+		if p < 10 {
+			b.Images[p], b.Masks[p] = float32(math.Sqrt(float64(p+1))), 1
+		} else {
+			b.Images[p] = 100
+		}
+	}
+	out := &Scored{}
+	tk := TopK{Counts: []int{2}, Fracs: []float64{0.25, 0.05}}
+	if err := ReconstructionScores(b, make([]float64, 16), "mse", tk, out); err != nil {
+		t.Fatal(err)
+	}
+	// by hand: k = ⌈2.5⌉ = 3 → (10+9+8)/3 = 9; k = ⌈0.5⌉ = 1 → 10; top 2 → 9.5
+	want := map[string]float64{"mse": 5.5, "mse_top2": 9.5, "mse_topk_frac_0.25": 9, "mse_topk_frac_0.05": 10}
+	if len(out.Scores) != len(want) {
+		t.Fatalf("scores %v, want the names of %v", out.Scores, want)
+	}
+	for n, w := range want {
+		if got := out.Scores[n][0]; math.Abs(got-w) > 1e-5 {
+			t.Errorf("%s = %v, want %v", n, got, w)
+		}
+	}
+	if got := strings.Join(ExpandScores([]string{"mse", "mse_topk", "d"}, []int{200}, 0.01, 0.5), ","); got != "mse,mse_top200,mse_topk_frac_0.01,mse_topk_frac_0.5,d" {
+		t.Errorf("ExpandScores = %s", got)
+	}
+	for _, c := range []struct {
+		fs   []float64
+		want string
+	}{
+		{[]float64{0}, "cae: top-k share 0 must be in (0, 1]"},
+		{[]float64{1.5}, "cae: top-k share 1.5 must be in (0, 1]"},
+		{[]float64{math.NaN()}, "cae: top-k share NaN must be in (0, 1]"},
+		{[]float64{0.1, 0.1}, "cae: top-k share 0.1 is listed twice"},
+	} {
+		if err := CheckTopKFrac("cae", c.fs); err == nil || err.Error() != c.want {
+			t.Errorf("CheckTopKFrac(%v) = %v, want %q", c.fs, err, c.want)
+		}
+	}
+}

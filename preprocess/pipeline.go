@@ -38,6 +38,7 @@ type PipelineOptions struct {
 	HistEq   bool   // global histogram equalisation (online, before augmentation)
 	CLAHE    bool   // use CLAHE instead of global HE when HistEq is on
 	Size     int    // output is Size×Size
+	Resize   string // online: ResizePad, ResizeFit, or "" (before policies: augment, then fit)
 	CacheDir string // offline results cached here; "" = keep them in memory
 	Workers  int    // goroutines for Prepare and the prefetcher; 0 = GOMAXPROCS
 	Detector string // optional ONNX/TF detection model for hand localisation; "" = classical localiser
@@ -120,6 +121,9 @@ func NewPipeline(o PipelineOptions) (*Pipeline, error) {
 	}
 	if o.Size < 1 {
 		return nil, fmt.Errorf("preprocess: options: Size %d must be positive", o.Size)
+	}
+	if err := validResize(o.Resize); err != nil {
+		return nil, err
 	}
 	if o.Workers < 0 {
 		return nil, fmt.Errorf("preprocess: options: Workers %d is negative", o.Workers)

@@ -2,7 +2,6 @@ package preprocess
 
 import (
 	"fmt"
-	"image"
 	"image/color"
 
 	"gocv.io/x/gocv"
@@ -23,8 +22,9 @@ type Sample struct {
 // Load runs the online steps on one item: grey → histogram equalisation
 // (when on) → augmentation (flips, brightness, scale, rotation; the same
 // geometry on image, mask and anomaly mask) → resize keeping the aspect
-// ratio (longer side = Size) → centre zero padding → [0,1]. The augmentation
-// depends only on seed.
+// ratio (longer side = Size; under ResizeFit before the augmentation, under
+// ResizePad only when larger than Size) → centre zero padding → [0,1]. The
+// augmentation depends only on seed.
 func (p *Pipeline) Load(it Item, augment string, seed int64) (Sample, error) {
 	if err := validAugment(augment); err != nil {
 		return Sample{}, err
@@ -59,6 +59,14 @@ func (p *Pipeline) loadWith(it Item, a augParams) (Sample, error) {
 		n := f(*m)
 		m.Close()
 		*m = n
+	}
+	if p.opt.Resize == ResizeFit {
+		// the paper resizes BiGAN/α-GAN inputs before augmenting them
+		replace(&grey, p.fitFirst)
+		replace(&mask, p.fitFirst)
+		if !anomaly.Empty() {
+			replace(&anomaly, p.fitFirst)
+		}
 	}
 	replace(&grey, a.flip)
 	replace(&grey, a.brightness)
@@ -145,25 +153,16 @@ func fitSize(w, h, size int) (int, int) {
 // a size×size square; an odd remainder goes to the right/bottom.
 func padOffsets(w, h, size int) (left, top int) { return (size - w) / 2, (size - h) / 2 }
 
-// fit resizes an 8-bit image keeping its aspect ratio (area averaging when
-// shrinking, bilinear when enlarging), pads it with zeros to Size×Size,
-// centred, and returns it as float32: grey/255 for images, 0/1 for masks
-// (a resized mask pixel is inside when at least half of it was).
+// fit resizes an 8-bit image keeping its aspect ratio as the resize
+// policy says (targetSize: area averaging when shrinking, bilinear when
+// enlarging), pads it with zeros to Size×Size, centred, and returns it as
+// float32: grey/255 for images, 0/1 for masks (a resized mask pixel is
+// inside when at least half of it was).
 func (p *Pipeline) fit(src gocv.Mat, isMask bool) []float32 {
 	size := p.opt.Size
-	w, h := src.Cols(), src.Rows()
-	rw, rh := fitSize(w, h, size)
-	cur := src
-	if rw != w || rh != h {
-		interp := gocv.InterpolationArea
-		if rw > w || rh > h {
-			interp = gocv.InterpolationLinear
-		}
-		r := gocv.NewMat()
-		defer r.Close()
-		gocv.Resize(src, &r, image.Pt(rw, rh), 0, 0, interp)
-		cur = r
-	}
+	rw, rh := p.targetSize(src.Cols(), src.Rows())
+	cur := resized(src, rw, rh)
+	defer cur.Close()
 	left, top := padOffsets(rw, rh, size)
 	padded := gocv.NewMat()
 	defer padded.Close()

@@ -25,7 +25,15 @@ const CheckpointName = "checkpoint.bin"
 // model state), then the model's own state as written by Model.Save. The
 // spec makes a checkpoint usable on its own (xraylab score); the hash
 // catches a truncated or altered file before any of it is loaded.
-const CheckpointFormat = "xraylab-run-checkpoint/2"
+// Format 3: the model state of a GAN with minibatch discrimination holds
+// its scoring reference (nets.Referenced: the reference images' features
+// under the saved weights). A format 2 file still
+// resumes (the runner draws the same reference again) and scores with
+// every other model; xraylab score refuses one of such a GAN.
+const CheckpointFormat = "xraylab-run-checkpoint/3"
+
+// checkpointFormatV2 is the format before scoring references.
+const checkpointFormatV2 = "xraylab-run-checkpoint/2"
 
 // CheckpointHeader is the first line of a run checkpoint.
 type CheckpointHeader struct {
@@ -92,8 +100,8 @@ func ReadCheckpoint(path string) (*CheckpointHeader, []byte, error) {
 	if json.Unmarshal(line, &h) != nil || h.Format == "" {
 		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is not an xraylab run checkpoint (bad header)", path)
 	}
-	if h.Format != CheckpointFormat {
-		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is a checkpoint of format %q; this binary reads %q", path, h.Format, CheckpointFormat)
+	if h.Format != CheckpointFormat && h.Format != checkpointFormatV2 {
+		return nil, nil, experiments.Errorf(experiments.CodeInvalid, "%s is a checkpoint of format %q; this binary reads %q and %q", path, h.Format, CheckpointFormat, checkpointFormatV2)
 	}
 	if _, err := f.Seek(int64(len(line)), io.SeekStart); err != nil {
 		return nil, nil, err
@@ -115,13 +123,18 @@ func LoadCheckpoint(path string) (*CheckpointHeader, nets.Model, error) {
 		return nil, nil, err
 	}
 	s := h.Spec
-	model, err := nets.New(s.Model.Name, nets.Config{Size: s.ImageSize, TopK: s.Model.TopK, Params: s.Model.Params,
+	model, err := nets.New(s.Model.Name, nets.Config{Size: s.ImageSize, TopK: s.Model.TopK, TopKFrac: s.Model.TopKFrac, Params: s.Model.Params,
 		Rand: rand.New(rand.NewSource(s.Seed))})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := model.Load(bytes.NewReader(state)); err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if r, ok := model.(nets.Referenced); ok && !r.HasReference() {
+		return nil, nil, experiments.Errorf(experiments.CodeInvalid,
+			"%s (format %q) holds no reference batch: this binary scores a %s image against a fixed batch of training images kept in the checkpoint (format %q), so that its score does not depend on the other images scored with it; re-run the run with this binary to write one",
+			path, h.Format, h.Model, CheckpointFormat)
 	}
 	return h, model, nil
 }

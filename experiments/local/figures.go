@@ -133,15 +133,38 @@ func (x *Executor) drawCurves(ctx context.Context, run *experiments.Run, title s
 	return x.writeArtifact(ctx, run.ID, "curves.png", "plot", b)
 }
 
-// drawGallery overlays the anomaly maps of the highest-scoring abnormal and
-// normal test images (by the first score) on the images, with the loss
-// mask and, on synthetic data, the true anomaly outlined.
+// drawGallery draws heatmaps.png from the model's anomaly maps and, for
+// each further map (a GAN's discriminator saliency), heatmaps-<map>.png,
+// its images picked by the score the map explains (d) where the run has
+// it.
 func (x *Executor) drawGallery(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, test []preprocess.Item, sc *scored, names []string) error {
-	if len(sc.maps) == 0 || len(names) == 0 {
+	if len(names) == 0 {
 		return nil
 	}
-	score := sc.scores[names[0]]
-	idx := make([]int, len(sc.maps))
+	if err := x.drawMapGallery(ctx, run, spec, test, sc, sc.maps, "heatmaps.png", names[0]); err != nil {
+		return err
+	}
+	by := names[0]
+	if _, ok := sc.scores["d"]; ok {
+		by = "d"
+	}
+	for _, name := range sortedKeys(sc.extra) {
+		if err := x.drawMapGallery(ctx, run, spec, test, sc, sc.extra[name].maps, "heatmaps-"+name+".png", by); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drawMapGallery overlays maps of the highest-scoring abnormal and normal
+// test images (by the score by) on the images, with the loss mask and,
+// on synthetic data, the true anomaly outlined.
+func (x *Executor) drawMapGallery(ctx context.Context, run *experiments.Run, spec experiments.RunSpec, test []preprocess.Item, sc *scored, maps [][]float32, artifact, by string) error {
+	if len(maps) == 0 {
+		return nil
+	}
+	score := sc.scores[by]
+	idx := make([]int, len(maps))
 	for i := range idx {
 		idx[i] = i
 	}
@@ -161,7 +184,7 @@ func (x *Executor) drawGallery(ctx context.Context, run *experiments.Run, spec e
 	// otherwise wash every other tile out).
 	var vals []float64
 	for _, i := range pick {
-		for p, v := range sc.maps[i] {
+		for p, v := range maps[i] {
 			if sc.masks[i][p] > 0.5 {
 				vals = append(vals, float64(v))
 			}
@@ -174,7 +197,7 @@ func (x *Executor) drawGallery(ctx context.Context, run *experiments.Run, spec e
 	}
 	var tiles []plots.Tile
 	for _, i := range pick {
-		img, err := plots.HeatmapOverlay(plots.Overlay{W: spec.ImageSize, H: spec.ImageSize, Image: sc.images[i], Map: sc.maps[i],
+		img, err := plots.HeatmapOverlay(plots.Overlay{W: spec.ImageSize, H: spec.ImageSize, Image: sc.images[i], Map: maps[i],
 			Mask: sc.masks[i], Truth: sc.truth[i], Max: maxV})
 		if err != nil {
 			return err
@@ -183,7 +206,7 @@ func (x *Executor) drawGallery(ctx context.Context, run *experiments.Run, spec e
 		if test[i].Record.Label == 1 {
 			label = "abnormal"
 		}
-		tiles = append(tiles, plots.Tile{Image: img, Caption: fmt.Sprintf("%s  %s %.4g\n%s", label, names[0], score[i], path.Base(path.Dir(test[i].Record.RelPath))+"/"+path.Base(test[i].Record.RelPath))})
+		tiles = append(tiles, plots.Tile{Image: img, Caption: fmt.Sprintf("%s  %s %.4g\n%s", label, by, score[i], path.Base(path.Dir(test[i].Record.RelPath))+"/"+path.Base(test[i].Record.RelPath))})
 	}
 	g, err := plots.Gallery(tiles, 4)
 	if err != nil {
@@ -193,7 +216,7 @@ func (x *Executor) drawGallery(ctx context.Context, run *experiments.Run, spec e
 	if err != nil {
 		return err
 	}
-	return x.writeArtifact(ctx, run.ID, "heatmaps.png", "plot", b)
+	return x.writeArtifact(ctx, run.ID, artifact, "plot", b)
 }
 
 // writeArtifact writes a file into the run's folder and records it.

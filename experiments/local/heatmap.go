@@ -129,7 +129,7 @@ func openScorer(checkpoint string) (*CheckpointHeader, nets.Model, *preprocess.P
 	}
 	s := h.Spec
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
-		Variant: preprocess.Variant(s.Preprocessing), HistEq: s.HistEq, Size: s.ImageSize,
+		Variant: preprocess.Variant(s.Preprocessing), HistEq: s.HistEq, Size: s.ImageSize, Resize: s.Model.Resize,
 	})
 	if err != nil {
 		return nil, nil, nil, err

@@ -114,7 +114,7 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	defer data.Close()
 	data.spillDir = dir
 	model, err := nets.New(spec.Model.Name, nets.Config{
-		Size: spec.ImageSize, TopK: spec.Model.TopK, Params: spec.Model.Params,
+		Size: spec.ImageSize, TopK: spec.Model.TopK, TopKFrac: spec.Model.TopKFrac, Params: spec.Model.Params,
 		Rand: rand.New(rand.NewSource(spec.Seed)),
 	})
 	if err != nil {
@@ -122,6 +122,9 @@ func (x *Executor) Execute(ctx context.Context, run *experiments.Run, spec exper
 	}
 	start, err := x.resume(ctx, run, model)
 	if err != nil {
+		return err
+	}
+	if err := x.setReference(spec, data, model); err != nil {
 		return err
 	}
 	if err := x.train(ctx, run, spec, data, model, start); err != nil {
@@ -194,7 +197,7 @@ func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec e
 		root, len(ds.Records), len(ds.Skipped), ds.Fingerprint, spec.SplitSeed, sum.Train.Images, sum.Val.Images, sum.Test.Images)})
 	pipe, err := preprocess.NewPipeline(preprocess.PipelineOptions{
 		Variant: preprocess.Variant(spec.Preprocessing), HistEq: spec.HistEq,
-		Size: spec.ImageSize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers, Files: opts.Files,
+		Size: spec.ImageSize, Resize: spec.Model.Resize, CacheDir: x.opts.CacheDir, Workers: x.opts.LoadWorkers, Files: opts.Files,
 	})
 	if err != nil {
 		if dataRoot != nil {
@@ -528,6 +531,17 @@ type scored struct {
 	images, maps, masks, truth [][]float32
 	// pixel holds pixel ROC-AUC and AUPRO (nil: no truth, or no figure).
 	pixel *eval.PixelMetrics
+	// extra are the model's further maps (nets.Scored.Extra: a GAN's
+	// saliency) by name, kept for the images above, with their own pixel
+	// figures under per-map keys.
+	extra map[string]*extraMaps
+}
+
+// extraMaps are one named map of the kept images and its pixel figures.
+type extraMaps struct {
+	maps   [][]float32
+	stream *eval.PixelStream
+	pixel  *eval.PixelMetrics
 }
 
 // pixelBudget bounds the pixels kept for the heatmap gallery, so scoring
@@ -538,7 +552,7 @@ const pixelBudget = 1 << 23
 // score scores items in order without augmentation.
 func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Item, spec experiments.RunSpec, model nets.Model, keepMaps bool) (*scored, error) {
 	wanted := map[string]bool{}
-	for _, s := range nets.ExpandScores(spec.Model.Scores, spec.Model.TopK) {
+	for _, s := range spec.Model.ScoreNames() {
 		wanted[s] = true
 	}
 	order := make([]int, len(items))
@@ -552,7 +566,17 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 		stream = eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)
 		defer stream.Close()
 	}
+	defer func() {
+		for _, e := range out.extra {
+			e.stream.Close()
+		}
+	}()
 	var streamErr error
+	if sm, ok := model.(nets.SaliencyMapper); ok && keepMaps {
+		// the discriminator's maps cost a backward pass: the test part only
+		sm.SetSaliency(true)
+		defer sm.SetSaliency(false)
+	}
 	for br := range d.pipe.Batches(ctx, items, order, make([]int64, len(items)), spec.BatchSize, "none") {
 		if br.Err != nil {
 			return nil, br.Err
@@ -566,18 +590,38 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 				out.scores[name] = append(out.scores[name], v...)
 			}
 		}
-		if !keepMaps || sc.Maps == nil {
+		if !keepMaps || (sc.Maps == nil && len(sc.Extra) == 0) {
 			continue
+		}
+		for _, name := range sortedKeys(sc.Extra) {
+			if out.extra == nil {
+				out.extra = map[string]*extraMaps{}
+			}
+			if out.extra[name] == nil {
+				out.extra[name] = &extraMaps{stream: eval.NewPixelStream(spec.ImageSize, spec.ImageSize, preprocess.LabelRegions, d.spillDir)}
+			}
 		}
 		for i, smp := range br.Samples {
 			if smp.AnomalyMask != nil && streamErr == nil {
-				streamErr = stream.Add(sc.Maps[i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+				if sc.Maps != nil {
+					streamErr = stream.Add(sc.Maps[i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+				}
+				for _, name := range sortedKeys(out.extra) {
+					if streamErr == nil {
+						streamErr = out.extra[name].stream.Add(sc.Extra[name][i*px:(i+1)*px], smp.AnomalyMask, smp.Mask)
+					}
+				}
 			}
-			if (len(out.maps)+1)*px > pixelBudget || len(out.maps) != br.Indices[i] {
+			if (len(out.images)+1)*px > pixelBudget || len(out.images) != br.Indices[i] {
 				continue
 			}
 			out.images = append(out.images, smp.Image)
-			out.maps = append(out.maps, sc.Maps[i*px:(i+1)*px])
+			if sc.Maps != nil {
+				out.maps = append(out.maps, sc.Maps[i*px:(i+1)*px])
+			}
+			for name, e := range out.extra {
+				e.maps = append(e.maps, sc.Extra[name][i*px:(i+1)*px])
+			}
 			out.masks = append(out.masks, smp.Mask)
 			out.truth = append(out.truth, smp.AnomalyMask)
 		}
@@ -594,6 +638,13 @@ func (x *Executor) score(ctx context.Context, d *runData, items []preprocess.Ite
 	if stream != nil && stream.Images() > 0 && streamErr == nil {
 		if r, err := stream.Compute(0.3); err == nil {
 			out.pixel = &r
+		}
+	}
+	for _, e := range out.extra {
+		if e.stream.Images() > 0 && streamErr == nil {
+			if r, err := e.stream.Compute(0.3); err == nil {
+				e.pixel = &r
+			}
 		}
 	}
 	return out, nil
@@ -687,6 +738,13 @@ func partMetrics(final map[string]float64, part string, items []preprocess.Item,
 		final[eval.RunKey(part, eval.MetricPixelROCAUC).String()] = p.ROCAUC
 		final[eval.RunKey(part, eval.MetricPixelAUPRO).String()] = p.AUPRO
 		final[eval.RunKey(part, eval.MetricPixelImages).String()] = float64(p.Images)
+	}
+	for name, e := range sc.extra {
+		if p := e.pixel; p != nil {
+			final[eval.Key{Split: part, Map: name, Metric: eval.MetricPixelROCAUC}.String()] = p.ROCAUC
+			final[eval.Key{Split: part, Map: name, Metric: eval.MetricPixelAUPRO}.String()] = p.AUPRO
+			final[eval.Key{Split: part, Map: name, Metric: eval.MetricPixelImages}.String()] = float64(p.Images)
+		}
 	}
 	return nil
 }

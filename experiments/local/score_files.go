@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"xraylab/nets"
 	"xraylab/plots"
 	"xraylab/preprocess"
 )
@@ -18,6 +19,9 @@ type FileScore struct {
 	Scores  map[string]float64 `json:"scores,omitempty"`
 	Skipped string             `json:"skipped,omitempty"` // why the file could not be scored
 	Heatmap image.Image        `json:"-"`                 // overlay of the anomaly map; nil without one
+	// Heatmaps are overlays of the model's further maps by name (a GAN's
+	// discriminator saliency, nets.SaliencyMapper).
+	Heatmaps map[string]image.Image `json:"-"`
 }
 
 // ScoreFiles scores new images with the model of a run checkpoint, under
@@ -50,6 +54,10 @@ func ScoreFiles(ctx context.Context, checkpoint string, paths []string) (*Checkp
 	px := s.ImageSize * s.ImageSize
 	var samples []preprocess.Sample
 	var maps [][]float32
+	extra := map[string][][]float32{}
+	if sm, ok := model.(nets.SaliencyMapper); ok {
+		sm.SetSaliency(true)
+	}
 	first := len(out)
 	for br := range pipe.Batches(ctx, items, order, make([]int64, len(items)), max(1, s.BatchSize), "none") {
 		if br.Err != nil {
@@ -69,6 +77,9 @@ func ScoreFiles(ctx context.Context, checkpoint string, paths []string) (*Checkp
 			if sc.Maps != nil {
 				maps = append(maps, sc.Maps[i*px:(i+1)*px])
 			}
+			for name, m := range sc.Extra {
+				extra[name] = append(extra[name], m[i*px:(i+1)*px])
+			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -83,6 +94,24 @@ func ScoreFiles(ctx context.Context, checkpoint string, paths []string) (*Checkp
 				return nil, nil, err
 			}
 			out[first+i].Heatmap = img
+		}
+	}
+	for _, name := range sortedKeys(extra) {
+		ms := extra[name]
+		if len(ms) != len(samples) {
+			continue
+		}
+		scale := percentile99(ms, samples)
+		for i := range ms {
+			img, err := plots.HeatmapOverlay(plots.Overlay{W: s.ImageSize, H: s.ImageSize, Image: samples[i].Image,
+				Map: ms[i], Mask: samples[i].Mask, Max: scale})
+			if err != nil {
+				return nil, nil, err
+			}
+			if out[first+i].Heatmaps == nil {
+				out[first+i].Heatmaps = map[string]image.Image{}
+			}
+			out[first+i].Heatmaps[name] = img
 		}
 	}
 	return h, out, nil

@@ -20,6 +20,7 @@ import (
 
 	"xraylab/experiments"
 	"xraylab/experiments/eval"
+	"xraylab/nets"
 	"xraylab/plots"
 )
 
@@ -294,7 +295,8 @@ func (r *Reports) renderHTML(ctx context.Context, e *experiments.Experiment, run
 		if spec, err := experiments.DecodeRunSpec(run.Params); err == nil {
 			rr.Label = spec.Label()
 			if run.State == experiments.StateSucceeded && selected[fmt.Sprintf("%s/%s/%v", spec.Model.Name, spec.Preprocessing, spec.HistEq)] {
-				for _, name := range []string{"roc.png", "heatmaps.png"} {
+				// heatmaps-<map>.png: a GAN discriminator's saliency maps
+				for _, name := range []string{"roc.png", "heatmaps.png", "heatmaps-" + nets.MapDGrad + ".png", "heatmaps-" + nets.MapDGradX + ".png"} {
 					if b, err := os.ReadFile(filepath.Join(r.dir, strconv.FormatInt(run.ID, 10), name)); err == nil {
 						rr.Figures = append(rr.Figures, dataURL(b))
 					}

@@ -212,7 +212,7 @@ func BuildTable(runs []*experiments.Run, opts TableOptions) (*Table, error) {
 		if !ok {
 			k = len(idents)
 			identIndex[string(canon)] = k
-			idents = append(idents, modelIdent{label: spec.Model.Name, scores: nets.ExpandScores(spec.Model.Scores, spec.Model.TopK)})
+			idents = append(idents, modelIdent{label: spec.Model.Name, scores: nets.ExpandScores(spec.Model.Scores, spec.Model.TopK, spec.Model.TopKFrac...)})
 			names = append(names, spec.Model.Name)
 		}
 		identOf[i] = k

@@ -68,7 +68,7 @@ func (m *Model) Finish(forward func(gn *nets.GraphNet, x *G.Node) (*G.Node, erro
 }
 
 // ScoreNames are "mse" and "mse_top<k>".
-func (m *Model) ScoreNames() []string { return nets.ExpandScores([]string{"mse", "mse_topk"}, m.TopK) }
+func (m *Model) ScoreNames() []string { return m.ExpandScores([]string{"mse", "mse_topk"}) }
 
 // Graph is one compiled graph: inputs, reconstruction, loss and machine.
 type Graph struct {
@@ -212,7 +212,7 @@ func (m *Model) Score(b *nets.Batch) (*nets.Scored, error) {
 		return nil, err
 	}
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopK, out); err != nil {
+	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	return out, nil

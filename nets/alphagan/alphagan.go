@@ -32,6 +32,10 @@ var alphaganSpec = nets.Spec{
 		"l1":          {Min: 0, Max: 100, Default: 0.01},
 		"mbd_kernels": {Min: 1, Max: 1024, Default: 100, Integer: true},
 		"mbd_dims":    {Min: 1, Max: 64, Default: 5, Integer: true},
+		// mask_recon = 1 masks the L1 reconstruction loss as the
+		// autoencoders' loss is, Σ|m⊙(x−G(ẑ))| / Σm; 0 (the default) is
+		// the authors' unmasked mean (README "Models as coded").
+		"mask_recon": {Min: 0, Max: 1, Default: 0, Integer: true},
 	}),
 }
 
@@ -54,13 +58,15 @@ func init() {
 // through D(G(ẑ)), as in the code and in Rosca et al.'s algorithm.
 //
 // Scores: the reconstruction G(μ) gives "mse", "mse_top<k>" and maps;
-// "d" = 1 − σ(D(x)), "c" = 1 − σ(C(μ)), "c_d" = their mean. D's score
-// depends on the other images of the scored batch through minibatch
-// discrimination, as in the paper's code.
+// "d" = 1 − σ(D(x)), "c" = 1 − σ(C(μ)), "c_d" = their mean. D scores
+// each image against a fixed reference batch of training images
+// (gan.Reference), not the rest of its scoring batch as the paper's code
+// does, so no score depends on which images share a batch.
 type alphagan struct {
 	*gan.Base
+	*gan.Reference  // D scores each image against a fixed batch of training images
 	slope, l1       float64
-	hinge           bool
+	hinge, maskRec  bool
 	z               int
 	e, g, d, c      *gan.Net
 	eTrunk          []gan.Layer
@@ -95,7 +101,7 @@ func newAlphaGAN(cfg nets.Config, dt tensor.Dtype) (*alphagan, error) {
 		return nil, err
 	}
 	width := p["width"]
-	m := &alphagan{Base: base, slope: p["slope"], l1: p["l1"], hinge: p["hinge"] == 1, z: int(p["z"]),
+	m := &alphagan{Base: base, slope: p["slope"], l1: p["l1"], hinge: p["hinge"] == 1, maskRec: p["mask_recon"] == 1, z: int(p["z"]),
 		e: gan.NewNet("e", dt), g: gan.NewNet("g", dt), d: gan.NewNet("d", dt), c: gan.NewNet("c", dt),
 		ePhases: map[int]*agE{}, gPhases: map[int]*agG{}, dcPhases: map[int]*agDC{}}
 	m.eTrunk = gan.TrunkLayers("e", stages, 64, width)
@@ -121,10 +127,12 @@ func newAlphaGAN(cfg nets.Config, dt tensor.Dtype) (*alphagan, error) {
 	m.d.Opt = nets.NewAdam(m.d.PS, p["lr_d"], p["beta1"], p["beta2"])
 	m.c.Opt = nets.NewAdam(m.c.PS, p["lr_d"], p["beta1"], p["beta2"])
 	m.SetNets(m.e, m.g, m.d, m.c)
+	m.NewerParams(map[string]float64{"mask_recon": 0}) // checkpoints before it trained unmasked
+	m.Reference = m.UseReference(m.d, m.dTrunk, m.dHead, m.slope)
 	return m, nil
 }
 
-func (m *alphagan) ScoreNames() []string { return nets.ExpandScores(alphaganSpec.Scores, m.TopK) }
+func (m *alphagan) ScoreNames() []string { return m.ExpandScores(alphaganSpec.Scores) }
 
 // encode returns μ and, when withScale, the scale head.
 func (m *alphagan) encode(b *gan.Bind, x *G.Node, withScale bool) (mu, scale *G.Node, err error) {
@@ -169,8 +177,16 @@ func (m *alphagan) codeDisc(b *gan.Bind, z *G.Node) (*G.Node, error) {
 	return ops.Reshape(h, tensor.Shape{h.Shape()[0]})
 }
 
-func (m *alphagan) l1Loss(x, rec *G.Node) (*G.Node, error) {
-	l, err := nets.MeanAbsDiff(x, rec)
+// l1Loss is λ·L1(x, rec): masked by the graph's "mask" input (filled by
+// phases) with mask_recon, else the unmasked mean.
+func (m *alphagan) l1Loss(gg *gan.Graph, x, rec *G.Node) (*G.Node, error) {
+	var l *G.Node
+	var err error
+	if m.maskRec {
+		l, err = nets.MaskedL1(x, rec, gg.Input("mask", x.Shape()...))
+	} else {
+		l, err = nets.MeanAbsDiff(x, rec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +217,7 @@ func (m *alphagan) ePhase(n int) (*agE, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alphagan: %w", err)
 	}
-	l1, err := m.l1Loss(x, rec)
+	l1, err := m.l1Loss(gg, x, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +267,7 @@ func (m *alphagan) gPhase(n int) (*agG, error) {
 	if err != nil {
 		return nil, fmt.Errorf("alphagan: %w", err)
 	}
-	l1, err := m.l1Loss(x, rec)
+	l1, err := m.l1Loss(gg, x, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -352,6 +368,17 @@ func (m *alphagan) dcPhase(n int) (*agDC, error) {
 func (m *alphagan) phases(b *nets.Batch, z, eps []float64) (*agE, *agG, *agDC, map[string]float64, error) {
 	n := b.N
 	x := gan.ImagesOf(b)
+	var mask []float64
+	if m.maskRec {
+		mask = make([]float64, len(b.Masks))
+		var sum float64
+		for i, v := range b.Masks {
+			mask[i], sum = float64(v), sum+float64(v)
+		}
+		if sum == 0 {
+			return nil, nil, nil, nil, fmt.Errorf("alphagan: the batch's masks are all zero, so the masked loss is undefined")
+		}
+	}
 	ep, err := m.ePhase(n)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -364,6 +391,10 @@ func (m *alphagan) phases(b *nets.Batch, z, eps []float64) (*agE, *agG, *agDC, m
 	gp, err := m.gPhase(n)
 	if err != nil {
 		return nil, nil, nil, nil, err
+	}
+	if m.maskRec {
+		ep.gg.Set("mask", mask)
+		gp.gg.Set("mask", mask)
 	}
 	gp.gg.Set("x", x)
 	gp.gg.Set("z", z)
@@ -425,7 +456,7 @@ func (m *alphagan) inferGraph(gg *gan.Graph, x *G.Node) (map[string]*G.Node, err
 	if err != nil {
 		return nil, err
 	}
-	ld, err := m.discriminate(gg.Bind(m.d), x)
+	ld, err := m.Disc(gg, x)
 	if err != nil {
 		return nil, err
 	}
@@ -455,5 +486,18 @@ func (m *alphagan) Score(b *nets.Batch) (*nets.Scored, error) {
 		cd[i] = (c[i] + d[i]) / 2
 	}
 	out.Scores["d"], out.Scores["c"], out.Scores["c_d"] = d, c, cd
+	if err := m.AddSaliency(b, out, m.dScore); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// dScore is the anomaly score d = 1 − σ(D(x)) as a node, for the saliency
+// maps.
+func (m *alphagan) dScore(gg *gan.Graph, x *G.Node) (*G.Node, error) {
+	l, err := m.Disc(gg, x)
+	if err != nil {
+		return nil, err
+	}
+	return gan.ProbNotReal(l)
 }

@@ -66,7 +66,8 @@ func baeStages(size int, width float64) ([]baeStage, error) {
 const baeBottleneck = 256
 
 // newBAE builds the bottleneck autoencoder of the authors' code
-// (README "Models as coded"): per stage conv → maxpool(2, indices) → BN →
+// (README "Models as coded", rows "BAE" and "masked reconstruction
+// loss"): per stage conv → maxpool(2, indices) → BN →
 // Tanh; a 1×1 convolution with BN and Tanh at the 1×1 bottleneck; the
 // decoder mirrors it: a 1×1 transposed convolution, then per stage in
 // reverse unpool with that stage's indices → BN → Tanh → the transposed

@@ -36,7 +36,9 @@ func init() {
 	nets.Register(biganSpec)
 }
 
-// bigan is the paper's BiGAN as coded (README "Models as coded"; the
+// bigan is the paper's BiGAN as coded (README "Models as coded", rows
+// "BiGAN / α-GAN adversarial loss", "BiGAN self-attention" and
+// "reconstruction loss of BiGAN / α-GAN"; the
 // authors' sagan.py without its self-attention blocks, which the paper
 // does not describe): an encoder of spectral-normed stride-2 4×4
 // convolutions from 64 (×width) channels doubling to 4×4 maps with
@@ -112,7 +114,7 @@ func newBiGAN(cfg nets.Config, dt tensor.Dtype) (*bigan, error) {
 	return m, nil
 }
 
-func (m *bigan) ScoreNames() []string { return nets.ExpandScores(biganSpec.Scores, m.TopK) }
+func (m *bigan) ScoreNames() []string { return m.ExpandScores(biganSpec.Scores) }
 
 func (m *bigan) generate(b *gan.Bind, z *G.Node) (*G.Node, error) {
 	zi, err := gan.ZImage(z)
@@ -329,5 +331,22 @@ func (m *bigan) Score(b *nets.Batch) (*nets.Scored, error) {
 		d[i] = gan.OneMinusSigmoid(l)
 	}
 	out.Scores["d"] = d
+	if err := m.AddSaliency(b, out, m.dScore); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// dScore is the anomaly score d = 1 − σ(D(x, E(x))) as a node, for the
+// saliency maps: x enters through both D's image path and E.
+func (m *bigan) dScore(gg *gan.Graph, x *G.Node) (*G.Node, error) {
+	ze, err := m.encode(gg.Bind(m.e), x)
+	if err != nil {
+		return nil, err
+	}
+	l, err := m.discriminate(gg.Bind(m.d), x, ze)
+	if err != nil {
+		return nil, err
+	}
+	return gan.ProbNotReal(l)
 }

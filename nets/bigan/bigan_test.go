@@ -76,3 +76,15 @@ func TestBiGANScores(t *testing.T) {
 		}
 	}
 }
+
+// BiGAN's saliency ∂d/∂x, through D's image path and the encoder both,
+// agrees with central differences of its d score.
+func TestBiGANSaliencyGradient(t *testing.T) {
+	m, err := newBiGAN(nets.Config{Size: 16, TopK: []int{5}, Params: nettest.TinyGANParams(false), Rand: rand.New(rand.NewSource(5))}, tensor.Float64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nettest.CheckSaliency(t, m, nettest.SynthBatch(rand.New(rand.NewSource(8)), 2, 16), func(b *nets.Batch) ([]float64, error) {
+		return m.Saliency(b, m.dScore)
+	})
+}

@@ -34,7 +34,8 @@ type layer struct {
 	bn                 bool
 }
 
-// caeLayers is the paper's CAE (README "Models as coded"): ten
+// caeLayers is the paper's CAE (README "Models as coded", row "masked
+// reconstruction loss"): ten
 // convolutions alternating 3×3/s1 and 4×4/s2 (five stride-2 stages, so the
 // bottleneck is Size/32), BN without conv bias + ReLU; five 4×4/s2
 // transposed convolutions with BN + ReLU, and a 3×3 transposed convolution

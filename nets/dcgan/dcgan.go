@@ -38,7 +38,8 @@ func init() {
 	nets.Register(dcganSpec)
 }
 
-// dcgan is the paper's DCGAN (README "Models as coded"): the generator maps
+// dcgan is the paper's DCGAN (README "Models as coded", rows "DCGAN label
+// direction" and "GAN scores with minibatch discrimination"): the generator maps
 // z to 4×4 maps by a 4×4 transposed convolution, then stride-2 transposed
 // convolutions halve the channels down to 16 (×width) and the last one
 // gives the 1-channel image with Tanh; LeakyReLU, spectral norm on every
@@ -56,14 +57,15 @@ func init() {
 // which ranks normal images higher; the paper's .53 may be affected.)
 type dcgan struct {
 	*gan.Base
-	slope, delta float64
-	z            int
-	g, d         *gan.Net
-	gLayers      []gan.Layer
-	dTrunk       []gan.Layer
-	dHead        gan.DiscHead
-	dPhases      map[int]*dcganD
-	gPhases      map[int]*dcganG
+	*gan.Reference // D scores each image against a fixed batch of training images
+	slope, delta   float64
+	z              int
+	g, d           *gan.Net
+	gLayers        []gan.Layer
+	dTrunk         []gan.Layer
+	dHead          gan.DiscHead
+	dPhases        map[int]*dcganD
+	gPhases        map[int]*dcganG
 }
 
 type dcganD struct {
@@ -95,10 +97,11 @@ func newDCGAN(cfg nets.Config, dt tensor.Dtype) (*dcgan, error) {
 	m.g.Opt = nets.NewAdam(m.g.PS, p["lr_g"], p["beta1"], p["beta2"])
 	m.d.Opt = nets.NewAdam(m.d.PS, p["lr_d"], p["beta1"], p["beta2"])
 	m.SetNets(m.g, m.d)
+	m.Reference = m.UseReference(m.d, m.dTrunk, m.dHead, m.slope)
 	return m, nil
 }
 
-func (m *dcgan) ScoreNames() []string { return nets.ExpandScores(dcganSpec.Scores, m.TopK) }
+func (m *dcgan) ScoreNames() []string { return m.ExpandScores(dcganSpec.Scores) }
 
 func (m *dcgan) generate(b *gan.Bind, z *G.Node) (*G.Node, error) {
 	zi, err := gan.ZImage(z)
@@ -252,10 +255,13 @@ func (m *dcgan) TrainStep(b *nets.Batch) (map[string]float64, error) {
 }
 
 // Score gives "d", the discriminator's probability that each image is fake
-// (see the type's comment); DCGAN has no reconstruction and so no maps.
+// (see the type's comment), each image's minibatch features compared with
+// the fixed reference batch (gan.Reference) rather than with the rest of
+// its scoring batch; DCGAN has no reconstruction, so its only maps are the
+// discriminator's saliency (SetSaliency).
 func (m *dcgan) Score(b *nets.Batch) (*nets.Scored, error) {
 	v, err := m.Infer(b, func(gg *gan.Graph, x *G.Node) (map[string]*G.Node, error) {
-		l, err := m.discriminate(gg.Bind(m.d), x)
+		l, err := m.Disc(gg, x)
 		return map[string]*G.Node{"logits": l}, err
 	})
 	if err != nil {
@@ -265,5 +271,18 @@ func (m *dcgan) Score(b *nets.Batch) (*nets.Scored, error) {
 	for i, l := range v["logits"] {
 		d[i] = gan.Sigmoid(l)
 	}
-	return &nets.Scored{Scores: map[string][]float64{"d": d}}, nil
+	out := &nets.Scored{Scores: map[string][]float64{"d": d}}
+	if err := m.AddSaliency(b, out, m.dScore); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// dScore is the anomaly score d = σ(D(x)) as a node, for the saliency maps.
+func (m *dcgan) dScore(gg *gan.Graph, x *G.Node) (*G.Node, error) {
+	l, err := m.Disc(gg, x)
+	if err != nil {
+		return nil, err
+	}
+	return gan.ProbFake(l)
 }

@@ -10,6 +10,7 @@ package gan
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"math/rand"
@@ -461,6 +462,9 @@ func NewDiscHead(prefix string, ch, kernels, dims int) DiscHead {
 	}
 }
 
+// Features is the number of features minibatch discrimination takes.
+func (h DiscHead) Features() int { return h.features }
+
 // Add creates the head's parameters in n.
 func (h DiscHead) Add(n *Net, wi WeightInit, r *rand.Rand) {
 	n.AddLayers([]Layer{h.conv}, wi, r)
@@ -578,6 +582,11 @@ type Base struct {
 	all   []*Net
 	rnd   *rand.Rand
 	infer map[int]*inference // by batch size
+	ref   *Reference         // the scoring reference of minibatch discrimination, if used
+	// saliency turns on the discriminator's saliency maps (SetSaliency);
+	// sal holds their gradient graphs by batch size.
+	saliency bool
+	sal      map[int]*saliencyGraph
 }
 
 // inference is a compiled inference graph and its named outputs.
@@ -607,7 +616,9 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 		p = &inference{gg: gg, out: out}
 		m.infer[b.N] = p
 	}
-	p.gg.Set("x", ImagesOf(b))
+	if err := m.setInputs(p.gg, b); err != nil {
+		return nil, err
+	}
 	if err := p.gg.Run(); err != nil {
 		return nil, fmt.Errorf("%s: scoring: %w", m.Name(), err)
 	}
@@ -621,7 +632,7 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 // ReconScores are "mse", "mse_top<k>" and the maps of a reconstruction.
 func (m *Base) ReconScores(b *nets.Batch, recon []float64) (*nets.Scored, error) {
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopK, out); err != nil {
+	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	return out, nil
@@ -665,8 +676,19 @@ func (m *Base) SetNets(ns ...*Net) {
 		for _, n := range m.all {
 			es = append(es, n.StateEntries()...)
 		}
-		return es
+		return append(es, m.ref.entries()...)
 	}, opts...)
+}
+
+// Save writes the model's checkpoint, with the scoring reference's
+// features under the weights it saves.
+func (m *Base) Save(w io.Writer) error {
+	if m.ref != nil {
+		if err := m.ref.refresh(); err != nil {
+			return err
+		}
+	}
+	return m.Base.Save(w)
 }
 
 // Nets are the model's networks in checkpoint order.
@@ -681,6 +703,9 @@ func (m *Base) Rand() *rand.Rand { return m.rnd }
 // PowerIterate advances every spectral norm by one step, once per training
 // step.
 func (m *Base) PowerIterate() {
+	if m.ref != nil {
+		m.ref.fresh = false // the step changes the weights its features came from
+	}
 	for _, n := range m.all {
 		n.PowerIterate()
 	}
@@ -731,6 +756,9 @@ func Output(n *G.Node) (*Out, error) {
 
 // Scalar reads a scalar output.
 func (o *Out) Scalar() float64 { return nets.ScalarOf(o.v) }
+
+// OutValue is the value an Output read in the graph's last run.
+func OutValue(o *Out) G.Value { return o.v }
 
 // SeedEpoch replaces the source of training noise (latent samples, soft
 // labels) at the start of an epoch, so a resumed run draws exactly what an

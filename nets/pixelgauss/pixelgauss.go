@@ -20,7 +20,7 @@ import (
 // pipeline can be tested end to end in seconds.
 type pixelgauss struct {
 	size  int
-	topK  []int
+	topK  nets.TopK
 	eps   float64
 	count []float64 // masked observations per pixel
 	mean  []float64
@@ -42,7 +42,7 @@ func init() {
 func newPixelGauss(cfg nets.Config) (nets.Model, error) {
 	n := cfg.Size * cfg.Size
 	return &pixelgauss{
-		size: cfg.Size, topK: cfg.TopK, eps: cfg.Param("var_floor", 1e-3),
+		size: cfg.Size, topK: nets.TopK{Counts: cfg.TopK, Fracs: cfg.TopKFrac}, eps: cfg.Param("var_floor", 1e-3),
 		count: make([]float64, n), mean: make([]float64, n), m2: make([]float64, n),
 	}, nil
 }
@@ -50,7 +50,7 @@ func newPixelGauss(cfg nets.Config) (nets.Model, error) {
 func (m *pixelgauss) Name() string { return "pixelgauss" }
 
 func (m *pixelgauss) ScoreNames() []string {
-	return nets.ExpandScores([]string{"mean", "mean_topk"}, m.topK)
+	return nets.ExpandScores([]string{"mean", "mean_topk"}, m.topK.Counts, m.topK.Fracs...)
 }
 
 func (m *pixelgauss) checkSize(b *nets.Batch) error {
@@ -113,9 +113,7 @@ func (m *pixelgauss) Score(b *nets.Batch) (*nets.Scored, error) {
 			z = append(z, zz)
 		}
 		out.Scores["mean"][i] = nets.Mean(z)
-		for _, k := range m.topK {
-			out.Scores[nets.TopKName("mean", k)][i] = nets.TopKMean(z, k)
-		}
+		nets.TopKScores(out.Scores, "mean", i, z, m.topK)
 	}
 	return out, nil
 }

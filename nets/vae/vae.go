@@ -17,11 +17,13 @@ import (
 	"xraylab/nets/ops"
 )
 
-// vaeSpec: the VAE's hyperparameters as the authors coded them (README
-// "Models as coded": z = 1024, Adam 5e-5). The paper's supplement .4 lists
-// z = 2048 and lr 1e-4 with h_dim 18,432 (a 6×6 bottleneck), which matches
-// neither its own architecture table (2×2×512 → 1024) nor the code; z and
-// lr are parameters, so either can be run.
+// vaeSpec: the VAE's hyperparameters; the defaults here are the authors'
+// code (z = 1024, Adam 5e-5). A spec's expansion fills in the paper's
+// (experiments/paper.go): lr 1e-4 from supplement .4 and z = 1024 from the
+// architecture table (2×2×512 → 1024), not .4's z = 2048 with h_dim 18,432
+// (a 6×6 bottleneck that fits no encoder the paper draws); README "Models
+// as coded", row "VAE z, h_dim". z and lr are parameters, so either can be
+// run.
 var vaeSpec = nets.Spec{
 	Name:   "vae",
 	Scores: []string{"kld", "l1", "l1_kld", "l1_topk", "mse", "mse_kld", "mse_topk"},
@@ -59,7 +61,8 @@ func vaeChannels(size int, width float64) ([]int, error) {
 	return out, nil
 }
 
-// vae is the variational autoencoder (README "Models as coded"):
+// vae is the variational autoencoder (README "Models as coded", rows "VAE
+// z, h_dim" and "VAE reconstruction scores"):
 // encoder conv(4×4, s2, no padding) → BN → ReLU per stage down to C×2×2;
 // linear μ and log σ²; z = μ + exp(½ log σ²)·ε; linear back to C×2×2;
 // transposed convolutions 4×4/s2 with BN + ReLU, a last 6×6/s2 one with a
@@ -157,7 +160,7 @@ func newVAE(cfg nets.Config, dt tensor.Dtype) (*vae, error) {
 	return m, nil
 }
 
-func (m *vae) ScoreNames() []string { return nets.ExpandScores(vaeSpec.Scores, m.TopK) }
+func (m *vae) ScoreNames() []string { return m.ExpandScores(vaeSpec.Scores) }
 
 // vaeLinear is x·W + b for a batch of rows x.
 func vaeLinear(gn *nets.GraphNet, x *G.Node, name string) (*G.Node, error) {
@@ -463,10 +466,10 @@ func (m *vae) Score(b *nets.Batch) (*nets.Scored, error) {
 		return nil, err
 	}
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopK, out); err != nil {
+	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
-	if err := nets.ErrorScores(b, recon, "l1", m.TopK, math.Abs, false, out); err != nil {
+	if err := nets.ErrorScores(b, recon, "l1", m.TopKs(), math.Abs, false, out); err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
 	kld := make([]float64, b.N)

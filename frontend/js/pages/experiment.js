@@ -212,8 +212,11 @@ export async function experimentPage(id) {
     clear(cells.table.body, tools, table1(t), exports);
   }
 
+  // heatmaps.png is a model's anomaly map, heatmaps-<map>.png a further
+  // one (a GAN discriminator's saliency d_grad, d_gradx).
+  const heatFiles = (runId) => (artifacts.get(runId) || []).map((a) => a.name).filter((n) => /^heatmaps(-[\w.]+)?\.png$/.test(n)).sort();
   function renderHeat() {
-    const with_ = runs.filter((r) => has(r.id, 'heatmaps.png'));
+    const with_ = runs.filter((r) => heatFiles(r.id).length > 0);
     if (!with_.length) { clear(cells.heat.body, emptyNote('No run has written heatmaps yet (models with anomaly maps write them after testing).')); return; }
     const key = scoreNames(runs)[0];
     // Runs without the chosen score go by their own best; those with none last.
@@ -227,8 +230,10 @@ export async function experimentPage(id) {
     clear(cells.heat.body,
       h('div', { class: 'cell-tools' }, h('label', { for: 'heat-sort' }, 'Order'), select,
         h('span', { class: 'muted small' }, 'Each image shows normal and abnormal test images with the anomaly map; synthetic data shows the true outline.')),
-      h('div', { class: 'images' }, sorted.slice(0, 24).map((r) =>
-        image(`/api/runs/${r.id}/artifacts/heatmaps.png`, `heatmaps of run ${r.id}`, `${runLabel(r)} · ${caption(r)}`))));
+      h('div', { class: 'images' }, sorted.slice(0, 24).flatMap((r) => heatFiles(r.id).map((f) => {
+        const map = f === 'heatmaps.png' ? '' : ` · map ${f.slice('heatmaps-'.length, -'.png'.length)}`;
+        return image(`/api/runs/${r.id}/artifacts/${f}`, `heatmaps of run ${r.id}${map}`, `${runLabel(r)} · ${caption(r)}${map}`);
+      }))));
   }
 
   const notes = notesCell(id, cells.notes.body);

@@ -1,6 +1,7 @@
 package nettest
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
@@ -94,5 +95,49 @@ func ForEachGANLoss(t *testing.T, mbd bool, f func(t *testing.T, cfg nets.Config
 			p["hinge"] = c.hinge
 			f(t, nets.Config{Size: 16, TopK: []int{5}, Params: p, Rand: rand.New(rand.NewSource(5))}, SynthBatch(rand.New(rand.NewSource(6)), 3, 16))
 		})
+	}
+}
+
+// CheckSaliency compares a model's saliency gradient ∂d/∂x (from grad)
+// with central differences of the "d" score Score gives, at a few pixels
+// of b's images (put on a 1/256 grid, the step 2⁻¹⁰, so x ± h is exact in
+// float32); at least one checked gradient must be nonzero.
+func CheckSaliency(t *testing.T, m nets.Model, b *nets.Batch, grad func(*nets.Batch) ([]float64, error)) {
+	t.Helper()
+	for i, v := range b.Images {
+		b.Images[i] = float32(math.Round(float64(v)*256) / 256)
+	}
+	g, err := grad(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := b.Pixels()
+	const h = 1.0 / 1024
+	d := func(i int, img []float32) float64 {
+		s, err := m.Score(&nets.Batch{N: 1, H: b.H, W: b.W, Images: img, Masks: b.Mask(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Scores["d"][0]
+	}
+	nonzero := 0
+	for k := 0; k < 9; k++ {
+		idx := (k*len(g))/9 + k
+		i, p := idx/px, idx%px
+		img := append([]float32(nil), b.Image(i)...)
+		img[p] += h
+		up := d(i, img)
+		img[p] -= 2 * h
+		down := d(i, img)
+		num := (up - down) / (2 * h)
+		if math.Abs(num-g[idx]) > 1e-6+1e-4*math.Abs(num) {
+			t.Errorf("∂d/∂x at image %d pixel %d: analytic %.9g, numerical %.9g", i, p, g[idx], num)
+		}
+		if g[idx] != 0 {
+			nonzero++
+		}
+	}
+	if nonzero == 0 {
+		t.Fatal("every checked gradient is zero")
 	}
 }
