@@ -376,6 +376,9 @@ func (s *Store) LeaseRun(ctx context.Context, worker string, experimentIDs ...in
 	query := fmt.Sprintf(leaseSQL, filter)
 	var r *experiments.Run
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		// Stamped once the writer is held, so a run's start never precedes
+		// the commit of whatever made it leasable (an ensemble's members).
+		args[1] = now().UnixNano()
 		var err error
 		r, err = scanRun(tx.QueryRowContext(ctx, query, args...))
 		if errors.Is(err, sql.ErrNoRows) {
