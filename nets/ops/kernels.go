@@ -1,6 +1,11 @@
 package ops
 
-import "gonum.org/v1/gonum/blas"
+import (
+	"sync/atomic"
+	"time"
+
+	"gonum.org/v1/gonum/blas"
+)
 
 // Float is the element type the raw kernels work on.
 type Float interface{ ~float32 | ~float64 }
@@ -97,6 +102,14 @@ func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices with
 // the package's BLAS (blas.go); op(a) is m×k and op(b) is k×n.
 func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if gemmCounting.Load() {
+		t0 := time.Now()
+		defer func() {
+			gemmCalls.Add(1)
+			gemmFlops.Add(2 * int64(m) * int64(n) * int64(k))
+			gemmNanos.Add(int64(time.Since(t0)))
+		}()
+	}
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if ta {
 		tA = blas.Trans
@@ -110,4 +123,38 @@ func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	case []float64:
 		blasImpl.Dgemm(tA, tB, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
 	}
+}
+
+// The convolution kernels' matrix products can be counted, for the
+// benchmark's report of how close the convolutions come to the BLAS's peak
+// (bench/): off unless CountGEMM(true), so training pays nothing for it.
+var (
+	gemmCounting                    atomic.Bool
+	gemmCalls, gemmFlops, gemmNanos atomic.Int64
+)
+
+// GEMMStats are the convolution kernels' matrix products since counting
+// began: calls, floating-point operations (2·m·n·k each) and time in BLAS.
+type GEMMStats struct {
+	Calls, Flops int64
+	Seconds      float64
+}
+
+// CountGEMM turns counting on or off and resets the counts.
+func CountGEMM(on bool) {
+	gemmCounting.Store(on)
+	gemmCalls.Store(0)
+	gemmFlops.Store(0)
+	gemmNanos.Store(0)
+}
+
+// GEMMCounts reads the counts so far.
+func GEMMCounts() GEMMStats {
+	return GEMMStats{Calls: gemmCalls.Load(), Flops: gemmFlops.Load(), Seconds: time.Duration(gemmNanos.Load()).Seconds()}
+}
+
+// Sgemm is c = a·b for row-major float32 matrices (a m×k, b k×n, c m×n)
+// with the package's BLAS: the benchmark's measure of the BLAS's peak.
+func Sgemm(m, n, k int, a, b, c []float32) {
+	gemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 }
