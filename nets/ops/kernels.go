@@ -44,14 +44,14 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 						clear(dst[hi:])
 						continue
 					}
-					for x := range dst {
-						ix := x*stride - pad + kj
-						if ix < 0 || ix >= w {
-							dst[x] = 0
-						} else {
-							dst[x] = line[ix]
-						}
+					// strided: zeros, a gather, zeros (bounds found once
+					// rather than tested per pixel)
+					lo, hi := stridedRange(ow, w, stride, pad-kj)
+					clear(dst[:lo])
+					for x, ix := lo, lo*stride-pad+kj; x < hi; x, ix = x+1, ix+stride {
+						dst[x] = line[ix]
 					}
+					clear(dst[hi:])
 				}
 			}
 		}
@@ -87,16 +87,29 @@ func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 						}
 						continue
 					}
-					for x, v := range src {
-						ix := x*stride - pad + kj
-						if ix >= 0 && ix < w {
-							line[ix] += v
-						}
+					lo, hi := stridedRange(ow, w, stride, pad-kj)
+					for x, ix := lo, lo*stride-pad+kj; x < hi; x, ix = x+1, ix+stride {
+						line[ix] += src[x]
 					}
 				}
 			}
 		}
 	}
+}
+
+// stridedRange is the range [lo, hi) of output columns x in [0, ow) whose
+// input column x·stride − off lies in [0, w) (hi ≥ lo).
+func stridedRange(ow, w, stride, off int) (lo, hi int) {
+	if off > 0 {
+		lo = (off + stride - 1) / stride
+	}
+	// the last x with x·stride − off ≤ w − 1
+	hi = min(ow, (w-1+off)/stride+1)
+	if w-1+off < 0 {
+		hi = 0
+	}
+	lo = min(lo, ow)
+	return lo, max(lo, hi)
 }
 
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices with

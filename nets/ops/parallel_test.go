@@ -67,3 +67,26 @@ func TestSplitGemmMatchesOneProduct(t *testing.T) {
 		}
 	}
 }
+
+// stridedRange agrees with testing every column.
+func TestStridedRange(t *testing.T) {
+	for ow := 0; ow < 9; ow++ {
+		for w := 1; w < 9; w++ {
+			for stride := 1; stride < 4; stride++ {
+				for off := -3; off < 5; off++ {
+					lo, hi := stridedRange(ow, w, stride, off)
+					for x := 0; x < ow; x++ {
+						ix := x*stride - off
+						in := ix >= 0 && ix < w
+						if in != (x >= lo && x < hi) {
+							t.Fatalf("ow %d w %d stride %d off %d: range [%d, %d), column %d (input %d) in bounds %v", ow, w, stride, off, lo, hi, x, ix, in)
+						}
+					}
+					if lo > hi {
+						t.Fatalf("ow %d w %d stride %d off %d: lo %d > hi %d", ow, w, stride, off, lo, hi)
+					}
+				}
+			}
+		}
+	}
+}
