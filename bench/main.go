@@ -48,6 +48,7 @@ type options struct {
 	models                 []string
 	sizes, caeExtra, batch []int
 	warmup, iters, repeats int
+	width                  float64
 	threads                int
 	python, script         string
 	out, jsonOut           string
@@ -62,6 +63,7 @@ func main() {
 	mode := flag.String("mode", "train", "child: train or score")
 	size := flag.Int("size", 64, "child: image side in pixels")
 	batch := flag.Int("batch", 16, "child: batch size")
+	width := flag.Float64("width", 1, "channel width factor of every model (the paper's is 1)")
 	modelsFlag := flag.String("models", "all", "models to measure: all or a comma-separated list of "+strings.Join(models, ","))
 	sizes := flag.String("sizes", "64,128", "image sides to measure for every model")
 	caeExtra := flag.String("cae-sizes", "256", "further image sides for the CAE ('' for none)")
@@ -78,8 +80,8 @@ func main() {
 	before := flag.String("before", "", "another build of this program to measure as \"before\", interleaved with the others")
 	cpuProfile := flag.String("cpuprofile", "", "child: write a CPU profile of the timed iterations to this file")
 	flag.Parse()
-	if *warmup < 0 || *iters < 1 || *repeats < 1 || *threads < 1 {
-		fail(fmt.Errorf("-warmup must be >= 0, -iters, -repeats and -threads >= 1"))
+	if *warmup < 0 || *iters < 1 || *repeats < 1 || *threads < 1 || !(*width > 0) {
+		fail(fmt.Errorf("-warmup must be >= 0, -iters, -repeats and -threads >= 1, -width > 0"))
 	}
 	if *peak {
 		g, err := sgemmPeak()
@@ -90,7 +92,7 @@ func main() {
 		return
 	}
 	if *child {
-		s, err := measure(*model, *mode, *size, *batch, *warmup, *iters, *cpuProfile)
+		s, err := measure(*model, *mode, *size, *batch, *width, *warmup, *iters, *cpuProfile)
 		if err != nil {
 			fail(err)
 		}
@@ -99,7 +101,7 @@ func main() {
 		}
 		return
 	}
-	o := options{warmup: *warmup, iters: *iters, repeats: *repeats, threads: *threads, python: *python,
+	o := options{width: *width, warmup: *warmup, iters: *iters, repeats: *repeats, threads: *threads, python: *python,
 		script: *script, out: *out, jsonOut: *jsonOut, noTorch: *noTorch, before: *before}
 	var err error
 	if o.models, err = parseModels(*modelsFlag); err != nil {
@@ -161,7 +163,7 @@ func parent(o options) error {
 	for _, c := range plan(o.models, o.sizes, o.caeExtra, o.batch) {
 		fmt.Fprintf(os.Stderr, "bench: %s:", c)
 		m := measured{Config: c}
-		common := []string{"--model", c.Model, "--mode", c.Task, "--size", strconv.Itoa(c.Px), "--batch", strconv.Itoa(c.Batch),
+		common := []string{"--model", c.Model, "--mode", c.Task, "--size", strconv.Itoa(c.Px), "--batch", strconv.Itoa(c.Batch), "--width", fmt.Sprint(o.width),
 			"--warmup", strconv.Itoa(o.warmup), "--iters", strconv.Itoa(o.iters)}
 		for _, impl := range interleave(impls, o.repeats) {
 			fmt.Fprintf(os.Stderr, " %s", impl)
@@ -240,8 +242,8 @@ func runJSON(env []string, prog string, args []string, v any) error {
 }
 
 // measure times one configuration of a model in this process.
-func measure(model, mode string, size, n, warmup, iters int, profile string) (*sample, error) {
-	m, err := nets.New(model, nets.Config{Size: size, Rand: rand.New(rand.NewSource(1))})
+func measure(model, mode string, size, n int, width float64, warmup, iters int, profile string) (*sample, error) {
+	m, err := nets.New(model, nets.Config{Size: size, Params: map[string]float64{"width": width}, Rand: rand.New(rand.NewSource(1))})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ type RunSpec struct {
 	Epochs          int         `json:"epochs"`
 	BatchSize       int         `json:"batch_size"`
 	CheckpointEvery int         `json:"checkpoint_every"`
+	ValidateEvery   int         `json:"validate_every,omitempty"` // 0: every epoch
 	Model           ModelSpec   `json:"model"`
 	Preprocessing   string      `json:"preprocessing"`
 	HistEq          bool        `json:"histogram_equalization"`
@@ -49,7 +50,8 @@ func (e *ExperimentSpec) Expand() []RunSpec {
 						Experiment: e.Name, Dataset: e.Dataset, SplitSeed: split,
 						ImageSize: or(m.ImageSize, e.ImageSize), Epochs: or(m.Epochs, e.Epochs),
 						BatchSize: or(m.BatchSize, e.BatchSize), CheckpointEvery: e.CheckpointEvery,
-						Model: m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
+						ValidateEvery: e.ValidateEvery,
+						Model:         m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
 					})
 				}
 			}

@@ -45,10 +45,14 @@ type ExperimentSpec struct {
 	Epochs          int         `json:"epochs"`
 	BatchSize       int         `json:"batch_size"`
 	CheckpointEvery int         `json:"checkpoint_every"`
-	Models          []ModelSpec `json:"models"`
-	Preprocessing   []string    `json:"preprocessing"`
-	HistEq          []bool      `json:"histogram_equalization"`
-	Seeds           []int64     `json:"seeds"`
+	// ValidateEvery is how often (in epochs) the validation images are
+	// scored for the training curves; 0 is every epoch. The last epoch is
+	// always scored.
+	ValidateEvery int         `json:"validate_every,omitempty"`
+	Models        []ModelSpec `json:"models"`
+	Preprocessing []string    `json:"preprocessing"`
+	HistEq        []bool      `json:"histogram_equalization"`
+	Seeds         []int64     `json:"seeds"`
 	// Slurm overrides the server's cluster resources for this experiment's
 	// jobs (slurm backend only).
 	Slurm *SlurmResources `json:"slurm,omitempty"`
@@ -286,6 +290,7 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 		"epochs":           func(n *yaml.Node, p string) { e.Epochs = w.intIn(n, p, 1, 10_000, e.Epochs) },
 		"batch_size":       func(n *yaml.Node, p string) { e.BatchSize = w.intIn(n, p, 1, 1024, e.BatchSize) },
 		"checkpoint_every": func(n *yaml.Node, p string) { e.CheckpointEvery = w.intIn(n, p, 1, 10_000, e.CheckpointEvery) },
+		"validate_every":   func(n *yaml.Node, p string) { e.ValidateEvery = w.intIn(n, p, 1, 10_000, 1) },
 		"models": func(n *yaml.Node, p string) {
 			hasModels = true
 			w.list(n, p, 32, func(n *yaml.Node, p string) { e.Models = append(e.Models, w.model(n, p)) })
