@@ -24,6 +24,8 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
+				// a strided row's in-bounds columns are the same for every y
+				slo, shi := stridedRange(ow, w, stride, pad-kj)
 				for y := 0; y < oh; y++ {
 					iy := y*stride - pad + ki
 					dst := row[y*ow : (y+1)*ow]
@@ -44,14 +46,10 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 						clear(dst[hi:])
 						continue
 					}
-					// strided: zeros, a gather, zeros (bounds found once
-					// rather than tested per pixel)
-					lo, hi := stridedRange(ow, w, stride, pad-kj)
-					clear(dst[:lo])
-					for x, ix := lo, lo*stride-pad+kj; x < hi; x, ix = x+1, ix+stride {
-						dst[x] = line[ix]
-					}
-					clear(dst[hi:])
+					// strided: zeros, a gather, zeros
+					clear(dst[:slo])
+					gather(dst[slo:shi], line[max(0, slo*stride-pad+kj):], stride)
+					clear(dst[shi:])
 				}
 			}
 		}
@@ -69,6 +67,7 @@ func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
+				slo, shi := stridedRange(ow, w, stride, pad-kj)
 				for y := 0; y < oh; y++ {
 					iy := y*stride - pad + ki
 					if iy < 0 || iy >= h {
@@ -87,13 +86,45 @@ func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 						}
 						continue
 					}
-					lo, hi := stridedRange(ow, w, stride, pad-kj)
-					for x, ix := lo, lo*stride-pad+kj; x < hi; x, ix = x+1, ix+stride {
-						line[ix] += src[x]
-					}
+					scatterAdd(line[max(0, slo*stride-pad+kj):], src[slo:shi], stride)
 				}
 			}
 		}
+	}
+}
+
+// gather sets d[i] = s[i·stride]; scatterAdd adds s[i] onto d[i·stride].
+// Stride 2 (every 4×4/s2 layer here) has its own loop the compiler can
+// check once.
+func gather[T Float](d, s []T, stride int) {
+	if len(d) == 0 {
+		return
+	}
+	if stride == 2 {
+		s = s[:2*len(d)-1]
+		for i := range d {
+			d[i] = s[2*i]
+		}
+		return
+	}
+	for i := range d {
+		d[i] = s[i*stride]
+	}
+}
+
+func scatterAdd[T Float](d, s []T, stride int) {
+	if len(s) == 0 {
+		return
+	}
+	if stride == 2 {
+		d = d[:2*len(s)-1]
+		for i, v := range s {
+			d[2*i] += v
+		}
+		return
+	}
+	for i, v := range s {
+		d[i*stride] += v
 	}
 }
 
