@@ -254,7 +254,8 @@ func render(h header, rows []row) string {
 		b.WriteString("\n")
 	}
 	if h.PeakGFlops > 0 {
-		fmt.Fprintf(&b, "\nThe physical limit: OpenBLAS-style sgemm (1024³, the build's BLAS) reaches %.1f GFLOP/s at %d threads here. "+
+		fmt.Fprintf(&b, "\nThe physical limit: sgemm (1024³, the build's BLAS as the convolutions call it, best of 20) reaches %.1f GFLOP/s at %d threads here "+
+			"(on a loaded machine a lower bound, so the shares below are upper bounds). "+
 			"Per training step, the convolutions' matrix products (forward and both gradients; xraylab's count, the same convolutions torch runs): "+
 			"GFLOP, the rate inside BLAS in xraylab, and those GFLOP over each implementation's whole step wall time, as a share of the peak.\n\n", h.PeakGFlops, h.Threads)
 		b.WriteString("| model | px | batch | conv GFLOP/step | xraylab in-BLAS GFLOP/s (share) | xraylab GFLOP/s per step wall (share) | torch GFLOP/s per step wall (share) |\n")

@@ -163,8 +163,11 @@ func parent(o options) error {
 	for _, c := range plan(o.models, o.sizes, o.caeExtra, o.batch) {
 		fmt.Fprintf(os.Stderr, "bench: %s:", c)
 		m := measured{Config: c}
-		common := []string{"--model", c.Model, "--mode", c.Task, "--size", strconv.Itoa(c.Px), "--batch", strconv.Itoa(c.Batch), "--width", fmt.Sprint(o.width),
+		common := []string{"--model", c.Model, "--mode", c.Task, "--size", strconv.Itoa(c.Px), "--batch", strconv.Itoa(c.Batch),
 			"--warmup", strconv.Itoa(o.warmup), "--iters", strconv.Itoa(o.iters)}
+		if o.width != 1 { // only then, so that -before builds without -width still run
+			common = append(common, "--width", fmt.Sprint(o.width))
+		}
 		for _, impl := range interleave(impls, o.repeats) {
 			fmt.Fprintf(os.Stderr, " %s", impl)
 			s := &sample{}
@@ -314,8 +317,10 @@ func measure(model, mode string, size, n int, width float64, warmup, iters int, 
 	return s, nil
 }
 
-// sgemmPeak is the best rate of a 1024³ float32 product over a few runs,
-// with the BLAS the models use and its threads (OPENBLAS_NUM_THREADS).
+// sgemmPeak is the best rate of a 1024³ float32 product over 20 runs,
+// with the BLAS the models use, as the convolutions call it (with OpenBLAS:
+// split over GOMAXPROCS goroutines). On a loaded machine it is a lower
+// bound of the peak: the best run is the least disturbed one.
 func sgemmPeak() (float64, error) {
 	const n = 1024
 	r := rand.New(rand.NewSource(3))
@@ -325,7 +330,7 @@ func sgemmPeak() (float64, error) {
 	}
 	ops.Sgemm(n, n, n, a, b, c) // warm-up: thread pool, pages
 	best := math.Inf(1)
-	for range 5 {
+	for range 20 {
 		t0 := time.Now()
 		ops.Sgemm(n, n, n, a, b, c)
 		best = math.Min(best, time.Since(t0).Seconds())
