@@ -658,7 +658,32 @@ def synth_batch(gen, n, size):
     return imgs, masks
 
 
+def parity_cae(path):
+    """Forward pass of cae_net in eval mode with the weights, running
+    statistics and input in the JSON file xraylab's parity test
+    (bench/parity_test.go) wrote; prints the reconstruction as JSON."""
+    d = json.load(open(path))
+    net = cae_net(d["width"])
+    convs = [m for m in net if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
+    bns = [m for m in net if isinstance(m, nn.BatchNorm2d)]
+    names = [f"enc{i}" for i in range(10)] + [f"dec{i}" for i in range(6)]
+    t = lambda name: torch.tensor(d["params"][name], dtype=torch.float32)
+    with torch.no_grad():
+        for conv, name in zip(convs, names):
+            conv.weight.copy_(t(name + ".w").view(conv.weight.shape))
+        for bn, name in zip(bns, names):
+            bn.weight.copy_(t(name + ".gamma").view(-1))
+            bn.bias.copy_(t(name + ".beta").view(-1))
+            bn.running_mean.copy_(t(name + ".mean"))
+            bn.running_var.copy_(t(name + ".var"))
+        net.eval()
+        x = torch.tensor(d["x"], dtype=torch.float32).view(d["n"], 1, d["size"], d["size"])
+        print(json.dumps(net(x).flatten().tolist()))
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--parity-cae":
+        return parity_cae(sys.argv[2])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", choices=MODELS, required=True)
     ap.add_argument("--mode", choices=["train", "score"], required=True)
