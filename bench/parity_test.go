@@ -16,8 +16,9 @@ import (
 
 // The PyTorch CAE reference computes what xraylab's CAE computes: with
 // xraylab's weights and running statistics (a narrow 32 px CAE after ten
-// training steps at lr 0.01, inference mode), torch_models.py's network gives the same reconstruction
-// within float32 rounding. Needs Debian's python3-torch; skipped without.
+// training steps at lr 0.01, inference mode), torch_models.py's network
+// gives the same reconstruction within float32 rounding. Needs Debian's
+// python3-torch; skipped without.
 func TestTorchCAEMatchesXraylab(t *testing.T) {
 	const py = "/usr/bin/python3"
 	if err := exec.Command(py, "-c", "import torch").Run(); err != nil {
