@@ -69,7 +69,7 @@ func main() {
 	caeExtra := flag.String("cae-sizes", "256", "further image sides for the CAE ('' for none)")
 	batches := flag.String("batches", "16", "batch sizes to measure")
 	warmup := flag.Int("warmup", 1, "untimed iterations first in every process (graph compilation, caches)")
-	iters := flag.Int("iters", 2, "timed iterations in every process")
+	iters := flag.Int("iters", 1, "timed iterations in every process")
 	repeats := flag.Int("repeats", 2, "interleaved rounds of processes per configuration")
 	threads := flag.Int("threads", 2, "threads for every implementation (GOMAXPROCS, torch.set_num_threads, OpenBLAS)")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch (Debian's python3-torch)")
