@@ -66,12 +66,16 @@ screenshots: deps
 	@scripts/deps.sh chromium
 	cd e2e && npm ci --no-audit --no-fund && npm run screenshots
 
-# `make bench`: CAE train step + scoring, xraylab vs PyTorch (Debian's
-# python3-torch); prints the table and writes bench/results.md.
-# BLAS=gonum measures the pure-Go build; BENCH_ARGS passes flags (e.g. -sizes 64 -iters 3).
+# `make bench`: every model's train step and scoring, xraylab vs PyTorch
+# references of the same networks (bench/torch_models.py, Debian's
+# python3-torch), at 64 and 128 px (the CAE also 256), each configuration in
+# processes of its own, interleaved; prints the table and writes
+# bench/results.md and bench/results.json (about 15 minutes on 2 cores).
+# BLAS=gonum measures the pure-Go build; BENCH_ARGS passes flags, e.g.
+# BENCH_ARGS='-models cae,vae -sizes 64 -iters 3' (go run ./bench -h lists them).
 bench: deps
 	@scripts/deps.sh $(BLAS_PKG) python3-torch
-	$(BLAS_ENV) $(GO) run $(BLAS_TAGS) bench/caebench.go $(BENCH_ARGS)
+	$(BLAS_ENV) $(GO) run $(BLAS_TAGS) ./bench $(BENCH_ARGS)
 
 # Longer runs of the crash harness, the fuzzers and the load test.
 KILLS ?= 60

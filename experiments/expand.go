@@ -15,6 +15,7 @@ type RunSpec struct {
 	Epochs          int         `json:"epochs"`
 	BatchSize       int         `json:"batch_size"`
 	CheckpointEvery int         `json:"checkpoint_every"`
+	ValidateEvery   int         `json:"validate_every,omitempty"` // 0: every epoch
 	Model           ModelSpec   `json:"model"`
 	Preprocessing   string      `json:"preprocessing"`
 	HistEq          bool        `json:"histogram_equalization"`
@@ -54,8 +55,8 @@ func (e *ExperimentSpec) Expand() []RunSpec {
 						ImageSize:       pick(m.ImageSize, e.ImageSize, e.setImageSize, d.ImageSize),
 						Epochs:          pick(m.Epochs, e.Epochs, e.setEpochs, d.Epochs),
 						BatchSize:       pick(m.BatchSize, e.BatchSize, e.setBatchSize, d.BatchSize),
-						CheckpointEvery: e.CheckpointEvery,
-						Model:           m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
+						CheckpointEvery: e.CheckpointEvery, ValidateEvery: e.ValidateEvery,
+						Model: m, Preprocessing: pre, HistEq: he, Seed: seed, Slurm: mergeSlurm(e.Slurm, m.Slurm),
 					})
 				}
 			}

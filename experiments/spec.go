@@ -45,10 +45,14 @@ type ExperimentSpec struct {
 	Epochs          int         `json:"epochs"`
 	BatchSize       int         `json:"batch_size"`
 	CheckpointEvery int         `json:"checkpoint_every"`
-	Models          []ModelSpec `json:"models"`
-	Preprocessing   []string    `json:"preprocessing"`
-	HistEq          []bool      `json:"histogram_equalization"`
-	Seeds           []int64     `json:"seeds"`
+	// ValidateEvery is how often (in epochs) the validation images are
+	// scored for the training curves; 0 is every epoch. The last epoch is
+	// always scored.
+	ValidateEvery int         `json:"validate_every,omitempty"`
+	Models        []ModelSpec `json:"models"`
+	Preprocessing []string    `json:"preprocessing"`
+	HistEq        []bool      `json:"histogram_equalization"`
+	Seeds         []int64     `json:"seeds"`
 	// Ensembles combine the scores of finished runs (see ensemble.go).
 	Ensembles []EnsembleSpec `json:"ensembles,omitempty"`
 	// Slurm overrides the server's cluster resources for this experiment's
@@ -318,6 +322,7 @@ func (w *walker) experiment(n *yaml.Node, path string) *ExperimentSpec {
 		"epochs":           func(n *yaml.Node, p string) { e.Epochs, e.setEpochs = w.intIn(n, p, 1, 10_000, e.Epochs), true },
 		"batch_size":       func(n *yaml.Node, p string) { e.BatchSize, e.setBatchSize = w.intIn(n, p, 1, 1024, e.BatchSize), true },
 		"checkpoint_every": func(n *yaml.Node, p string) { e.CheckpointEvery = w.intIn(n, p, 1, 10_000, e.CheckpointEvery) },
+		"validate_every":   func(n *yaml.Node, p string) { e.ValidateEvery = w.intIn(n, p, 1, 10_000, 1) },
 		"models": func(n *yaml.Node, p string) {
 			hasModels = true
 			w.list(n, p, 32, func(n *yaml.Node, p string) { e.Models = append(e.Models, w.model(n, p)) })

@@ -110,7 +110,7 @@ func TestParseSpecProblems(t *testing.T) {
     epoks: 3
 `, []string{
 			`experiments.e1.models[1].name: unknown model "cea"; known: ` + knownModels() + ` (line 6, column 15)`,
-			`experiments.e1.epoks: unknown field "epoks"; known: batch_size, checkpoint_every, dataset, description, ensembles, epochs, histogram_equalization, image_size, models, preprocessing, seeds, slurm, split_seed (line 7, column 5)`,
+			`experiments.e1.epoks: unknown field "epoks"; known: batch_size, checkpoint_every, dataset, description, ensembles, epochs, histogram_equalization, image_size, models, preprocessing, seeds, slurm, split_seed, validate_every (line 7, column 5)`,
 		}},
 		{"ranges and types", `experiments:
   e1:
@@ -318,5 +318,38 @@ func TestTopKFracSpec(t *testing.T) {
 	}
 	if m.SelectScore != "mse_topk_frac_0.25" {
 		t.Fatalf("select score %q", m.SelectScore)
+	}
+}
+
+// validate_every reaches every run (unset: 0, every epoch) and must be a
+// positive number of epochs.
+func TestSpecValidateEvery(t *testing.T) {
+	spec, err := ParseSpec([]byte(`experiments:
+  e:
+    dataset: {synthetic: {}}
+    validate_every: 5
+    models: [{name: pixelgauss}]
+  f:
+    dataset: {synthetic: {}}
+    models: [{name: pixelgauss}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := spec.Experiments[0].Expand()[0].ValidateEvery; got != 5 {
+		t.Errorf("validate_every 5 gives runs %d", got)
+	}
+	if got := spec.Experiments[1].Expand()[0].ValidateEvery; got != 0 {
+		t.Errorf("no validate_every gives runs %d, want 0 (every epoch)", got)
+	}
+	_, err = ParseSpec([]byte(`experiments:
+  e:
+    dataset: {synthetic: {}}
+    validate_every: 0
+    models: [{name: pixelgauss}]
+`))
+	want := `experiments.e.validate_every: 0 is out of range; allowed: 1 to 10000 (line 4, column 21)`
+	if ps := SpecProblems(err); len(ps) != 1 || ps[0].String() != want {
+		t.Errorf("problems %v, want %s", ps, want)
 	}
 }

@@ -488,24 +488,29 @@ func (x *Executor) train(ctx context.Context, run *experiments.Run, spec experim
 			return fmt.Errorf("epoch %d: %w", epoch, err)
 		}
 		// Validation ROC-AUC per epoch gives the training curves a
-		// figure that means something for every model, losses or not.
-		val, err := x.score(ctx, d, d.val, spec, model, false)
-		if err != nil {
-			return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
-		}
-		aucs := map[string]float64{}
-		for _, name := range sortedKeys(val.scores) {
-			if auc, err := eval.ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
-				key := eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String()
-				aucs[key] = auc
-				points = append(points, experiments.MetricPoint{Key: key, Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+		// figure that means something for every model, losses or not;
+		// validate_every thins it out (it costs about a third of a
+		// 64 px CAE epoch, bench/epoch_overhead.py), and best_val then
+		// chooses among the validated epochs.
+		if every := max(1, spec.ValidateEvery); epoch%every == 0 || epoch == spec.Epochs {
+			val, err := x.score(ctx, d, d.val, spec, model, false)
+			if err != nil {
+				return fmt.Errorf("epoch %d: score validation images: %w", epoch, err)
 			}
-		}
-		// The best checkpoint goes first, so a checkpoint to resume from
-		// never follows a best one it does not know of.
-		if best != nil {
-			if err := x.offer(ctx, best, run, spec, model, epoch, aucs); err != nil {
-				return fmt.Errorf("epoch %d: %w", epoch, err)
+			aucs := map[string]float64{}
+			for _, name := range sortedKeys(val.scores) {
+				if auc, err := eval.ROCAUC(val.scores[name], labelsOf(d.val)); err == nil {
+					key := eval.ScoreKey(eval.SplitVal, name, eval.AggImage, eval.MetricROCAUC).String()
+					aucs[key] = auc
+					points = append(points, experiments.MetricPoint{Key: key, Step: epoch * batches, Epoch: epoch, Value: auc, Time: time.Now().UTC()})
+				}
+			}
+			// The best checkpoint goes first, so a checkpoint to resume from
+			// never follows a best one it does not know of.
+			if best != nil {
+				if err := x.offer(ctx, best, run, spec, model, epoch, aucs); err != nil {
+					return fmt.Errorf("epoch %d: %w", epoch, err)
+				}
 			}
 		}
 		if err := x.store.AppendMetrics(ctx, run.ID, points); err != nil {

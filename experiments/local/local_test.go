@@ -96,3 +96,38 @@ experiments:
 		}
 	}
 }
+
+// validate_every scores the validation images every N epochs and after
+// the last: epochs 2 and 3 of three with N = 2.
+func TestValidateEvery(t *testing.T) {
+	e := testenv.New(t)
+	m := e.Serve(t, 1)
+	id := testenv.Submit(t, m, `
+experiments:
+  sparse:
+    dataset:
+      synthetic: {patients: 40, size: 96, seed: 3, difficulty: easy}
+    image_size: 32
+    epochs: 3
+    batch_size: 8
+    validate_every: 2
+    models: [{name: pixelgauss, topk: [20]}]
+    seeds: [42]
+`)
+	for _, run := range e.WaitAll(t, id, time.Minute) {
+		if run.State != experiments.StateSucceeded {
+			t.Fatalf("run %d: %s %s", run.ID, run.State, run.Error)
+		}
+		val, err := e.Store.Metrics(context.Background(), run.ID, "val/mean/roc_auc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var epochs []int
+		for _, p := range val {
+			epochs = append(epochs, p.Epoch)
+		}
+		if len(epochs) != 2 || epochs[0] != 2 || epochs[1] != 3 {
+			t.Errorf("validation ROC-AUC at epochs %v, want [2 3]", epochs)
+		}
+	}
+}

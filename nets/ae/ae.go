@@ -13,6 +13,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"xraylab/nets"
+	"xraylab/nets/ops"
 )
 
 // Params are the hyperparameters every deterministic autoencoder takes,
@@ -105,10 +106,11 @@ func (m *Model) graph(n int, training bool) (*Graph, error) {
 		if ag.Loss, err = nets.MaskedMSE(ag.X, recon, ag.Mask); err != nil {
 			return nil, fmt.Errorf("%s loss: %w", m.Name(), err)
 		}
-		if _, err := G.Grad(ag.Loss, gn.Nodes...); err != nil {
+		_, g, err := ops.Grad(ag.Loss, gn.Nodes...)
+		if err != nil {
 			return nil, fmt.Errorf("%s gradients: %w", m.Name(), err)
 		}
-		ag.VM = G.NewTapeMachine(gn.Graph, G.BindDualValues(gn.Nodes...))
+		ag.VM = G.NewTapeMachine(g, G.BindDualValues(gn.Nodes...))
 	} else {
 		ag.VM = G.NewTapeMachine(gn.Graph, G.EvalMode())
 	}

@@ -16,7 +16,7 @@ import (
 //	go test -run '^$' -bench CAETrainStep -benchtime 5x -benchmem ./nets/cae/
 //	CGO_LDFLAGS=-lopenblas go test -tags openblas -run '^$' -bench CAETrainStep -benchtime 5x -benchmem ./nets/cae/
 //
-// bench/caebench.go compares it (and scoring) with PyTorch.
+// `make bench` (bench/) compares it (and scoring) with PyTorch.
 func BenchmarkCAETrainStep(b *testing.B) {
 	m, err := newCAE(nets.Config{Size: 64, TopK: []int{5, 50}, Params: map[string]float64{"width": 1, "lr": 1e-3},
 		Rand: rand.New(rand.NewSource(1))}, tensor.Float32)

@@ -293,10 +293,11 @@ func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
 	for _, n := range wrt {
 		nodes = append(nodes, gg.Bind(n).gn.Nodes...)
 	}
-	if _, err := G.Grad(cost, nodes...); err != nil {
+	_, g, err := ops.Grad(cost, nodes...)
+	if err != nil {
 		return fmt.Errorf("gradients: %w", err)
 	}
-	gg.vm = G.NewTapeMachine(gg.g, G.BindDualValues(nodes...))
+	gg.vm = G.NewTapeMachine(g, G.BindDualValues(nodes...))
 	return nil
 }
 

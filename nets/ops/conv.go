@@ -223,9 +223,7 @@ func convForward[T Float](op convOp, xs, _, os tensor.Shape, x, w, y []T) {
 	for n0 := 0; n0 < c.n; n0 += c.chunk {
 		nc := min(c.chunk, c.n-n0)
 		ld := nc * p
-		for j := 0; j < nc; j++ {
-			im2colLD(x[(n0+j)*chw:(n0+j+1)*chw], c.cin, c.h, c.w, op.k, op.stride, op.pad, c.cols[j*p:], ld)
-		}
+		im2colPar(x[n0*chw:(n0+nc)*chw], nc, c.cin, c.h, c.w, op.k, op.stride, op.pad, c.cols, p, ld)
 		if nc == 1 {
 			gemm(false, false, cout, p, kdim, 1, w, kdim, c.cols, p, 0, y[n0*cout*p:(n0+1)*cout*p], p)
 			continue
@@ -251,15 +249,11 @@ func convBackward[T Float](op convGradOp, xs, _, os tensor.Shape, a, dy, out []T
 		if op.wrtInput {
 			// dcols (Cin·k·k × nc·P) = Wᵀ · dY, folded back onto each image
 			gemm(true, false, kdim, ld, cout, 1, a, kdim, g, ld, 0, c.cols, ld)
-			for j := 0; j < nc; j++ {
-				col2imLD(c.cols[j*p:], c.cin, c.h, c.w, op.k, op.stride, op.pad, out[(n0+j)*chw:(n0+j+1)*chw], ld)
-			}
+			col2imPar(c.cols, nc, c.cin, c.h, c.w, op.k, op.stride, op.pad, out[n0*chw:(n0+nc)*chw], p, ld)
 			continue
 		}
 		// dW (Cout × Cin·k·k) += dY · colsᵀ
-		for j := 0; j < nc; j++ {
-			im2colLD(a[(n0+j)*chw:(n0+j+1)*chw], c.cin, c.h, c.w, op.k, op.stride, op.pad, c.cols[j*p:], ld)
-		}
+		im2colPar(a[n0*chw:(n0+nc)*chw], nc, c.cin, c.h, c.w, op.k, op.stride, op.pad, c.cols, p, ld)
 		beta := T(1)
 		if n0 == 0 {
 			beta = 0

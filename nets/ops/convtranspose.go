@@ -142,9 +142,7 @@ func convTForward[T Float](op convTOp, xs, _, os tensor.Shape, x, w, y []T) {
 			xm = c.tmp
 		}
 		gemm(true, false, cout*kk, ld, cin, 1, w, cout*kk, xm, ld, 0, c.cols, ld)
-		for j := 0; j < nc; j++ {
-			col2imLD(c.cols[j*hw:], cout, ho, wo, op.k, op.stride, op.pad, y[(n0+j)*cout*ho*wo:(n0+j+1)*cout*ho*wo], ld)
-		}
+		col2imPar(c.cols, nc, cout, ho, wo, op.k, op.stride, op.pad, y[n0*cout*ho*wo:(n0+nc)*cout*ho*wo], hw, ld)
 	}
 }
 
@@ -157,9 +155,7 @@ func convTBackward[T Float](op convTGradOp, xs, _, os tensor.Shape, a, dy, out [
 	for n0 := 0; n0 < c.n; n0 += c.chunk {
 		nc := min(c.chunk, c.n-n0)
 		ld := nc * hw
-		for j := 0; j < nc; j++ {
-			im2colLD(dy[(n0+j)*cout*ho*wo:(n0+j+1)*cout*ho*wo], cout, ho, wo, op.k, op.stride, op.pad, c.cols[j*hw:], ld)
-		}
+		im2colPar(dy[n0*cout*ho*wo:(n0+nc)*cout*ho*wo], nc, cout, ho, wo, op.k, op.stride, op.pad, c.cols, hw, ld)
 		if op.wrtInput {
 			// dX (Cin × nc·HW) = W (Cin × Cout·k·k) · cols
 			if nc == 1 {

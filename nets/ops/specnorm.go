@@ -2,8 +2,12 @@ package ops
 
 import (
 	"fmt"
+	"hash"
 	"math"
 	"math/rand"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -101,6 +105,11 @@ func normalize[T Float](x []T) {
 // it, once per update), but σ is computed from w in the graph, so the
 // gradient includes the −(g·W)/σ²·u·vᵀ term through σ, as in the authors'
 // PyTorch code.
+//
+// One op with its own gradient op, keeping its output between runs, rather
+// than Gorgonia's reshape, two products and a broadcast division (and their
+// seven gradient nodes): measured on BiGAN at 64 px, those took 15 % of a
+// training step, copying and dividing every normalised weight several times.
 func SpectralNorm(w, u, v *G.Node) (*G.Node, error) {
 	ws := w.Shape()
 	if ws.Dims() < 2 {
@@ -111,24 +120,162 @@ func SpectralNorm(w, u, v *G.Node) (*G.Node, error) {
 	if !u.Shape().Eq(tensor.Shape{h}) || !v.Shape().Eq(tensor.Shape{n}) {
 		return nil, fmt.Errorf("spectral norm: weight %v needs u of shape (%d) and v of shape (%d), got %v and %v", ws, h, n, u.Shape(), v.Shape())
 	}
-	wm := w
-	if ws.Dims() != 2 {
-		var err error
-		if wm, err = Reshape(w, tensor.Shape{h, n}); err != nil {
-			return nil, fmt.Errorf("spectral norm: %w", err)
+	return G.ApplyOp(snOp{dims: ws.Dims(), bufs: &opBufs{}}, w, u, v)
+}
+
+// snOp is W/σ from (w, u, v); with grad, it is the gradient with respect
+// to w from (w, u, v, dY).
+type snOp struct {
+	dims int
+	grad bool
+	bufs *opBufs
+}
+
+func (op snOp) Arity() int {
+	if op.grad {
+		return 4
+	}
+	return 3
+}
+func (op snOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	t, vec := G.TensorType{Dims: op.dims, Of: a}, G.TensorType{Dims: 1, Of: a}
+	if op.grad {
+		return hm.NewFnType(t, vec, vec, t, t)
+	}
+	return hm.NewFnType(t, vec, vec, t)
+}
+func (op snOp) InferShape(ds ...G.DimSizer) (tensor.Shape, error) {
+	if len(ds) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(ds))
+	}
+	s, ok := ds[0].(tensor.Shape)
+	if !ok {
+		return nil, fmt.Errorf("%v: weight must have a tensor shape, got %T", op, ds[0])
+	}
+	return s.Clone(), nil
+}
+func (op snOp) ReturnsPtr() bool      { return false }
+func (op snOp) CallsExtern() bool     { return false }
+func (op snOp) OverwritesInput() int  { return -1 }
+func (op snOp) WriteHash(h hash.Hash) { fmt.Fprint(h, op.String()) }
+func (op snOp) Hashcode() uint32      { return hashOf(op) }
+func (op snOp) String() string {
+	if op.grad {
+		return fmt.Sprintf("SpectralNormGrad{%d}", op.dims)
+	}
+	return fmt.Sprintf("SpectralNorm{%d}", op.dims)
+}
+func (op snOp) DiffWRT(n int) []bool {
+	out := make([]bool, n)
+	out[0] = !op.grad // u and v are constants
+	return out
+}
+
+func (op snOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	if op.grad {
+		return nil, fmt.Errorf("%v: second derivatives are not implemented", op)
+	}
+	if len(inputs) != 3 {
+		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(inputs))
+	}
+	d, err := G.ApplyOp(snOp{dims: op.dims, grad: true, bufs: &opBufs{}}, inputs[0], inputs[1], inputs[2], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{d, nil, nil}, nil
+}
+
+func (op snOp) Do(vs ...G.Value) (G.Value, error) {
+	if len(vs) != op.Arity() {
+		return nil, fmt.Errorf("%v: want %d inputs, got %d", op, op.Arity(), len(vs))
+	}
+	ds := make([]*tensor.Dense, len(vs))
+	for i, v := range vs {
+		d, ok := v.(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("%v: input %d must be a dense tensor, got %T", op, i, v)
 		}
+		if d.Dtype() != ds0(ds, d).Dtype() {
+			return nil, fmt.Errorf("%v: mixed dtypes %v and %v", op, ds[0].Dtype(), d.Dtype())
+		}
+		ds[i] = d
 	}
-	wv, err := G.Mul(wm, v)
-	if err != nil {
-		return nil, fmt.Errorf("spectral norm: W·v: %w", err)
+	w, u, v := ds[0], ds[1], ds[2]
+	h := w.Shape()[0]
+	n := w.Shape().TotalSize() / h
+	if u.Shape().TotalSize() != h || v.Shape().TotalSize() != n {
+		return nil, fmt.Errorf("%v: weight %v with u %v and v %v", op, w.Shape(), u.Shape(), v.Shape())
 	}
-	sigma, err := G.Mul(u, wv)
-	if err != nil {
-		return nil, fmt.Errorf("spectral norm: uᵀ·W·v: %w", err)
+	if op.grad && !ds[3].Shape().Eq(w.Shape()) {
+		return nil, fmt.Errorf("%v: output gradient %v, weight %v", op, ds[3].Shape(), w.Shape())
 	}
-	out, err := G.Div(w, sigma)
-	if err != nil {
-		return nil, fmt.Errorf("spectral norm: W/σ: %w", err)
+	out := op.bufs.output(w.Dtype(), w.Shape())
+	switch wd := w.Data().(type) {
+	case []float32:
+		sigma := snSigma(wd, u.Float32s(), v.Float32s(), h, n, out.Float32s())
+		if op.grad {
+			snBackward(wd, u.Float32s(), v.Float32s(), ds[3].Float32s(), sigma, out.Float32s())
+		} else {
+			snForward(wd, sigma, out.Float32s())
+		}
+	case []float64:
+		sigma := snSigma(wd, u.Float64s(), v.Float64s(), h, n, out.Float64s())
+		if op.grad {
+			snBackward(wd, u.Float64s(), v.Float64s(), ds[3].Float64s(), sigma, out.Float64s())
+		} else {
+			snForward(wd, sigma, out.Float64s())
+		}
+	default:
+		return nil, fmt.Errorf("%v: unsupported dtype %v", op, w.Dtype())
 	}
 	return out, nil
+}
+
+func ds0(ds []*tensor.Dense, d *tensor.Dense) *tensor.Dense {
+	if ds[0] != nil {
+		return ds[0]
+	}
+	return d
+}
+
+// snSigma is uᵀ·W·v, computed as the graph of products did: W·v by the
+// BLAS's gemv into scratch (the first h elements of out, overwritten
+// afterwards), then its dot product with u, so that the forward value is
+// the one the earlier graph gave, bit for bit.
+func snSigma[T Float](w, u, v []T, h, n int, scratch []T) T {
+	wv := scratch[:h]
+	switch wf := any(w).(type) {
+	case []float32:
+		blasImpl.Sgemv(blas.NoTrans, h, n, 1, wf, n, any(v).([]float32), 1, 0, any(wv).([]float32), 1)
+		return T(blasImpl.Sdot(h, any(u).([]float32), 1, any(wv).([]float32), 1))
+	case []float64:
+		blasImpl.Dgemv(blas.NoTrans, h, n, 1, wf, n, any(v).([]float64), 1, 0, any(wv).([]float64), 1)
+		return T(blasImpl.Ddot(h, any(u).([]float64), 1, any(wv).([]float64), 1))
+	}
+	return 0
+}
+
+func snForward[T Float](w []T, sigma T, out []T) {
+	for i, x := range w {
+		out[i] = x / sigma
+	}
+}
+
+// snBackward: for Y = W/σ, dW = dY/σ − (Σ dY⊙W)/σ² · u·vᵀ (the sum in
+// float64).
+func snBackward[T Float](w, u, v, dy []T, sigma T, out []T) {
+	var s float64
+	for i, x := range w {
+		s += float64(dy[i]) * float64(x)
+	}
+	c := T(-s / (float64(sigma) * float64(sigma)))
+	n := len(v)
+	for i, ui := range u {
+		cu := c * ui
+		row, drow := out[i*n:(i+1)*n], dy[i*n:(i+1)*n]
+		for j, vj := range v {
+			row[j] = drow[j]/sigma + cu*vj
+		}
+	}
 }

@@ -342,10 +342,11 @@ func (m *vae) graph(n int, training bool) (*vaeGraph, error) {
 	G.Read(vg.logvar, &vg.out.logvar)
 	G.Read(vg.Recon, &vg.out.recon)
 	if training {
-		if _, err := G.Grad(vg.Loss, gn.Nodes...); err != nil {
+		_, g, err := ops.Grad(vg.Loss, gn.Nodes...)
+		if err != nil {
 			return nil, fmt.Errorf("vae gradients: %w", err)
 		}
-		vg.VM = G.NewTapeMachine(gn.Graph, G.BindDualValues(gn.Nodes...))
+		vg.VM = G.NewTapeMachine(g, G.BindDualValues(gn.Nodes...))
 	} else {
 		vg.VM = G.NewTapeMachine(gn.Graph, G.EvalMode())
 	}

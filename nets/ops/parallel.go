@@ -1,0 +1,105 @@
+package ops
+
+import (
+	"runtime"
+	"sync"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// The convolution kernels spread their work over GOMAXPROCS goroutines
+// themselves: the products (split over rows or columns of the result),
+// im2col and col2im (split over image channels). With -tags openblas,
+// OpenBLAS then runs single-threaded (blas_openblas.go): its own worker
+// threads busy-wait between calls (sched_yield), and a CNN step makes
+// hundreds of calls with Go work in between; measured on the CAE at 128 px,
+// 2 threads, they spent three times as long spinning as computing, a third
+// of the step's CPU. Every split writes disjoint outputs, so results do not depend on
+// how the goroutines are scheduled; OpenBLAS's products can differ in the
+// last bits with the split (its kernels for a block's edge sum in another
+// order), so, as with OpenBLAS's own threads, they depend on GOMAXPROCS.
+
+// splitGEMM says whether gemm splits products over goroutines itself (set
+// for OpenBLAS; gonum's pure-Go BLAS parallelises internally).
+var splitGEMM = false
+
+// gemmParallelMin is the smallest product (m·n·k) worth splitting.
+const gemmParallelMin = 1 << 18
+
+// workers is how many goroutines a kernel may use.
+func workers() int { return runtime.GOMAXPROCS(0) }
+
+// parallel runs f over [0, n) split into at most workers() contiguous
+// ranges, serially when n·unit (a work estimate) is below min.
+func parallel(n, unit, min int, f func(lo, hi int)) {
+	w := workers()
+	if w > n {
+		w = n
+	}
+	if w < 2 || n*unit < min {
+		f(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < w; i++ {
+		lo, hi := n*i/w, n*(i+1)/w
+		if lo == hi {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// splitGemm runs c = alpha·op(a)·op(b) + beta·c as several products over
+// disjoint blocks of c: rows when op(a) has at least as many as op(b) has
+// columns, columns otherwise.
+func splitGemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int,
+	call func(tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)) {
+	if m >= n {
+		parallel(m, n*k, gemmParallelMin, func(lo, hi int) {
+			as := a[lo:]
+			if tA == blas.NoTrans {
+				as = a[lo*lda:]
+			}
+			call(tA, tB, hi-lo, n, k, alpha, as, lda, b, ldb, beta, c[lo*ldc:], ldc)
+		})
+		return
+	}
+	parallel(n, m*k, gemmParallelMin, func(lo, hi int) {
+		bs := b[lo:]
+		if tB == blas.Trans {
+			bs = b[lo*ldb:]
+		}
+		call(tA, tB, m, hi-lo, k, alpha, a, lda, bs, ldb, beta, c[lo:], ldc)
+	})
+}
+
+// im2colPar is im2colLD over images [0, nc) of x (chw values apart, im2col
+// columns p apart in col), split over the images' channels.
+func im2colPar[T Float](x []T, nc, cin, h, w, k, stride, pad int, col []T, p, ld int) {
+	hw, kk := h*w, k*k
+	parallel(nc*cin, kk*p, 1<<15, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			j, ci := t/cin, t%cin
+			im2colLD(x[(j*cin+ci)*hw:][:hw], 1, h, w, k, stride, pad, col[j*p+ci*kk*ld:], ld)
+		}
+	})
+}
+
+// col2imPar is col2imLD of the columns of images [0, nc) onto x, split
+// over the images' channels (each channel's plane is written by one
+// goroutine only).
+func col2imPar[T Float](col []T, nc, cin, h, w, k, stride, pad int, x []T, p, ld int) {
+	hw, kk := h*w, k*k
+	parallel(nc*cin, kk*p, 1<<15, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			j, ci := t/cin, t%cin
+			col2imLD(col[j*p+ci*kk*ld:], 1, h, w, k, stride, pad, x[(j*cin+ci)*hw:][:hw], ld)
+		}
+	})
+}
