@@ -7,7 +7,7 @@ BIN   := bin/xraylab
 ADDR  ?= 127.0.0.1:8080
 VAR   ?= var
 
-.PHONY: deps build run test lint unit race e2e screenshots bench soak fuzz load clean
+.PHONY: deps build run test lint unit race e2e screenshots bench bench-preprocess soak fuzz load clean
 
 deps:
 	@scripts/deps.sh
@@ -76,6 +76,18 @@ screenshots: deps
 bench: deps
 	@scripts/deps.sh $(BLAS_PKG) python3-torch
 	$(BLAS_ENV) $(GO) run $(BLAS_TAGS) ./bench $(BENCH_ARGS)
+
+# `make bench-preprocess`: offline preprocessing (decode, carrier crop,
+# hand mask, hand boxes), xraylab with W workers against Python cv2
+# (Debian's python3-opencv, bench/preprocess_cv2.py) with a pool of W
+# processes, W = the cores here (BENCH_WORKERS overrides), interleaved
+# over BENCH_ROUNDS rounds; prints each round and the min/max ratio.
+BENCH_ROUNDS ?= 5
+BENCH_WORKERS ?=
+bench-preprocess: deps
+	@scripts/deps.sh python3-opencv
+	XRAYLAB_BENCH_ROUNDS=$(BENCH_ROUNDS) XRAYLAB_BENCH_WORKERS=$(BENCH_WORKERS) \
+		$(GO) test -count=1 -timeout 30m -run '^$$' -bench '^BenchmarkOfflineVsCV2$$' -benchtime 1x -v ./preprocess/
 
 # Longer runs of the crash harness, the fuzzers and the load test.
 KILLS ?= 60

@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -128,6 +129,43 @@ async function apiJSON(p, opts = {}) {
   const res = await fetch(base + p, { ...opts, headers: { ...(opts.headers || {}), Authorization: `Bearer ${token}` } });
   const body = await res.json();
   return { status: res.status, body };
+}
+
+// blobPNG encodes a w×h 8-bit grey PNG: grey 40 with a bright (180)
+// ellipse of a tenth of each side in radius at the centre. Written here
+// (zlib and a CRC table) because Node has no image encoder.
+function blobPNG(w, h) {
+  const raw = Buffer.alloc((w + 1) * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const dx = (x - Math.floor(w / 2)) / (w / 10), dy = (y - Math.floor(h / 2)) / (h / 10);
+      raw[y * (w + 1) + 1 + x] = dx * dx + dy * dy <= 1 ? 180 : 40;
+    }
+  }
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const hdr = Buffer.alloc(13);
+  hdr.writeUInt32BE(w, 0);
+  hdr.writeUInt32BE(h, 4);
+  hdr[8] = 8; // bit depth; colour type 0 (grey), no interlace
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', hdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
 async function shot(page, name) {
@@ -551,6 +589,63 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     assert.ok(pg.equals(twin), 'same spec, same split: the same heatmap');
     assert.ok(!pg.equals(cae), 'another model: another heatmap');
     await shot(page, 'compare-heatmaps');
+  });
+
+  await t.test("the run's dataset section shows mask statistics and flags a bad mask", async () => {
+    // Synthetic data with one negative image replaced by a small blob on a
+    // flat background: its mask covers under 5% of the image.
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xraylab-e2e-masks-'));
+    try {
+      execFileSync(bin, ['synth', '--out', dataDir, '--patients', '40', '--size', '96', '--seed', '3', '--difficulty', 'easy'], { stdio: 'ignore' });
+      const root = path.join(dataDir, 'MURA-v1.1');
+      const bad = 'train/XR_HAND/patient00002/study1_negative/image1.png';
+      const file = path.join(root, bad);
+      const ihdr = fs.readFileSync(file);
+      fs.writeFileSync(file, blobPNG(ihdr.readUInt32BE(16), ihdr.readUInt32BE(20)));
+      const spec = `experiments:
+  e2e-masks:
+    dataset: {mura: {root: '${root}', parts: [train, valid]}}
+    image_size: 32
+    epochs: 1
+    models: [{name: pixelgauss}]
+    preprocessing: [full]
+    seeds: [1]
+`;
+      const sub = await apiJSON('/api/experiments', { method: 'POST', headers: { 'Content-Type': 'application/yaml' }, body: spec });
+      assert.equal(sub.status, 201, JSON.stringify(sub.body));
+      const id = sub.body.experiments[0].run_ids[0];
+      await waitFor('the masks run to succeed', async () => {
+        const r = (await apiJSON(`/api/runs/${id}`)).body;
+        if (r.state === 'failed' || r.state === 'cancelled') throw new Error(`${r.state} ${r.error}`);
+        return r.state === 'succeeded';
+      }, 120_000);
+      const masks = (await apiJSON(`/api/runs/${id}/dataset`)).body.summary.masks;
+      const flagged = masks.flagged.find((f) => f.rel_path === bad);
+      assert.ok(flagged && flagged.check === 'small', JSON.stringify(masks));
+
+      await page.goto(`${base}/#/runs/${id}`);
+      const sec = page.locator('section[aria-labelledby="h-data"]');
+      await sec.locator('#mask-suspicious').waitFor();
+      assert.equal(await sec.locator('tr:has(th:text-is("Masks measured")) td').textContent(), String(masks.images));
+      const pct = (v) => `${(100 * v).toFixed(1)}%`;
+      assert.equal(await sec.locator('tr:has(th:text-is("Share of the image")) td').textContent(),
+        `min ${pct(masks.share.min)} · mean ${pct(masks.share.mean)} · max ${pct(masks.share.max)}`);
+      assert.ok((await sec.locator('#mask-suspicious').textContent()).startsWith(`${masks.suspicious} of ${masks.images} (`));
+      // One thumbnail per listed mask, each a decoded image; the bad one
+      // captioned with its path and reason, and not among the plots.
+      const figs = sec.locator('.mask-flags figure');
+      assert.equal(await figs.count(), masks.flagged.length);
+      const fig = sec.locator('.mask-flags figure', { hasText: bad });
+      await fig.locator('img').waitFor();
+      assert.equal(await fig.locator('figcaption').textContent(), `${bad}: ${flagged.reason}`);
+      const w = await fig.locator('img').evaluate((img) => img.decode().then(() => img.naturalWidth));
+      assert.ok(w > 0 && w <= 160, `thumbnail width ${w}`);
+      await page.locator('#h-plots').waitFor();
+      assert.equal(await page.locator('section[aria-labelledby="h-plots"] img[alt^="mask-flag"]').count(), 0);
+      await shot(page, 'run-masks');
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 
   await t.test('a server restart shows the banner, then live again', async () => {

@@ -1,11 +1,12 @@
 package preprocess
 
 import (
-	"encoding/binary"
 	"image"
 	"image/color"
 	"math"
+	"runtime"
 	"sort"
+	"unsafe"
 
 	"gocv.io/x/gocv"
 )
@@ -505,9 +506,25 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 			in[i] = p.v-eval6(coef, basis(p.x, p.y)) < 2.5*sd
 		}
 	}
+	// eval6 over the grid, with the terms of one coordinate computed once
+	// per row or column; the sum keeps eval6's order, so the surface is
+	// the same to the last bit.
+	xs, cx1, cx3 := make([]float64, w), make([]float64, w), make([]float64, w)
+	for x := range xs {
+		u := float64(x)/float64(w) - 0.5
+		xs[x], cx1[x], cx3[x] = u, coef[1]*u, coef[3]*(u*u)
+	}
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			bg[y*w+x] = float32(eval6(coef, basis(float64(x)/float64(w)-0.5, float64(y)/float64(h)-0.5)))
+		v := float64(y)/float64(h) - 0.5
+		cy2, cy5 := coef[2]*v, coef[5]*(v*v)
+		row := bg[y*w : (y+1)*w]
+		for x := range row {
+			e := coef[0]*1 + cx1[x]
+			e += cy2
+			e += cx3[x]
+			e += coef[4] * (xs[x] * v)
+			e += cy5
+			row[x] = float32(e)
 		}
 	}
 	return bg
@@ -559,11 +576,31 @@ func solve6(a [6][6]float64, b [6]float64) ([6]float64, bool) {
 // any sample it falls back to prior.
 func localBackground(s, wt, prior []float32, w, h, lw, lh int, sigma float64) []float32 {
 	const eps = 0.02
-	num := make([]float32, w*h)
-	for i := range s {
-		num[i] = s[i] * wt[i]
+	// The three images to shrink go through one resize as the channels of
+	// one image: OpenCV shrinks each channel with the same weights and
+	// sums as alone, in a third of the passes.
+	ln, lwt, lp := make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
+	if w == lw && h == lh {
+		for i := range s {
+			ln[i] = s[i] * wt[i]
+		}
+		copy(lwt, wt)
+		copy(lp, prior)
+	} else {
+		in := make([]float32, 3*w*h)
+		for i := range s {
+			in[3*i], in[3*i+1], in[3*i+2] = s[i]*wt[i], wt[i], prior[i]
+		}
+		out := make([]float32, 3*lw*lh)
+		m, r := floatViewC(in, w, h, 3), floatViewC(out, lw, lh, 3)
+		gocv.Resize(m, &r, image.Pt(lw, lh), 0, 0, gocv.InterpolationArea)
+		m.Close()
+		r.Close()
+		runtime.KeepAlive(in)
+		for i := range ln {
+			ln[i], lwt[i], lp[i] = out[3*i], out[3*i+1], out[3*i+2]
+		}
 	}
-	ln, lwt, lp := resizeF(num, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)
 	sigma = math.Max(1, sigma)
 	bn, bw := blurF(ln, lw, lh, sigma), blurF(lwt, lw, lh, sigma)
 	for i := range bn {
@@ -573,35 +610,53 @@ func localBackground(s, wt, prior []float32, w, h, lw, lh int, sigma float64) []
 }
 
 // resizeF resamples a float image (area when shrinking, linear when growing).
+// OpenCV reads src and writes the result in place through Mats over the Go
+// slices (floatView): the masks resample full-size float images a few
+// dozen times each, and copying them into and out of C memory was a good
+// part of the mask's time.
 func resizeF(src []float32, w, h, ow, oh int) []float32 {
 	if w == ow && h == oh {
 		return append([]float32(nil), src...)
 	}
-	m := floatMat(src, w, h)
+	out := make([]float32, ow*oh)
+	m, r := floatView(src, w, h), floatView(out, ow, oh)
 	defer m.Close()
-	r := gocv.NewMat()
 	defer r.Close()
 	interp := gocv.InterpolationLinear
 	if ow < w {
 		interp = gocv.InterpolationArea
 	}
 	gocv.Resize(m, &r, image.Pt(ow, oh), 0, 0, interp)
-	out, _ := r.DataPtrFloat32()
-	return append([]float32(nil), out...)
+	runtime.KeepAlive(src)
+	return out
 }
 
 func blurF(src []float32, w, h int, sigma float64) []float32 {
-	m := floatMat(src, w, h)
+	out := make([]float32, w*h)
+	m, r := floatView(src, w, h), floatView(out, w, h)
 	defer m.Close()
-	gocv.GaussianBlur(m, &m, image.Pt(0, 0), sigma, sigma, gocv.BorderReplicate)
-	out, _ := m.DataPtrFloat32()
-	return append([]float32(nil), out...)
+	defer r.Close()
+	gocv.GaussianBlur(m, &r, image.Pt(0, 0), sigma, sigma, gocv.BorderReplicate)
+	runtime.KeepAlive(src)
+	return out
 }
 
-func floatMat(src []float32, w, h int) gocv.Mat {
-	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV32F)
-	px, _ := m.DataPtrFloat32()
-	copy(px, src)
+// floatView is a CV_32F Mat over src's memory (no copy): OpenCV writes
+// into it in place as long as the destination has the result's size and
+// type. gocv's Mat keeps src referenced while it lives.
+func floatView(src []float32, w, h int) gocv.Mat { return floatViewC(src, w, h, 1) }
+
+// floatViewC is floatView for cn (1 or 3) interleaved channels.
+func floatViewC(src []float32, w, h, cn int) gocv.Mat {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src))
+	mt := gocv.MatTypeCV32F
+	if cn == 3 {
+		mt = gocv.MatTypeCV32FC3
+	}
+	m, err := gocv.NewMatFromBytes(h, w, mt, b)
+	if err != nil {
+		panic("preprocess: float view: " + err.Error()) // only for an empty slice, which the masks never pass
+	}
 	return m
 }
 
@@ -624,11 +679,8 @@ func labelBool(mask []bool, w, h int) ([]int32, int) {
 	labels := gocv.NewMat()
 	defer labels.Close()
 	n := gocv.ConnectedComponents(m, &labels) - 1
-	raw, _ := labels.DataPtrUint8() // CV_32S, native (little-endian) order
-	lab := make([]int32, w*h)
-	for i := range lab {
-		lab[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
-	}
+	raw, _ := labels.DataPtrUint8() // CV_32S, native order: read it as int32s
+	lab := append([]int32(nil), unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(raw))), w*h)...)
 	return lab, n
 }
 

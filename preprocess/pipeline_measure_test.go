@@ -216,11 +216,12 @@ func TestSyntheticMaskQuality(t *testing.T) {
 	}
 }
 
-// minFilmMaskIoU is the floor on film-like synthetic data: measured 0.887
-// (12 patients, 256 px, seed 1), a little under it so that a regression
-// fails. Issue 14 asks for 0.93; exposure fields with a brightness step
-// across the hand are what still costs most (see docs/preprocessing.md).
-const minFilmMaskIoU = 0.86
+// minFilmMaskIoU is the floor on film-like synthetic data: issue 14's
+// target, measured 0.931 (12 patients, 256 px, seed 1; generator
+// xraylab-synth/4, whose exposure fields are drawn as the real films show
+// them: see docs/preprocessing.md). The run is deterministic, so the
+// small margin fails only on a change of the mask or of the generator.
+const minFilmMaskIoU = 0.93
 
 // TestFilmMaskQuality measures the full variant on film-like synthetic
 // radiographs (graded backgrounds, collimation fields, scan borders,

@@ -102,8 +102,13 @@ type MaskStats struct {
 	Components int     `json:"components"`     // connected foreground regions
 	Border     float64 `json:"border_contact"` // share of the image's border pixels that are foreground
 	Suspicious bool    `json:"suspicious"`
-	Reason     string  `json:"reason,omitempty"` // why it is suspicious
+	Check      string  `json:"check,omitempty"`  // the check it failed: one of MaskChecks
+	Reason     string  `json:"reason,omitempty"` // why it is suspicious, in words
 }
+
+// MaskChecks names the checks MeasureMask flags a mask by, in the order it
+// applies them (the first failed one is reported).
+var MaskChecks = []string{"empty", "small", "large", "regions", "border"}
 
 // MeasureMask computes a mask's statistics; hands is how many hands the
 // pipeline found (each may be its own region).
@@ -111,7 +116,7 @@ func MeasureMask(m *image.Gray, hands int) MaskStats {
 	w, h := m.Bounds().Dx(), m.Bounds().Dy()
 	var s MaskStats
 	if w == 0 || h == 0 {
-		return MaskStats{Suspicious: true, Reason: "empty image"}
+		return MaskStats{Suspicious: true, Check: "empty", Reason: "empty image"}
 	}
 	on := func(x, y int) bool { return m.Pix[y*m.Stride+x] != 0 }
 	fg, border, nb := 0, 0, 0
@@ -134,15 +139,15 @@ func MeasureMask(m *image.Gray, hands int) MaskStats {
 	s.Components = countRegions(m)
 	switch {
 	case fg == 0:
-		s.Suspicious, s.Reason = true, "empty mask"
+		s.Suspicious, s.Check, s.Reason = true, "empty", "empty mask"
 	case s.Share < suspectMinShare:
-		s.Suspicious, s.Reason = true, fmt.Sprintf("mask covers only %.1f%% of the image", 100*s.Share)
+		s.Suspicious, s.Check, s.Reason = true, "small", fmt.Sprintf("mask covers only %.1f%% of the image", 100*s.Share)
 	case s.Share > suspectMaxShare:
-		s.Suspicious, s.Reason = true, fmt.Sprintf("mask covers %.0f%% of the image: background inside?", 100*s.Share)
+		s.Suspicious, s.Check, s.Reason = true, "large", fmt.Sprintf("mask covers %.0f%% of the image: background inside?", 100*s.Share)
 	case s.Components > max(1, hands):
-		s.Suspicious, s.Reason = true, fmt.Sprintf("%d separate regions for %d hand(s)", s.Components, max(1, hands))
+		s.Suspicious, s.Check, s.Reason = true, "regions", fmt.Sprintf("%d separate regions for %d hand(s)", s.Components, max(1, hands))
 	case s.Border > suspectMaxBorder:
-		s.Suspicious, s.Reason = true, fmt.Sprintf("mask touches %.0f%% of the image border", 100*s.Border)
+		s.Suspicious, s.Check, s.Reason = true, "border", fmt.Sprintf("mask touches %.0f%% of the image border", 100*s.Border)
 	}
 	return s
 }
@@ -197,7 +202,7 @@ func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport,
 	}
 	for _, rec := range recs {
 		res := ImageResult{Path: rec.Path, RelPath: rec.RelPath, Skip: skips[rec.Path], Hands: []HandRegion{}}
-		if w, h, err := pngSize(rec.Path); err == nil {
+		if w, h, err := p.pngSize(rec.Path); err == nil {
 			res.Width, res.Height = w, h
 		} else if res.Skip == "" {
 			res.Skip = err.Error()
@@ -227,8 +232,9 @@ func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport,
 }
 
 // pngSize reads a PNG's width and height from its header.
-func pngSize(p string) (int, int, error) {
-	f, err := os.Open(p)
+// It reads through the pipeline's Files, like every other dataset read.
+func (pl *Pipeline) pngSize(p string) (int, int, error) {
+	f, err := pl.opt.Files.Open(p)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"image"
+	"image/png"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -161,6 +163,10 @@ type DataSummary struct {
 	Skipped    []preprocess.Skip           `json:"skipped,omitempty"`
 	Split      preprocess.SplitSummary     `json:"split"`
 	Preprocess []*preprocess.PrepareReport `json:"preprocess"`
+	// Masks are the hand masks' statistics over train, validation and test
+	// (full variant only), with the suspicious ones the run drew
+	// thumbnails of.
+	Masks *preprocess.MaskSummary `json:"masks,omitempty"`
 }
 
 func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec experiments.RunSpec) (*runData, error) {
@@ -213,6 +219,7 @@ func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec e
 		}
 	}()
 	summary := DataSummary{Root: root, Images: len(ds.Records), Skipped: ds.Skipped, Split: split.Summary()}
+	masks := x.newMaskSheets(run, pipe)
 	for _, part := range []struct {
 		name string
 		recs []preprocess.Record
@@ -228,10 +235,14 @@ func (x *Executor) prepareData(ctx context.Context, run *experiments.Run, spec e
 		}
 		*part.dst = items
 		summary.Preprocess = append(summary.Preprocess, rep)
+		if err := masks.add(ctx, part.recs, items, rep); err != nil {
+			return nil, err
+		}
 		x.hub.Publish(experiments.Event{Type: "progress", RunID: run.ID, ExperimentID: run.ExperimentID, Message: fmt.Sprintf(
 			"%s: %d images -> %d items (%d skipped, %d carrier crops fell back, %d two-hand splits, cache %d hits / %d misses)",
 			part.name, rep.Images, rep.Items, rep.Skipped, rep.FellBack, rep.TwoHandSplits, rep.CacheHits, rep.CacheMisses)})
 	}
+	summary.Masks = masks.sum
 	raw, _ := json.Marshal(summary)
 	if err := x.store.SetDataset(ctx, run.ID, experiments.DatasetRecord{Fingerprint: ds.Fingerprint, Summary: raw}); err != nil {
 		return nil, err
@@ -263,6 +274,62 @@ func (x *Executor) writeExamples(ctx context.Context, run *experiments.Run, spec
 		return fmt.Errorf("draw preprocessing examples: %w", err)
 	}
 	return x.addArtifact(ctx, run.ID, name, "example")
+}
+
+// maskSheets measures every image's hand mask into a MaskSummary and
+// draws a thumbnail of each suspicious one it lists (at most
+// preprocess.MaxFlagged, so a large dataset stays a small record), as
+// artifacts mask-flag-NN.png of kind "mask".
+type maskSheets struct {
+	x    *Executor
+	run  *experiments.Run
+	pipe *preprocess.Pipeline
+	sum  *preprocess.MaskSummary // nil: the variant has no mask
+}
+
+// maskThumbSize is the longer side of a flagged mask's thumbnail.
+const maskThumbSize = 160
+
+func (x *Executor) newMaskSheets(run *experiments.Run, pipe *preprocess.Pipeline) *maskSheets {
+	m := &maskSheets{x: x, run: run, pipe: pipe}
+	if pipe.Options().Variant == preprocess.VariantFull {
+		m.sum = preprocess.NewMaskSummary()
+	}
+	return m
+}
+
+func (m *maskSheets) add(ctx context.Context, recs []preprocess.Record, items []preprocess.Item, rep *preprocess.PrepareReport) error {
+	if m.sum == nil {
+		return nil
+	}
+	return m.pipe.ForEachImage(recs, items, rep, func(rec preprocess.Record, res preprocess.ImageResult, mask *image.Gray) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		f := m.sum.Add(res)
+		if f == nil || mask == nil {
+			return nil
+		}
+		thumb, err := m.pipe.MaskThumbnail(rec, mask, maskThumbSize)
+		if err != nil {
+			return fmt.Errorf("draw the thumbnail of a suspicious mask: %w", err)
+		}
+		name := fmt.Sprintf("mask-flag-%02d.png", len(m.sum.Flagged))
+		if err := writePNG(filepath.Join(m.x.RunDir(m.run.ID), name), thumb); err != nil {
+			return err
+		}
+		f.Thumbnail = name
+		return m.x.addArtifact(ctx, m.run.ID, name, "mask")
+	})
+}
+
+// writePNG encodes img into path.
+func writePNG(path string, img image.Image) error {
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		return fmt.Errorf("encode %s: %w", path, err)
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // openDataRoot opens the data root holding the MURA folder p, for reading

@@ -22,6 +22,7 @@ type filmLook struct {
 	noise2    float64
 	noCarrier bool      // most films show no carrier edge
 	field     []float32 // added to the background: gradients, an exposure field
+	exp       exposureField
 	glows     [4]edgeGlow
 	lines     [4]float64 // bright scan-border line level per edge (0 = none)
 	lineWidth int
@@ -30,6 +31,21 @@ type filmLook struct {
 	padGlowPx int
 	markers   int  // letter markers with text ("L J9")
 	wedge     bool // a calibration step wedge
+}
+
+// exposureField is a brighter region running in from one image edge: Amp
+// grey levels inside, fading over Soft pixels across its boundary, the
+// line n·p = Off (n points out of the field). Amp 0 = none.
+type exposureField struct {
+	Amp, NX, NY, Off, Soft float64
+}
+
+// at is the field's brightening at pixel centre (px, py).
+func (e exposureField) at(px, py float64) float64 {
+	if e.Amp == 0 {
+		return 0
+	}
+	return e.Amp * 0.5 * math.Erfc((e.NX*px+e.NY*py-e.Off)/e.Soft)
 }
 
 // edgeGlow brightens a stretch of an image edge, fading inwards.
@@ -55,20 +71,45 @@ func newFilmLook(r *rand.Rand, w, h, long int) *filmLook {
 	f.noCarrier = r.Float64() < 0.7
 
 	// Background: a linear ramp, a radial term and, on some films, a
-	// brighter exposure field with soft edges behind part of the hand.
+	// brighter exposure field with a soft edge behind part of the hand.
 	fw, fh := float64(w), float64(h)
 	ramp := uniform(r, 0, 35)
 	ang := uniform(r, 0, 2*math.Pi)
 	rx, ry := ramp*math.Cos(ang), ramp*math.Sin(ang)
 	rad := uniform(r, -15, 20)
-	var fieldAmp, fx0, fy0, fx1, fy1, soft float64
 	if r.Float64() < 0.25 {
-		// As on the real films: some 40% above a grey background at
-		// most, with edges soft over a few percent of the image.
-		fieldAmp = uniform(r, 0.15, 0.4) * (f.bg + 10)
-		fx0, fy0 = uniform(r, -0.2, 0.3)*fw, uniform(r, -0.2, 0.3)*fh
-		fx1, fy1 = fx0+uniform(r, 0.5, 0.9)*fw, fy0+uniform(r, 0.4, 0.8)*fh
-		soft = uniform(r, 0.03, 0.08) * float64(long)
+		// As on the real films (docs/preprocessing.md, "Exposure fields"):
+		// the brighter field runs in from one image edge (none of the real
+		// radiographs shows a field whose four edges all lie inside the
+		// image), its edge is a slightly tilted line softened over 5–12% of
+		// the image (the steepest background slope on them is about 6 grey
+		// levels per 1% of the image, the old 3–8% gave up to 10), and its
+		// step shrinks with an under-exposed hand's contrast, as exposure
+		// differences do (on the real films the background's range is at
+		// most 0.68 of the hand's contrast).
+		amp := uniform(r, 0.15, 0.4) * (f.bg + 10) * math.Min(1, f.contrast/0.8)
+		side := min(3, int(4*r.Float64())) // the edge it runs in from
+		depth := uniform(r, 0.25, 0.6)     // how far in its edge lies, share of the image
+		tilt := uniform(r, -0.25, 0.25)    // radians
+		_ = r.Float64()                    // was the field's height; drawn so the later draws stay as they were
+		soft := uniform(r, 0.05, 0.12) * float64(long)
+		// d(p) = n·p − off is the signed distance outside the field, n the
+		// unit normal of its edge pointing away from the image edge it
+		// runs in from.
+		base := [4]float64{0, math.Pi, math.Pi / 2, -math.Pi / 2}[side] + tilt // left, right, top, bottom
+		nx, ny := math.Cos(base), math.Sin(base)
+		var cx, cy float64 // a point on the edge line
+		switch side {
+		case 0:
+			cx, cy = depth*fw, fh/2
+		case 1:
+			cx, cy = (1-depth)*fw, fh/2
+		case 2:
+			cx, cy = fw/2, depth*fh
+		default:
+			cx, cy = fw/2, (1-depth)*fh
+		}
+		f.exp = exposureField{Amp: amp, NX: nx, NY: ny, Off: nx*cx + ny*cy, Soft: soft}
 	}
 	f.field = make([]float32, w*h)
 	for y := 0; y < h; y++ {
@@ -76,11 +117,7 @@ func newFilmLook(r *rand.Rand, w, h, long int) *filmLook {
 		for x := 0; x < w; x++ {
 			u := float64(x)/fw - 0.5
 			b := rx*u + ry*v + rad*(u*u+v*v)*2
-			if fieldAmp > 0 {
-				px, py := float64(x)+0.5, float64(y)+0.5
-				d := math.Max(math.Max(fx0-px, px-fx1), math.Max(fy0-py, py-fy1)) // rectangle SDF, approximately
-				b += fieldAmp * 0.5 * math.Erfc(d/soft)
-			}
+			b += f.exp.at(float64(x)+0.5, float64(y)+0.5)
 			f.field[y*w+x] = float32(b)
 		}
 	}

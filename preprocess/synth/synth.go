@@ -24,9 +24,10 @@ import (
 const Version = "xraylab-synth/2"
 
 // FilmVersion names the drawing code of film-like datasets (Options.Film):
-// the film option came with it, and datasets without it are still exactly
-// what Version drew.
-const FilmVersion = "xraylab-synth/3"
+// the film option came with xraylab-synth/3, and datasets without it are
+// still exactly what Version drew. 4: exposure fields run in from an image
+// edge, with softer edges and a step scaled with the hand's contrast.
+const FilmVersion = "xraylab-synth/4"
 
 // Options configures Generate.
 type Options struct {

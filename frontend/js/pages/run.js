@@ -15,10 +15,11 @@ export async function runPage(id) {
   const params = h('section', { class: 'cell', 'aria-labelledby': 'h-params' });
   const metrics = h('section', { class: 'cell', 'aria-labelledby': 'h-metrics' });
   const charts = h('section', { class: 'cell', 'aria-labelledby': 'h-charts' });
+  const data = h('section', { class: 'cell', 'aria-labelledby': 'h-data' });
   const plots = h('section', { class: 'cell', 'aria-labelledby': 'h-plots' });
   const files = h('section', { class: 'cell', 'aria-labelledby': 'h-files' });
   const logs = h('section', { class: 'cell', 'aria-labelledby': 'h-logs' });
-  main.append(head, status, params, metrics, charts, plots, files, logs);
+  main.append(head, status, params, metrics, charts, data, plots, files, logs);
   let run;
   let exp = null;
   let job = null;
@@ -107,7 +108,9 @@ export async function runPage(id) {
   async function loadFiles() {
     try {
       const a = await api(`/api/runs/${id}/artifacts`);
-      const pngs = a.items.filter((x) => x.name.endsWith('.png'));
+      // Thumbnails of suspicious masks belong to the dataset section.
+      const pngs = a.items.filter((x) => x.name.endsWith('.png') && x.kind !== 'mask');
+      await loadData(a.items);
       clear(plots, h('h2', { id: 'h-plots' }, 'Plots'), pngs.length
         ? h('div', { class: 'images' }, pngs.map((x) => image(x.url, x.name, x.name)))
         : emptyNote('No plots yet.'));
@@ -119,6 +122,19 @@ export async function runPage(id) {
     } catch (err) {
       clear(files, h('h2', { id: 'h-files' }, 'Artifacts'), errorBox(err, 'Could not list artifacts'));
     }
+  }
+
+  async function loadData(artifacts) {
+    let d;
+    try {
+      d = await api(`/api/runs/${id}/dataset`);
+    } catch (err) {
+      clear(data, h('h2', { id: 'h-data' }, 'Dataset'), err.status === 404
+        ? emptyNote('The run records its data when it has read and preprocessed it.')
+        : errorBox(err, 'Could not load the dataset record'));
+      return;
+    }
+    clear(data, h('h2', { id: 'h-data' }, 'Dataset'), datasetSection(d.summary || {}, artifacts));
   }
 
   await load();
@@ -146,4 +162,47 @@ function row(k, v) {
 export function kvTable(obj) {
   return h('div', { class: 'table-wrap' }, h('table', { class: 'kv' }, h('tbody', {},
     Object.entries(obj).map(([k, v]) => h('tr', {}, h('th', { scope: 'row', class: 'mono' }, k), h('td', {}, v === null || v === undefined || v === '' ? '—' : String(v)))))));
+}
+
+// datasetSection shows what a run read (images, split, preprocessing) and
+// its hand masks' statistics, with a thumbnail of each suspicious mask, so
+// that a failed mask is seen before a table built on it is trusted.
+function datasetSection(sum, artifacts) {
+  const split = sum.split || {};
+  const parts = ['train', 'val', 'test'].filter((p) => split[p]);
+  const skipped = (sum.preprocess || []).reduce((n, r) => n + (r.Skipped || 0), 0);
+  const rows = [
+    row('Root', h('code', {}, sum.root || '—')),
+    row('Images', `${sum.images ?? '—'} (${skipped} skipped in preprocessing)`),
+    row('Split', parts.length ? parts.map((p) => `${p} ${split[p].images}`).join(', ') : '—'),
+  ];
+  const m = sum.masks;
+  if (!m) {
+    return h('div', {}, h('div', { class: 'table-wrap' }, h('table', { class: 'kv' }, h('tbody', {}, rows))),
+      emptyNote('No hand-mask statistics: only the full preprocessing variant makes masks.'));
+  }
+  const pct = (v) => `${(100 * v).toFixed(1)}%`;
+  const dist = (d) => `min ${pct(d.min)} · mean ${pct(d.mean)} · max ${pct(d.max)}`;
+  const comps = m.components.map((n, k) => n ? `${k === m.components.length - 1 ? `≥${k}` : k}: ${n}` : null).filter(Boolean).join(', ');
+  const checks = Object.entries(m.checks || {}).map(([k, n]) => `${k} ${n}`).join(', ');
+  rows.push(
+    row('Masks measured', String(m.images)),
+    row('Share of the image', dist(m.share)),
+    row('Border contact', dist(m.border_contact)),
+    row('Regions per image', comps || '—'),
+    row('Suspicious masks', h('span', { class: m.suspicious ? 'warn' : '', id: 'mask-suspicious' },
+      m.suspicious ? `${m.suspicious} of ${m.images} (${checks})` : 'none')));
+  const byName = new Map(artifacts.map((a) => [a.name, a]));
+  const flagged = m.flagged || [];
+  const more = m.suspicious - flagged.length;
+  return h('div', {},
+    h('div', { class: 'table-wrap' }, h('table', { class: 'kv' }, h('tbody', {}, rows))),
+    flagged.length ? h('div', {},
+      h('h3', {}, 'Suspicious masks'),
+      more > 0 ? h('p', { class: 'muted small' }, `The first ${flagged.length} are shown; ${more} more are counted above.`) : null,
+      h('div', { class: 'images mask-flags' }, flagged.map((f) => {
+        const caption = `${f.rel_path}: ${f.reason}`;
+        const a = byName.get(f.thumbnail);
+        return a ? image(a.url, `mask of ${f.rel_path}`, caption) : h('figure', {}, h('figcaption', {}, caption));
+      }))) : null);
 }
