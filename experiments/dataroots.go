@@ -104,8 +104,8 @@ func within(p string, roots []string) bool {
 // backend only the nodes may see the data; there the run fails with
 // LoadMURA's words, which CheckMURARoot repeats.) The error is CodeInvalid
 // and names the experiment.
-func CheckDatasetFolders(spec *Spec) error {
-	for _, e := range spec.Experiments {
+func CheckDatasetFolders(exps []*ExperimentSpec) error {
+	for _, e := range exps {
 		if e.Dataset.MURA == nil {
 			continue
 		}

@@ -47,14 +47,16 @@ func (m *Manager) submit(ctx context.Context, spec []byte, only string, priority
 	if err := CheckDataRoots(parsed, m.dataRoots); err != nil {
 		return nil, nil, err
 	}
-	if m.localData {
-		if err := CheckDatasetFolders(parsed); err != nil {
-			return nil, nil, err
-		}
-	}
 	selected, err := parsed.Select(only)
 	if err != nil {
 		return nil, nil, err
+	}
+	// Only the experiments being queued need their data now: a file's other
+	// suites (the paper's, on a MURA folder this machine may lack) do not.
+	if m.localData {
+		if err := CheckDatasetFolders(selected); err != nil {
+			return nil, nil, err
+		}
 	}
 	var exps []*Experiment
 	var allRuns [][]*Run

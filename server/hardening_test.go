@@ -232,4 +232,13 @@ func TestSubmitRefusesUnusableDatasetRoots(t *testing.T) {
 	if code, _, body := e.do("POST", "/api/experiments", "application/yaml", []byte(spec)); code != 201 {
 		t.Errorf("a folder: %d %s", code, body)
 	}
+	// Only the chosen experiment's data is checked (make run submits the
+	// demo from a file whose paper suite names /data/MURA-v1.1).
+	spec += "  elsewhere:\n    dataset: {mura: {root: '" + filepath.Join(dir, "missing") + "'}}\n    models: [{name: pixelgauss}]\n"
+	if code, _, body := e.do("POST", "/api/experiments?experiment=real", "application/yaml", []byte(spec)); code != 201 {
+		t.Errorf("another experiment's missing root refused the chosen one: %d %s", code, body)
+	}
+	if code, _, body := e.do("POST", "/api/experiments", "application/yaml", []byte(spec)); code != 400 || !strings.Contains(body, "experiment elsewhere: MURA root") {
+		t.Errorf("the whole file with a missing root: %d %s", code, body)
+	}
 }
