@@ -29,8 +29,10 @@ type Heatmap struct {
 	Maps []string
 }
 
-// ReconMap names a model's reconstruction anomaly map (nets.Scored.Maps)
-// among its other maps (nets.Scored.Extra, such as a GAN's d_grad).
+// ReconMap names a model's own anomaly map (nets.Scored.Maps: the
+// reconstruction error of the autoencoders, BiGAN and α-GAN, pixelgauss's
+// per-pixel deviation, an ensemble's mean map) among its further maps
+// (nets.Scored.Extra, such as a GAN's d_grad).
 const ReconMap = "recon"
 
 // MapNames lists the maps of a scored batch: the reconstruction map first
