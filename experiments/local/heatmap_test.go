@@ -37,15 +37,7 @@ func TestHeatmapOnDemand(t *testing.T) {
 		t.Fatalf("run %d: %s %s", run.ID, run.State, run.Error)
 	}
 	dir := e.Exec.RunDir(run.ID)
-	f, err := os.Open(filepath.Join(dir, "scores.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := report.ReadScoresCSV(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	table, sum := runRecords(t, e, run.ID)
 	var testRow, valRow *report.ScoreRow
 	for i := range table.Rows {
 		r := &table.Rows[i]
@@ -58,14 +50,6 @@ func TestHeatmapOnDemand(t *testing.T) {
 	}
 	if testRow == nil || valRow == nil {
 		t.Fatalf("scores.csv lacks an abnormal test row or a val row: %d rows", len(table.Rows))
-	}
-	ds, err := e.Store.Dataset(ctx, run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum local.DataSummary
-	if err := json.Unmarshal(ds.Summary, &sum); err != nil {
-		t.Fatal(err)
 	}
 
 	// The renderer on its own: the same scores the run recorded for this
@@ -94,21 +78,7 @@ func TestHeatmapOnDemand(t *testing.T) {
 		t.Errorf("heatmap is %v; want a square of at least 32 px", b)
 	}
 
-	srv, err := server.New(server.Config{Store: e.Store, Service: m, ArtifactsDir: filepath.Join(e.Dir, "artifacts"),
-		Heatmaps: local.Heatmaps{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(q string) (int, string, []byte) {
-		t.Helper()
-		res, err := srv.App().Test(httptest.NewRequest("GET", "/api/runs/"+strconv.FormatInt(run.ID, 10)+"/heatmap?"+q, nil), 60_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header.Get("X-Heatmap-Cache"), b
-	}
+	get := heatmapGetter(t, e, m, run.ID, "X-Heatmap-Cache")
 	q := "image=" + url.QueryEscape(testRow.Path) + "&half=" + strconv.Itoa(testRow.Half)
 	code, cache, body := get(q)
 	if code != 200 || cache != "miss" || !bytes.Equal(body, hm.PNG) {
@@ -146,35 +116,13 @@ func TestHeatmapOnDemand(t *testing.T) {
 func TestHeatmapDCGAN(t *testing.T) {
 	e := testenv.New(t)
 	m := e.Serve(t, 1)
-	runs := e.WaitAll(t, testenv.Submit(t, m, `
-experiments:
-  gan:
-    dataset:
-      synthetic: {patients: 40, size: 96, seed: 3, difficulty: easy}
-    image_size: 16
-    epochs: 1
-    batch_size: 8
-    models:
-      - name: dcgan
-        params: {width: 0.125, z: 8, mbd_kernels: 3, mbd_dims: 2}
-    preprocessing: [raw]
-    histogram_equalization: [false]
-    seeds: [42]
-`), 2*time.Minute)
+	runs := e.WaitAll(t, testenv.Submit(t, m, tinyDCGAN), 2*time.Minute)
 	run := runs[0]
 	if run.State != experiments.StateSucceeded {
 		t.Fatalf("run %d: %s %s", run.ID, run.State, run.Error)
 	}
 	dir := e.Exec.RunDir(run.ID)
-	f, err := os.Open(filepath.Join(dir, "scores.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := report.ReadScoresCSV(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	table, sum := runRecords(t, e, run.ID)
 	var row *report.ScoreRow
 	for i := range table.Rows {
 		if r := &table.Rows[i]; r.Part == "test" && r.Label == 1 {
@@ -184,14 +132,6 @@ experiments:
 	}
 	if row == nil {
 		t.Fatalf("scores.csv has no abnormal test row: %d rows", len(table.Rows))
-	}
-	ds, err := e.Store.Dataset(context.Background(), run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum local.DataSummary
-	if err := json.Unmarshal(ds.Summary, &sum); err != nil {
-		t.Fatal(err)
 	}
 	ckpt := filepath.Join(dir, local.CheckpointName)
 	// The renderer on its own: the default is the first map, d_grad, and
@@ -214,21 +154,7 @@ experiments:
 		t.Errorf("map d_gradx drew %q, same PNG as d_grad: %v", gx.Map, bytes.Equal(gx.PNG, def.PNG))
 	}
 
-	srv, err := server.New(server.Config{Store: e.Store, Service: m, ArtifactsDir: filepath.Join(e.Dir, "artifacts"),
-		Heatmaps: local.Heatmaps{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(q string) (int, string, []byte) {
-		t.Helper()
-		res, err := srv.App().Test(httptest.NewRequest("GET", "/api/runs/"+strconv.FormatInt(run.ID, 10)+"/heatmap?"+q, nil), 60_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header.Get("Content-Type"), b
-	}
+	get := heatmapGetter(t, e, m, run.ID, "Content-Type")
 	q := "image=" + url.QueryEscape(row.Path) + "&half=" + strconv.Itoa(row.Half)
 	for _, c := range []struct {
 		q    string
@@ -251,5 +177,49 @@ experiments:
 		` draws no map \"recon\"; it draws: d_grad, d_gradx","details":{"parameter":"map","value":"recon","allowed":"d_grad, d_gradx"}}}`
 	if code != 400 || string(body) != want {
 		t.Errorf("unknown map: %d %s\nwant %s", code, body, want)
+	}
+}
+
+// runRecords reads a finished run's scores.csv and dataset summary.
+func runRecords(t *testing.T, e *testenv.Env, id int64) (*report.ScoreTable, local.DataSummary) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(e.Exec.RunDir(id), "scores.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := report.ReadScoresCSV(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.Store.Dataset(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum local.DataSummary
+	if err := json.Unmarshal(ds.Summary, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return table, sum
+}
+
+// heatmapGetter asks a real server, rendering with local.Heatmaps, for run
+// id's heatmap with a query; it returns the status, the named response
+// header and the body.
+func heatmapGetter(t *testing.T, e *testenv.Env, m *experiments.Manager, id int64, header string) func(q string) (int, string, []byte) {
+	srv, err := server.New(server.Config{Store: e.Store, Service: m, ArtifactsDir: filepath.Join(e.Dir, "artifacts"),
+		Heatmaps: local.Heatmaps{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(q string) (int, string, []byte) {
+		t.Helper()
+		res, err := srv.App().Test(httptest.NewRequest("GET", "/api/runs/"+strconv.FormatInt(id, 10)+"/heatmap?"+q, nil), 60_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get(header), b
 	}
 }
