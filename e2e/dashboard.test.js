@@ -588,6 +588,15 @@ test('dashboard: submit, watch, read, annotate, compare, reconnect', async (t) =
     const [pg, cae, twin] = [await png(heatPG), await png(heatCAE), await png(same)];
     assert.ok(pg.equals(twin), 'same spec, same split: the same heatmap');
     assert.ok(!pg.equals(cae), 'another model: another heatmap');
+    // The map chooser: these models draw no discriminator map, and each
+    // tile says which map its model draws; back to the default after.
+    await page.locator('#heat-map').selectOption('d_grad');
+    await waitFor('three refusals of d_grad', async () => (await tiles.count()) === 3 && (await tiles.locator('img').count()) === 0 &&
+      (await tiles.evaluateAll((fs) => fs.every((f) => f.textContent.includes('draws no map "d_grad"; it draws: recon')))));
+    await page.locator('#heat-map').selectOption('recon');
+    await waitFor('three decoded recon heatmaps', async () => (await tiles.count()) === 3 &&
+      (await tiles.locator('img').evaluateAll((ims) => ims.length === 3 && ims.every((im) => im.complete && im.naturalWidth > 0))));
+    await page.locator('#heat-map').selectOption('');
     await shot(page, 'compare-heatmaps');
   });
 

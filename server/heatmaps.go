@@ -26,8 +26,10 @@ import (
 type Heatmaps interface {
 	// Render returns the PNG of image rel (slash-separated, relative to
 	// the dataset root; half 1 or 2 for a hand of a two-hand image) as
-	// the model in checkpoint sees and scores it.
-	Render(ctx context.Context, checkpoint, root, rel string, half int) ([]byte, error)
+	// the model in checkpoint sees and scores it, with its map named
+	// mapName ("" for its first). An unknown name is an invalid error
+	// that lists the model's maps.
+	Render(ctx context.Context, checkpoint, root, rel string, half int, mapName string) ([]byte, error)
 }
 
 const (
@@ -62,16 +64,21 @@ type heatmapRender struct {
 	err  error
 }
 
-// runHeatmap serves GET /api/runs/:id/heatmap?image=REL_PATH[&half=N]: the
-// run's anomaly map of one of its test images (image is its path in the
-// run's scores.csv, half its hand after a two-hand split, default 0),
+// runHeatmap serves GET /api/runs/:id/heatmap?image=REL_PATH[&half=N][&map=NAME]:
+// the run's anomaly map of one of its test images (image is its path in
+// the run's scores.csv, half its hand after a two-hand split, default 0;
+// map the model's map, default its first: recon for a reconstruction,
+// d_grad or d_gradx for a GAN's discriminator saliency),
 // rendered with the run's checkpoint on first request and cached under
-// the run's artifact folder, keyed by the checkpoint's hash, so a run still
-// training gets maps of its newest checkpoint. The image must be one of
+// the run's artifact folder, keyed by the checkpoint's hash and the map as
+// asked, so a run still training gets maps of its newest checkpoint. (The
+// default and its explicit name are cached apart: which map is first is
+// only known once the model has scored.) The image must be one of
 // the run's recorded test images: never a path the client makes up.
 //
-// Errors: 400 without image, with a bad half, or for an image of the
-// run's validation split; 404 for an unknown run, a run without scores, an
+// Errors: 400 without image, with a bad half, a map the model does not
+// draw (the message lists its maps), or for an image of the run's
+// validation split; 404 for an unknown run, a run without scores, an
 // image the run never scored, an image file missing on this server, or a
 // server without a renderer; 409 while the run has no checkpoint or
 // dataset record yet.
@@ -89,6 +96,7 @@ func (s *Server) runHeatmap(c *fiber.Ctx) error {
 		}
 		half = n
 	}
+	mapName := utils.CopyString(c.Query("map"))
 	r, err := s.lookupRun(c)
 	if err != nil {
 		return err
@@ -108,12 +116,12 @@ func (s *Server) runHeatmap(c *fiber.Ctx) error {
 		return err
 	}
 	dir := filepath.Join(s.cfg.ArtifactsDir, strconv.FormatInt(r.ID, 10))
-	sum := sha256.Sum256([]byte(ckpt.SHA256 + "\x00" + image + "\x00" + strconv.Itoa(half)))
+	sum := sha256.Sum256([]byte(ckpt.SHA256 + "\x00" + image + "\x00" + strconv.Itoa(half) + "\x00" + mapName))
 	file := filepath.Join(dir, heatmapCacheDir, hex.EncodeToString(sum[:16])+".png")
 	hit := true
 	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
 		hit = false
-		if err := s.renderHeatmap(c.UserContext(), file, filepath.Join(dir, checkpointName), root, image, half); err != nil {
+		if err := s.renderHeatmap(c.UserContext(), file, filepath.Join(dir, checkpointName), root, image, half, mapName); err != nil {
 			return err
 		}
 	} else if err != nil {
@@ -198,7 +206,7 @@ func (s *Server) datasetRoot(c *fiber.Ctx, r *experiments.Run) (string, error) {
 
 // renderHeatmap renders into file unless another request is already
 // rendering it, in which case it waits for that one.
-func (s *Server) renderHeatmap(ctx context.Context, file, checkpoint, root, image string, half int) error {
+func (s *Server) renderHeatmap(ctx context.Context, file, checkpoint, root, image string, half int, mapName string) error {
 	st := &heat
 	st.once.Do(func() {
 		st.slots = make(chan struct{}, heatmapRenders)
@@ -230,14 +238,14 @@ func (s *Server) renderHeatmap(ctx context.Context, file, checkpoint, root, imag
 		return job.err
 	}
 	defer func() { <-st.slots }()
-	job.err = writeHeatmap(ctx, s.cfg.Heatmaps, file, checkpoint, root, image, half)
+	job.err = writeHeatmap(ctx, s.cfg.Heatmaps, file, checkpoint, root, image, half, mapName)
 	return job.err
 }
 
 // writeHeatmap renders and writes file atomically (temporary file, then
 // rename), so a reader never sees half a PNG.
-func writeHeatmap(ctx context.Context, hm Heatmaps, file, checkpoint, root, image string, half int) error {
-	png, err := hm.Render(ctx, checkpoint, root, image, half)
+func writeHeatmap(ctx context.Context, hm Heatmaps, file, checkpoint, root, image string, half int, mapName string) error {
+	png, err := hm.Render(ctx, checkpoint, root, image, half, mapName)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 // experiments/local.)
 type refuseRender struct{ t *testing.T }
 
-func (r refuseRender) Render(_ context.Context, checkpoint, root, rel string, half int) ([]byte, error) {
-	r.t.Errorf("rendered %s half %d of %s with %s; the request should have been refused", rel, half, root, checkpoint)
+func (r refuseRender) Render(_ context.Context, checkpoint, root, rel string, half int, mapName string) ([]byte, error) {
+	r.t.Errorf("rendered %s half %d map %q of %s with %s; the request should have been refused", rel, half, mapName, root, checkpoint)
 	return nil, nil
 }
 

@@ -12,13 +12,8 @@ import (
 	"xraylab/experiments/local"
 )
 
-// A DCGAN run (no reconstruction) writes the discriminator's saliency
-// maps: a gallery per map and pixel ROC-AUC and AUPRO under per-map keys;
-// its scoring reference makes the checkpoint score on its own.
-func TestDCGANSaliencyRun(t *testing.T) {
-	e := testenv.New(t)
-	m := e.Serve(t, 1)
-	id := testenv.Submit(t, m, `
+// tinyDCGAN is a DCGAN small enough to train in seconds.
+const tinyDCGAN = `
 experiments:
   gan:
     dataset:
@@ -32,7 +27,15 @@ experiments:
     preprocessing: [raw]
     histogram_equalization: [false]
     seeds: [42]
-`)
+`
+
+// A DCGAN run (no reconstruction) writes the discriminator's saliency
+// maps: a gallery per map and pixel ROC-AUC and AUPRO under per-map keys;
+// its scoring reference makes the checkpoint score on its own.
+func TestDCGANSaliencyRun(t *testing.T) {
+	e := testenv.New(t)
+	m := e.Serve(t, 1)
+	id := testenv.Submit(t, m, tinyDCGAN)
 	runs := e.WaitAll(t, id, 2*time.Minute)
 	run := runs[0]
 	if run.State != experiments.StateSucceeded {

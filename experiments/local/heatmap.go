@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,34 @@ type Heatmap struct {
 	// Max is the map value drawn at full strength: the 99th percentile
 	// of this map inside the loss mask.
 	Max float64
+	// Map is the name of the map drawn; Maps all the model's maps, in
+	// MapNames order.
+	Map  string
+	Maps []string
+}
+
+// ReconMap names a model's own anomaly map (nets.Scored.Maps: the
+// reconstruction error of the autoencoders, BiGAN and α-GAN, pixelgauss's
+// per-pixel deviation, an ensemble's mean map) among its further maps
+// (nets.Scored.Extra, such as a GAN's d_grad).
+const ReconMap = "recon"
+
+// MapNames lists the maps of a scored batch: the reconstruction map first
+// (the one a model with both is judged by), then its further maps sorted.
+func MapNames(sc *nets.Scored) []string {
+	var out []string
+	if sc.Maps != nil {
+		out = append(out, ReconMap)
+	}
+	return append(out, sortedKeys(sc.Extra)...)
+}
+
+// mapProblem is the details of an unknown map name, shaped as the
+// server's rejected query parameters are.
+type mapProblem struct {
+	Parameter string `json:"parameter"`
+	Value     string `json:"value"`
+	Allowed   string `json:"allowed"`
 }
 
 // truthPath is where LoadMURA finds the anomaly mask of rel under root (a
@@ -35,13 +64,14 @@ func truthPath(root, rel string) string {
 	return ""
 }
 
-// RenderHeatmap draws the anomaly map of one dataset image (rel, relative
+// RenderHeatmap draws an anomaly map of one dataset image (rel, relative
 // to root, slash-separated; half 1 or 2 picks a hand of a two-hand image)
-// with the model of a run checkpoint, under that run's preprocessing,
+// with the model of a run checkpoint: the map named mapName (one of
+// MapNames; "" for the model's first), under that run's preprocessing,
 // outlining the true anomaly where the data has a mask. The colour scale
 // is this map's own (its in-mask 99th percentile): maps of different
 // models have different units, so a shared scale would wash one out.
-func RenderHeatmap(ctx context.Context, checkpoint, root, rel string, half int) (*Heatmap, error) {
+func RenderHeatmap(ctx context.Context, checkpoint, root, rel string, half int, mapName string) (*Heatmap, error) {
 	if !filepath.IsLocal(filepath.FromSlash(rel)) {
 		return nil, experiments.Errorf(experiments.CodeInvalid, "image %q is not a path inside the dataset", rel)
 	}
@@ -84,20 +114,37 @@ func RenderHeatmap(ctx context.Context, checkpoint, root, rel string, half int) 
 	if batch == nil || len(batch.Samples) != 1 {
 		return nil, experiments.Errorf(experiments.CodeInternal, "image %s: preprocessing gave no sample", rel)
 	}
+	if sm, ok := model.(nets.SaliencyMapper); ok {
+		// the discriminator's maps (one backward pass for one image)
+		sm.SetSaliency(true)
+	}
 	sc, err := model.Score(toBatch(*batch, s.ImageSize))
 	if err != nil {
 		return nil, err
 	}
-	if sc.Maps == nil {
+	names := MapNames(sc)
+	if len(names) == 0 {
 		return nil, experiments.Errorf(experiments.CodeInvalid, "model %s of run %d draws no anomaly maps", h.Model, h.RunID)
 	}
+	if mapName == "" {
+		mapName = names[0]
+	}
+	m := sc.Extra[mapName]
+	if mapName == ReconMap {
+		m = sc.Maps
+	}
+	if m == nil {
+		list := strings.Join(names, ", ")
+		return nil, &experiments.Error{Code: experiments.CodeInvalid, Details: mapProblem{"map", mapName, list},
+			Message: fmt.Sprintf("query parameter map: model %s of run %d draws no map %q; it draws: %s", h.Model, h.RunID, mapName, list)}
+	}
 	smp := batch.Samples[0]
-	out := &Heatmap{Scores: map[string]float64{}, Truth: smp.AnomalyMask != nil}
+	out := &Heatmap{Scores: map[string]float64{}, Truth: smp.AnomalyMask != nil, Map: mapName, Maps: names}
 	for name, v := range sc.Scores {
 		out.Scores[name] = v[0]
 	}
-	out.Max = percentile99([][]float32{sc.Maps}, []preprocess.Sample{smp})
-	img, err := plots.HeatmapOverlay(plots.Overlay{W: s.ImageSize, H: s.ImageSize, Image: smp.Image, Map: sc.Maps,
+	out.Max = percentile99([][]float32{m}, []preprocess.Sample{smp})
+	img, err := plots.HeatmapOverlay(plots.Overlay{W: s.ImageSize, H: s.ImageSize, Image: smp.Image, Map: m,
 		Mask: smp.Mask, Truth: smp.AnomalyMask, Max: out.Max})
 	if err != nil {
 		return nil, err
@@ -112,8 +159,8 @@ func RenderHeatmap(ctx context.Context, checkpoint, root, rel string, half int) 
 type Heatmaps struct{}
 
 // Render draws one image's heatmap PNG with a checkpoint; see RenderHeatmap.
-func (Heatmaps) Render(ctx context.Context, checkpoint, root, rel string, half int) ([]byte, error) {
-	h, err := RenderHeatmap(ctx, checkpoint, root, rel, half)
+func (Heatmaps) Render(ctx context.Context, checkpoint, root, rel string, half int, mapName string) ([]byte, error) {
+	h, err := RenderHeatmap(ctx, checkpoint, root, rel, half, mapName)
 	if err != nil {
 		return nil, err
 	}

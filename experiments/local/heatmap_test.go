@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"log/slog"
@@ -36,15 +37,7 @@ func TestHeatmapOnDemand(t *testing.T) {
 		t.Fatalf("run %d: %s %s", run.ID, run.State, run.Error)
 	}
 	dir := e.Exec.RunDir(run.ID)
-	f, err := os.Open(filepath.Join(dir, "scores.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	table, err := report.ReadScoresCSV(f)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	table, sum := runRecords(t, e, run.ID)
 	var testRow, valRow *report.ScoreRow
 	for i := range table.Rows {
 		r := &table.Rows[i]
@@ -58,21 +51,16 @@ func TestHeatmapOnDemand(t *testing.T) {
 	if testRow == nil || valRow == nil {
 		t.Fatalf("scores.csv lacks an abnormal test row or a val row: %d rows", len(table.Rows))
 	}
-	ds, err := e.Store.Dataset(ctx, run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum local.DataSummary
-	if err := json.Unmarshal(ds.Summary, &sum); err != nil {
-		t.Fatal(err)
-	}
 
 	// The renderer on its own: the same scores the run recorded for this
 	// image, the true anomaly outlined (synthetic data has masks), and a
 	// PNG at least the model's input size.
-	hm, err := local.RenderHeatmap(ctx, filepath.Join(dir, local.CheckpointName), sum.Root, testRow.Path, testRow.Half)
+	hm, err := local.RenderHeatmap(ctx, filepath.Join(dir, local.CheckpointName), sum.Root, testRow.Path, testRow.Half, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if hm.Map != "recon" || fmt.Sprint(hm.Maps) != "[recon]" {
+		t.Errorf("drew map %q of %v; want recon of [recon]", hm.Map, hm.Maps)
 	}
 	for name, want := range testRow.Scores {
 		if got := hm.Scores[name]; math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
@@ -90,21 +78,7 @@ func TestHeatmapOnDemand(t *testing.T) {
 		t.Errorf("heatmap is %v; want a square of at least 32 px", b)
 	}
 
-	srv, err := server.New(server.Config{Store: e.Store, Service: m, ArtifactsDir: filepath.Join(e.Dir, "artifacts"),
-		Heatmaps: local.Heatmaps{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	get := func(q string) (int, string, []byte) {
-		t.Helper()
-		res, err := srv.App().Test(httptest.NewRequest("GET", "/api/runs/"+strconv.FormatInt(run.ID, 10)+"/heatmap?"+q, nil), 60_000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, res.Header.Get("X-Heatmap-Cache"), b
-	}
+	get := heatmapGetter(t, e, m, run.ID, "X-Heatmap-Cache")
 	q := "image=" + url.QueryEscape(testRow.Path) + "&half=" + strconv.Itoa(testRow.Half)
 	code, cache, body := get(q)
 	if code != 200 || cache != "miss" || !bytes.Equal(body, hm.PNG) {
@@ -130,8 +104,122 @@ func TestHeatmapOnDemand(t *testing.T) {
 		t.Errorf("val image: %d %s\nwant %s", code, body, want)
 	}
 	// The renderer refuses paths outside the dataset even if asked directly.
-	if _, err := local.RenderHeatmap(ctx, filepath.Join(dir, local.CheckpointName), sum.Root, "../"+testRow.Path, 0); err == nil ||
+	if _, err := local.RenderHeatmap(ctx, filepath.Join(dir, local.CheckpointName), sum.Root, "../"+testRow.Path, 0, ""); err == nil ||
 		err.Error() != `image "../`+testRow.Path+`" is not a path inside the dataset` {
 		t.Errorf("path outside the dataset: %v", err)
+	}
+}
+
+// A DCGAN run has no reconstruction map: the endpoint draws its
+// discriminator's saliency maps, d_grad by default, each cached apart, and
+// refuses a map the model does not draw with the list of those it does.
+func TestHeatmapDCGAN(t *testing.T) {
+	e := testenv.New(t)
+	m := e.Serve(t, 1)
+	runs := e.WaitAll(t, testenv.Submit(t, m, tinyDCGAN), 2*time.Minute)
+	run := runs[0]
+	if run.State != experiments.StateSucceeded {
+		t.Fatalf("run %d: %s %s", run.ID, run.State, run.Error)
+	}
+	dir := e.Exec.RunDir(run.ID)
+	table, sum := runRecords(t, e, run.ID)
+	var row *report.ScoreRow
+	for i := range table.Rows {
+		if r := &table.Rows[i]; r.Part == "test" && r.Label == 1 {
+			row = r
+			break
+		}
+	}
+	if row == nil {
+		t.Fatalf("scores.csv has no abnormal test row: %d rows", len(table.Rows))
+	}
+	ckpt := filepath.Join(dir, local.CheckpointName)
+	// The renderer on its own: the default is the first map, d_grad, and
+	// the image keeps the score the run recorded (saliency changes no score).
+	def, err := local.RenderHeatmap(context.Background(), ckpt, sum.Root, row.Path, row.Half, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Map != "d_grad" || fmt.Sprint(def.Maps) != "[d_grad d_gradx]" || !(def.Max > 0) {
+		t.Errorf("default drew %q of %v, scale %v; want d_grad of [d_grad d_gradx], a positive scale", def.Map, def.Maps, def.Max)
+	}
+	if got, want := def.Scores["d"], row.Scores["d"]; math.Abs(got-want) > 1e-9*math.Max(1, math.Abs(want)) {
+		t.Errorf("score d: rendered %v, run recorded %v", got, want)
+	}
+	gx, err := local.RenderHeatmap(context.Background(), ckpt, sum.Root, row.Path, row.Half, "d_gradx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gx.Map != "d_gradx" || bytes.Equal(gx.PNG, def.PNG) {
+		t.Errorf("map d_gradx drew %q, same PNG as d_grad: %v", gx.Map, bytes.Equal(gx.PNG, def.PNG))
+	}
+
+	get := heatmapGetter(t, e, m, run.ID, "Content-Type")
+	q := "image=" + url.QueryEscape(row.Path) + "&half=" + strconv.Itoa(row.Half)
+	for _, c := range []struct {
+		q    string
+		want []byte
+	}{{q, def.PNG}, {q + "&map=d_grad", def.PNG}, {q + "&map=d_gradx", gx.PNG}} {
+		code, ctype, body := get(c.q)
+		if code != 200 || ctype != "image/png" || !bytes.Equal(body, c.want) {
+			t.Errorf("%s: %d %s, %d bytes (as rendered: %v): %.200s", c.q, code, ctype, len(body), bytes.Equal(body, c.want), body)
+		}
+		if _, err := png.Decode(bytes.NewReader(body)); err != nil {
+			t.Errorf("%s: %v", c.q, err)
+		}
+	}
+	// one cache file per map as asked
+	if cached, _ := filepath.Glob(filepath.Join(dir, "heatmap-cache", "*.png")); len(cached) != 3 {
+		t.Errorf("cache holds %v; want three PNGs", cached)
+	}
+	code, _, body := get(q + "&map=recon")
+	want := `{"error":{"code":"invalid","message":"query parameter map: model dcgan of run ` + strconv.FormatInt(run.ID, 10) +
+		` draws no map \"recon\"; it draws: d_grad, d_gradx","details":{"parameter":"map","value":"recon","allowed":"d_grad, d_gradx"}}}`
+	if code != 400 || string(body) != want {
+		t.Errorf("unknown map: %d %s\nwant %s", code, body, want)
+	}
+}
+
+// runRecords reads a finished run's scores.csv and dataset summary.
+func runRecords(t *testing.T, e *testenv.Env, id int64) (*report.ScoreTable, local.DataSummary) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(e.Exec.RunDir(id), "scores.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, err := report.ReadScoresCSV(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.Store.Dataset(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum local.DataSummary
+	if err := json.Unmarshal(ds.Summary, &sum); err != nil {
+		t.Fatal(err)
+	}
+	return table, sum
+}
+
+// heatmapGetter asks a real server, rendering with local.Heatmaps, for run
+// id's heatmap with a query; it returns the status, the named response
+// header and the body.
+func heatmapGetter(t *testing.T, e *testenv.Env, m *experiments.Manager, id int64, header string) func(q string) (int, string, []byte) {
+	srv, err := server.New(server.Config{Store: e.Store, Service: m, ArtifactsDir: filepath.Join(e.Dir, "artifacts"),
+		Heatmaps: local.Heatmaps{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(q string) (int, string, []byte) {
+		t.Helper()
+		res, err := srv.App().Test(httptest.NewRequest("GET", "/api/runs/"+strconv.FormatInt(id, 10)+"/heatmap?"+q, nil), 60_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, res.Header.Get(header), b
 	}
 }

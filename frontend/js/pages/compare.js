@@ -249,6 +249,8 @@ export async function comparePage(query) {
   let heatRef = 0;
   let heatImage = '';
   let heatAbnormal = true;
+  // '' = each run's first map (recon for a reconstruction, d_grad for a DCGAN)
+  let heatMap = '';
   async function renderHeatmaps(runs, cell, mine) {
     const title = h('h2', { id: 'h-cheat' }, 'Heatmaps, side by side', h('span', { class: 'hint' }, 'one test image, its map from each run that shares it'));
     const tables = await Promise.all(runs.map((r) => scoresOf(r.id)));
@@ -267,9 +269,13 @@ export async function comparePage(query) {
       refRows.map((row) => h('option', { value: key(row), selected: key(row) === heatImage },
         `${row.path}${row.half ? ` (hand ${row.half})` : ''} · ${row.label ? 'abnormal' : 'normal'}`)));
     const abBox = h('input', { type: 'checkbox', id: 'heat-abnormal', checked: heatAbnormal, onchange: () => { heatAbnormal = abBox.checked; renderHeatmaps(runs, cell, mine); } });
+    const mapSel = h('select', { id: 'heat-map', onchange: () => { heatMap = mapSel.value; renderHeatmaps(runs, cell, mine); } },
+      [['', "each run's first"], ['recon', 'recon (reconstruction)'], ['d_grad', 'd_grad (discriminator)'], ['d_gradx', 'd_gradx (discriminator × input)']]
+        .map(([v, text]) => h('option', { value: v, selected: v === heatMap }, text)));
     const tools = h('div', { class: 'cell-tools' },
       h('label', { for: 'heat-ref' }, 'Images of'), refSel,
       h('label', { for: 'heat-image' }, 'Image'), imgSel,
+      h('label', { for: 'heat-map' }, 'Map'), mapSel,
       h('span', { class: 'field' }, abBox, h('label', { for: 'heat-abnormal' }, 'abnormal only')));
     if (!heatImage) { clear(cell, title, tools, emptyNote('No test image to show.')); return; }
     const [path, halfText] = [heatImage.slice(0, heatImage.lastIndexOf('|')), heatImage.slice(heatImage.lastIndexOf('|') + 1)];
@@ -288,7 +294,7 @@ export async function comparePage(query) {
       const scoreText = Object.entries(row.scores).slice(0, 3).map(([k, v]) => `${k} ${fmtNum(v)}`).join(' · ');
       const fig = h('figure', { class: 'heat-tile', 'data-run': r.id, 'data-image': heatImage }, h('p', { class: 'muted small' }, 'Rendering…'));
       const alt = `heatmap of ${path} by run ${r.id}`;
-      objectURL(`/api/runs/${r.id}/heatmap?image=${encodeURIComponent(path)}&half=${half}`).then((url) => {
+      objectURL(`/api/runs/${r.id}/heatmap?image=${encodeURIComponent(path)}&half=${half}${heatMap ? `&map=${heatMap}` : ''}`).then((url) => {
         clear(fig, url ? h('img', { src: url, alt }) : emptyNote(`Run ${r.id} has no heatmap of this image.`),
           h('figcaption', {}, h('a', { href: `#/runs/${r.id}` }, runLabel(r)), h('br'), scoreText));
       }).catch((err) => clear(fig, errorBox(err, `Heatmap of run ${r.id}`), h('figcaption', {}, runLabel(r))));
