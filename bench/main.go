@@ -275,6 +275,13 @@ func measure(model, mode string, size, n int, width float64, warmup, iters int, 
 		return nil, err
 	}
 	b := synthBatch(rand.New(rand.NewSource(2)), n, size)
+	if rm, ok := m.(nets.Referenced); ok {
+		// the GANs with minibatch discrimination score against a fixed
+		// reference batch, which the runner draws from the training images
+		if err := rm.SetReference(synthBatch(rand.New(rand.NewSource(3)), nets.ReferenceSize(n), size)); err != nil {
+			return nil, err
+		}
+	}
 	var step func() (float64, error)
 	switch mode {
 	case "train":
