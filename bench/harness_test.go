@@ -155,3 +155,14 @@ func TestRenderRatios(t *testing.T) {
 		t.Errorf("render lacks\n%s\nin\n%s", line, out)
 	}
 }
+
+func TestParseTasks(t *testing.T) {
+	got, err := parseTasks("score, train,score")
+	if err != nil || len(got) != 2 || got[0] != "score" || got[1] != "train" {
+		t.Fatalf("parseTasks = %v, %v; want [score train]", got, err)
+	}
+	_, err = parseTasks("train,infer")
+	if err == nil || err.Error() != `-tasks "train,infer": "infer" is not a task (want train, score or both, comma-separated)` {
+		t.Fatalf("bad task: error %v", err)
+	}
+}

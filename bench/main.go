@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +55,7 @@ type options struct {
 	out, jsonOut           string
 	noTorch                bool
 	before                 string
+	tasks                  []string
 }
 
 func main() {
@@ -68,6 +70,7 @@ func main() {
 	sizes := flag.String("sizes", "64,128", "image sides to measure for every model")
 	caeExtra := flag.String("cae-sizes", "256", "further image sides for the CAE ('' for none)")
 	batches := flag.String("batches", "16", "batch sizes to measure")
+	tasksFlag := flag.String("tasks", "train,score", "tasks to measure: train, score or both")
 	warmup := flag.Int("warmup", 1, "untimed iterations first in every process (graph compilation, caches)")
 	iters := flag.Int("iters", 1, "timed iterations in every process")
 	repeats := flag.Int("repeats", 2, "interleaved rounds of processes per configuration")
@@ -116,6 +119,9 @@ func main() {
 	if o.batch, err = parseInts("-batches", *batches); err != nil {
 		fail(err)
 	}
+	if o.tasks, err = parseTasks(*tasksFlag); err != nil {
+		fail(err)
+	}
 	if len(o.sizes) == 0 || len(o.batch) == 0 {
 		fail(fmt.Errorf("-sizes and -batches must not be empty"))
 	}
@@ -161,6 +167,9 @@ func parent(o options) error {
 	var rows []row
 	start := time.Now()
 	for _, c := range plan(o.models, o.sizes, o.caeExtra, o.batch) {
+		if !slices.Contains(o.tasks, c.Task) {
+			continue
+		}
 		fmt.Fprintf(os.Stderr, "bench: %s:", c)
 		m := measured{Config: c}
 		common := []string{"--model", c.Model, "--mode", c.Task, "--size", strconv.Itoa(c.Px), "--batch", strconv.Itoa(c.Batch),
@@ -212,6 +221,21 @@ func parent(o options) error {
 	return nil
 }
 
+// parseTasks reads -tasks: "train", "score" or both, comma-separated.
+func parseTasks(s string) ([]string, error) {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		t = strings.TrimSpace(t)
+		if t != "train" && t != "score" {
+			return nil, fmt.Errorf("-tasks %q: %q is not a task (want train, score or both, comma-separated)", s, t)
+		}
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
 // dashed turns the Python script's --flags into this program's -flags.
 func dashed(args []string) []string {
 	out := make([]string, len(args))
@@ -251,6 +275,13 @@ func measure(model, mode string, size, n int, width float64, warmup, iters int, 
 		return nil, err
 	}
 	b := synthBatch(rand.New(rand.NewSource(2)), n, size)
+	if rm, ok := m.(nets.Referenced); ok {
+		// the GANs with minibatch discrimination score against a fixed
+		// reference batch, which the runner draws from the training images
+		if err := rm.SetReference(synthBatch(rand.New(rand.NewSource(3)), nets.ReferenceSize(n), size)); err != nil {
+			return nil, err
+		}
+	}
 	var step func() (float64, error)
 	switch mode {
 	case "train":

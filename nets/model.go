@@ -82,17 +82,24 @@ func SaliencyMaps(b *Batch, g []float64) (map[string][]float32, error) {
 	}
 	px := b.Pixels()
 	out := map[string][]float32{MapDGrad: make([]float32, len(g)), MapDGradX: make([]float32, len(g))}
-	raw, rawx := make([]float32, px), make([]float32, px)
 	sigma := HeatmapSigma(b.H)
-	for i := 0; i < b.N; i++ {
-		img, mask := b.Image(i), b.Mask(i)
-		for p := range raw {
-			v := float64(mask[p]) * g[i*px+p]
-			raw[p] = float32(math.Abs(v))
-			rawx[p] = float32(math.Abs(v * float64(img[p])))
+	err := eachImage(b.N, func() func(i int) error {
+		raw, rawx := make([]float32, px), make([]float32, px)
+		sm := newSmoother(b.H, b.W, sigma)
+		return func(i int) error {
+			img, mask := b.Image(i), b.Mask(i)
+			for p := range raw {
+				v := float64(mask[p]) * g[i*px+p]
+				raw[p] = float32(math.Abs(v))
+				rawx[p] = float32(math.Abs(v * float64(img[p])))
+			}
+			sm.smooth(out[MapDGrad][i*px:(i+1)*px], raw)
+			sm.smooth(out[MapDGradX][i*px:(i+1)*px], rawx)
+			return nil
 		}
-		GaussianSmooth(out[MapDGrad][i*px:(i+1)*px], raw, b.H, b.W, sigma)
-		GaussianSmooth(out[MapDGradX][i*px:(i+1)*px], rawx, b.H, b.W, sigma)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

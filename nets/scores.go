@@ -3,8 +3,10 @@ package nets
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 )
 
 // HeatmapSigma is the heatmap smoothing of the authors' code (σ = 5 px at
@@ -51,26 +53,81 @@ func reflectIndex(i, n int) int {
 // GaussianSmooth blurs an h×w image with a separable Gaussian of the given
 // σ (reflecting borders), writing into dst (which may not alias src).
 func GaussianSmooth(dst, src []float32, h, w int, sigma float64) {
+	newSmoother(h, w, sigma).smooth(dst, src)
+}
+
+// smoother is GaussianSmooth's kernel, reflection tables and scratch, made
+// once per image size and reused across a batch's images and maps. Every
+// output pixel sums k[j]·v over the same taps in the same order as the
+// direct loops would, so the result is bit for bit the same; the tables
+// only take the reflection (a modulo per tap) out of the inner loops.
+type smoother struct {
+	k    []float64
+	h, w int
+	// colIdx[x*len(k)+j] is the source column of tap j for the r border
+	// columns on either side (x < r or x ≥ w−r); interior ones read
+	// x+j−r directly.
+	colIdx []int
+	rowOff []int // rowOff[y*len(k)+j]: offset of the source row of tap j
+	tmp    []float64
+	acc    []float64
+}
+
+func newSmoother(h, w int, sigma float64) *smoother {
 	k := gaussianKernel(sigma)
-	r := len(k) / 2
-	tmp := make([]float64, h*w)
-	for y := 0; y < h; y++ {
-		row := src[y*w : (y+1)*w]
-		for x := 0; x < w; x++ {
-			var s float64
-			for j, kv := range k {
-				s += kv * float64(row[reflectIndex(x+j-r, w)])
-			}
-			tmp[y*w+x] = s
+	nk, r := len(k), len(k)/2
+	s := &smoother{k: k, h: h, w: w, colIdx: make([]int, w*nk), rowOff: make([]int, h*nk),
+		tmp: make([]float64, h*w), acc: make([]float64, w)}
+	for x := 0; x < w; x++ {
+		for j := range k {
+			s.colIdx[x*nk+j] = reflectIndex(x+j-r, w)
 		}
 	}
 	for y := 0; y < h; y++ {
+		for j := range k {
+			s.rowOff[y*nk+j] = reflectIndex(y+j-r, h) * w
+		}
+	}
+	return s
+}
+
+func (s *smoother) smooth(dst, src []float32) {
+	k, h, w := s.k, s.h, s.w
+	nk, r := len(k), len(k)/2
+	tmp := s.tmp
+	for y := 0; y < h; y++ {
+		row := src[y*w : (y+1)*w]
+		out := tmp[y*w : (y+1)*w]
 		for x := 0; x < w; x++ {
-			var s float64
-			for j, kv := range k {
-				s += kv * tmp[reflectIndex(y+j-r, h)*w+x]
+			var v float64
+			if x >= r && x+r < w {
+				win := row[x-r : x-r+nk]
+				for j, kv := range k {
+					v += kv * float64(win[j])
+				}
+			} else {
+				idx := s.colIdx[x*nk : (x+1)*nk]
+				for j, kv := range k {
+					v += kv * float64(row[idx[j]])
+				}
 			}
-			dst[y*w+x] = float32(s)
+			out[x] = v
+		}
+	}
+	// vertical pass a row at a time: acc[x] takes the taps j = 0, 1, … in
+	// turn, the order of the per-pixel sum
+	acc := s.acc
+	for y := 0; y < h; y++ {
+		clear(acc)
+		for j, kv := range k {
+			line := tmp[s.rowOff[y*nk+j]:][:w]
+			for x, t := range line {
+				acc[x] += kv * t
+			}
+		}
+		d := dst[y*w : (y+1)*w]
+		for x, v := range acc {
+			d[x] = float32(v)
 		}
 	}
 }
@@ -109,30 +166,78 @@ func ErrorScores(b *Batch, recon []float64, family string, topK TopK, f func(flo
 		out.Maps = make([]float32, len(b.Images))
 	}
 	px := b.Pixels()
-	se := make([]float32, px)
-	under := make([]float64, 0, px)
 	sigma := HeatmapSigma(b.H)
-	for i := 0; i < b.N; i++ {
-		img, mask := b.Image(i), b.Mask(i)
-		rec := recon[i*px : (i+1)*px]
-		under = under[:0]
-		var sum, msum float64
-		for p := range img {
-			e := f(float64(mask[p]) * (float64(img[p]) - rec[p]))
-			se[p] = float32(e)
-			sum += e
-			msum += float64(mask[p])
-			if mask[p] != 0 {
-				under = append(under, e)
+	return eachImage(b.N, func() func(i int) error {
+		// per worker: its own scratch and smoother
+		se := make([]float32, px)
+		under := make([]float64, 0, px)
+		var sm *smoother
+		if withMap {
+			sm = newSmoother(b.H, b.W, sigma)
+		}
+		return func(i int) error {
+			img, mask := b.Image(i), b.Mask(i)
+			rec := recon[i*px : (i+1)*px]
+			under = under[:0]
+			var sum, msum float64
+			for p := range img {
+				e := f(float64(mask[p]) * (float64(img[p]) - rec[p]))
+				se[p] = float32(e)
+				sum += e
+				msum += float64(mask[p])
+				if mask[p] != 0 {
+					under = append(under, e)
+				}
+			}
+			if msum == 0 {
+				return fmt.Errorf("image %d of the batch has an empty mask", i)
+			}
+			out.Scores[family][i] = sum / msum
+			TopKScores(out.Scores, family, i, under, topK)
+			if withMap {
+				sm.smooth(out.Maps[i*px:(i+1)*px], se)
+			}
+			return nil
+		}
+	})
+}
+
+// eachImage runs the function that start makes for every image index in
+// [0, n), over up to GOMAXPROCS goroutines (each calls start once, for its
+// own scratch) taking contiguous ranges of images. Images are scored
+// independently, so the split changes no value; the error is that of the
+// lowest-numbered image that failed, as a serial loop would report it.
+func eachImage(n int, start func() func(i int) error) error {
+	w := min(runtime.GOMAXPROCS(0), n)
+	if w < 2 {
+		do := start()
+		for i := 0; i < n; i++ {
+			if err := do(i); err != nil {
+				return err
 			}
 		}
-		if msum == 0 {
-			return fmt.Errorf("image %d of the batch has an empty mask", i)
-		}
-		out.Scores[family][i] = sum / msum
-		TopKScores(out.Scores, family, i, under, topK)
-		if withMap {
-			GaussianSmooth(out.Maps[i*px:(i+1)*px], se, b.H, b.W, sigma)
+		return nil
+	}
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	for g := 0; g < w; g++ {
+		lo, hi := n*g/w, n*(g+1)/w
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			do := start()
+			for i := lo; i < hi; i++ {
+				if err := do(i); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
 		}
 	}
 	return nil
@@ -140,12 +245,107 @@ func ErrorScores(b *Batch, recon []float64, family string, topK TopK, f func(flo
 
 // TopKScores sets image i's top-k scores of a family from the errors
 // under its mask (reordering them).
+//
+// Each score is TopKMean's value: the mean of the k largest values in
+// descending order, or of all of them in their current order when k ≥ n.
+// Rather than sorting all n values for every k, the largest kmax (the
+// largest k < n asked for) are selected once and only they are sorted, so
+// v[:k] holds the same values in the same order as after a full sort and
+// every mean is bit for bit the same. Values with a NaN take the plain
+// path (sort's NaN order).
 func TopKScores(scores map[string][]float64, family string, i int, under []float64, topK TopK) {
+	n := len(under)
+	ks := make([]int, 0, len(topK.Counts)+len(topK.Fracs))
+	ks = append(ks, topK.Counts...)
+	for _, f := range topK.Fracs {
+		ks = append(ks, FracCount(f, n))
+	}
+	names := make([]string, 0, len(ks))
 	for _, k := range topK.Counts {
-		scores[TopKName(family, k)][i] = TopKMean(under, k)
+		names = append(names, TopKName(family, k))
 	}
 	for _, f := range topK.Fracs {
-		scores[TopKFracName(family, f)][i] = TopKMean(under, FracCount(f, len(under)))
+		names = append(names, TopKFracName(family, f))
+	}
+	kmax := 0
+	for _, k := range ks {
+		if k > 0 && k < n {
+			kmax = max(kmax, k)
+		}
+	}
+	hasNaN := false
+	for _, v := range under {
+		if v != v {
+			hasNaN = true
+			break
+		}
+	}
+	sorted := 0 // how many leading values are the largest, in descending order
+	for j, k := range ks {
+		var m float64
+		switch {
+		case n == 0 || k <= 0:
+		case hasNaN:
+			m = TopKMean(under, k)
+		case k >= n:
+			if sorted > 0 && sorted < n {
+				// TopKMean would have sorted all of them by now
+				sort.Sort(sort.Reverse(sort.Float64Slice(under)))
+				sorted = n
+			}
+			m = Mean(under)
+		default:
+			if sorted < k {
+				selectLargest(under, kmax)
+				sort.Sort(sort.Reverse(sort.Float64Slice(under[:kmax])))
+				sorted = kmax
+			}
+			m = Mean(under[:k])
+		}
+		scores[names[j]][i] = m
+	}
+}
+
+// selectLargest reorders v (no NaNs) so that its k largest values come
+// first, in no particular order (0 < k < len(v)): Hoare's quickselect with
+// a median-of-three pivot. The standard library has no partial selection;
+// gonum's floats has none either.
+func selectLargest(v []float64, k int) {
+	lo, hi := 0, len(v)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		// median of three, as the pivot
+		a, b, c := v[lo], v[mid], v[hi]
+		p := b
+		if (a >= b) != (a >= c) {
+			p = a
+		} else if (c >= a) != (c >= b) {
+			p = c
+		}
+		// partition descending: [lo, i) ≥ p, (j, hi] ≤ p
+		i, j := lo, hi
+		for i <= j {
+			for v[i] > p {
+				i++
+			}
+			for v[j] < p {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		// now [lo, j] ≥ p ≥ [i, hi], and j < i
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			return
+		}
 	}
 }
 

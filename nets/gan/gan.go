@@ -206,11 +206,7 @@ func (b *Bind) apply(h *G.Node, l Layer, slope float64) (*G.Node, error) {
 		return nil, fmt.Errorf("%s: %w", l.Name, err)
 	}
 	if l.Bias {
-		pattern := []byte{0, 2, 3}
-		if l.Kind == Linear {
-			pattern = []byte{0}
-		}
-		if h, err = G.BroadcastAdd(h, b.gn.Param(l.Name+".b"), nil, pattern); err != nil {
+		if h, err = ops.AddBias(h, b.gn.Param(l.Name+".b")); err != nil {
 			return nil, fmt.Errorf("%s bias: %w", l.Name, err)
 		}
 	}

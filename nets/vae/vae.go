@@ -236,7 +236,7 @@ func (m *vae) forward(gn *nets.GraphNet, vg *vaeGraph) error {
 	if h, err = ops.ConvTranspose2d(h, gn.Param("out.w"), 2, 0); err != nil {
 		return wrap("out", err)
 	}
-	if vg.logits, err = G.BroadcastAdd(h, gn.Param("out.b"), nil, []byte{0, 2, 3}); err != nil {
+	if vg.logits, err = ops.AddBias(h, gn.Param("out.b")); err != nil {
 		return wrap("out bias", err)
 	}
 	if vg.Recon, err = G.Sigmoid(vg.logits); err != nil {
