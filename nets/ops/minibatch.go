@@ -25,12 +25,9 @@ func MinibatchDiscrimination(f, t *G.Node, kernels, dims int) (*G.Node, error) {
 		return nil, fmt.Errorf("minibatch discrimination: features %v and T %v do not fit %d kernels of %d dimensions (want (N, A) and (A, %d))",
 			fs, ts, kernels, dims, kernels*dims)
 	}
-	m, err := G.Mul(f, t)
+	m, err := projectKernels(f, t, kernels, dims, "f")
 	if err != nil {
-		return nil, fmt.Errorf("minibatch discrimination: f·T: %w", err)
-	}
-	if m, err = Reshape(m, tensor.Shape{fs[0], kernels, dims}); err != nil {
-		return nil, fmt.Errorf("minibatch discrimination: %w", err)
+		return nil, err
 	}
 	o, err := G.ApplyOp(mbdOp{}, m)
 	if err != nil {
@@ -41,6 +38,19 @@ func MinibatchDiscrimination(f, t *G.Node, kernels, dims int) (*G.Node, error) {
 		return nil, fmt.Errorf("minibatch discrimination: concat: %w", err)
 	}
 	return out, nil
+}
+
+// projectKernels is M = x·T reshaped to (N, kernels, dims), the
+// projection both minibatch layers start from.
+func projectKernels(x, t *G.Node, kernels, dims int, name string) (*G.Node, error) {
+	m, err := G.Mul(x, t)
+	if err != nil {
+		return nil, fmt.Errorf("minibatch discrimination: %s·T: %w", name, err)
+	}
+	if m, err = Reshape(m, tensor.Shape{x.Shape()[0], kernels, dims}); err != nil {
+		return nil, fmt.Errorf("minibatch discrimination: %w", err)
+	}
+	return m, nil
 }
 
 // mbdOp maps M (N, B, C) to o (N, B), o_ib = Σ_{j≠i} exp(−Σ_c |M_ibc − M_jbc|).

@@ -25,19 +25,13 @@ func MinibatchDiscriminationRef(f, fr, t *G.Node, kernels, dims int) (*G.Node, e
 		return nil, fmt.Errorf("minibatch discrimination: features %v, reference %v and T %v do not fit %d kernels of %d dimensions (want (N, A), (R, A) and (A, %d))",
 			fs, rs, ts, kernels, dims, kernels*dims)
 	}
-	m, err := G.Mul(f, t)
+	m, err := projectKernels(f, t, kernels, dims, "f")
 	if err != nil {
-		return nil, fmt.Errorf("minibatch discrimination: f·T: %w", err)
+		return nil, err
 	}
-	if m, err = Reshape(m, tensor.Shape{fs[0], kernels, dims}); err != nil {
-		return nil, fmt.Errorf("minibatch discrimination: %w", err)
-	}
-	mr, err := G.Mul(fr, t)
+	mr, err := projectKernels(fr, t, kernels, dims, "reference")
 	if err != nil {
-		return nil, fmt.Errorf("minibatch discrimination: reference·T: %w", err)
-	}
-	if mr, err = Reshape(mr, tensor.Shape{rs[0], kernels, dims}); err != nil {
-		return nil, fmt.Errorf("minibatch discrimination: %w", err)
+		return nil, err
 	}
 	o, err := G.ApplyOp(mbdRefOp{}, m, mr)
 	if err != nil {
