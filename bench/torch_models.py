@@ -45,7 +45,13 @@ Gradients are computed only for the networks a phase trains
 Scoring is what each model's Score does: an eval-mode forward pass and the
 scores and heatmaps (masked squared error, its top-k mean, Gaussian-smoothed
 maps with SciPy "reflect" borders) of the reconstruction models, and the
-discriminator scores of the GANs.
+discriminator scores of the GANs. DCGAN's and alpha-GAN's minibatch
+discrimination scores each image against a fixed reference batch of
+batch - 1 images (gan.Reference), whose features are computed once and
+reused by every scored batch, as xraylab keeps them while the weights do
+not change. W/sigma is recomputed every scored batch on both sides. The
+discriminator saliency maps are off on both sides (xraylab draws them only
+for a run's test part).
 
 It measures ONE configuration per process, so that the peak resident set
 (resource.getrusage ru_maxrss) belongs to that configuration, and prints one
@@ -273,6 +279,15 @@ def mbd(f, T, kernels, dims):
     return torch.cat([f, o], 1)
 
 
+def mbd_ref(f, fr, T, kernels, dims):
+    """ops.MinibatchDiscriminationRef: o_ib = sum_j exp(-|M_ib - Mr_jb|_1)
+    over the R rows of the reference features fr (scoring)."""
+    M = (f @ T).view(f.shape[0], kernels, dims)
+    Mr = (fr @ T).view(fr.shape[0], kernels, dims)
+    d = (M.unsqueeze(1) - Mr.unsqueeze(0)).abs().sum(3)  # (N, R, B)
+    return torch.cat([f, torch.exp(-d).sum(1)], 1)
+
+
 class DiscHead:
     """gan.DiscHead: a 4x4 valid conv, minibatch discrimination, linear."""
 
@@ -286,10 +301,37 @@ class DiscHead:
         net.add_mbd(self.mbd, self.ch, self.kernels, self.dims)
         net.add(self.out, std)
 
+    def features(self, net, W, x, trunk, slope):
+        return net.run(x, trunk + [self.conv], W, slope).flatten(1)
+
     def disc(self, net, W, x, trunk, slope):
-        h = net.run(x, trunk + [self.conv], W, slope).flatten(1)
-        h = mbd(h, W[self.mbd], self.kernels, self.dims)
+        h = mbd(self.features(net, W, x, trunk, slope), W[self.mbd], self.kernels, self.dims)
         return net.run(h, [self.out], W, slope).view(-1)
+
+    def disc_ref(self, net, W, x, fr, trunk, slope):
+        """disc scored against the reference features fr (gan.ImageDiscRef)."""
+        h = mbd_ref(self.features(net, W, x, trunk, slope), fr, W[self.mbd], self.kernels, self.dims)
+        return net.run(h, [self.out], W, slope).view(-1)
+
+
+class Reference:
+    """gan.Reference: the fixed batch of training images a discriminator
+    with minibatch discrimination scores every image against; its features
+    are computed once under the current weights (xraylab keeps them until a
+    training step changes the weights) and reused by every scored batch."""
+
+    def __init__(self, head, net, trunk, slope):
+        self.head, self.net, self.trunk, self.slope = head, net, trunk, slope
+        self.images, self.feat = None, None
+
+    def set(self, images):
+        self.images, self.feat = images, None
+
+    @torch.no_grad()
+    def features(self):
+        if self.feat is None:
+            self.feat = self.head.features(self.net, self.net.weights(), self.images, self.trunk, self.slope)
+        return self.feat
 
 
 def grads_step(loss, nets_opts):
@@ -458,11 +500,13 @@ class DCGAN:
         self.og = torch.optim.Adam(self.g.parameters(), lr=1e-3, betas=(0.5, 0.999), eps=1e-8)
         self.od = torch.optim.Adam(self.d.parameters(), lr=1e-5, betas=(0.5, 0.999), eps=1e-8)
         self.gen = torch.Generator().manual_seed(a.seed + 7)
+        self.ref = Reference(self.dh, self.d, self.dt, self.slope)
 
     def disc(self, W, x):
         return self.dh.disc(self.d, W, x, self.dt, self.slope)
 
     def train(self, x, m):
+        self.ref.feat = None  # the step changes the weights its features came from
         n = x.shape[0]
         z = torch.randn(n, self.z, generator=self.gen)
         tr = torch.rand(n, generator=self.gen) * self.delta
@@ -483,7 +527,8 @@ class DCGAN:
 
     @torch.no_grad()
     def score(self, x, m):
-        return [torch.sigmoid(self.disc(self.d.weights(), x))]
+        W = self.d.weights()
+        return [torch.sigmoid(self.dh.disc_ref(self.d, W, x, self.ref.features(), self.dt, self.slope))]
 
 
 class BiGAN:
@@ -573,6 +618,7 @@ class AlphaGAN:
         self.od = torch.optim.Adam(self.d.parameters(), lr=5e-6, **ab)
         self.oc = torch.optim.Adam(self.c.parameters(), lr=5e-6, **ab)
         self.gen = torch.Generator().manual_seed(a.seed + 7)
+        self.ref = Reference(self.dh, self.d, self.dt, self.slope)
 
     def encode(self, W, x, with_scale):
         h = self.e.run(x, self.et, W, self.slope)
@@ -590,6 +636,7 @@ class AlphaGAN:
         return self.c.run(z, self.cl, W, self.slope).view(-1)
 
     def train(self, x, m):
+        self.ref.feat = None  # the step changes the weights its features came from
         for net in (self.e, self.g, self.d, self.c):
             net.train()
             net.power_iterate()
@@ -623,7 +670,7 @@ class AlphaGAN:
             net.eval()
         mu, _ = self.encode(self.e.weights(), x, False)
         rec = self.generate(self.g.weights(), mu)
-        d = 1 - torch.sigmoid(self.disc(self.d.weights(), x))
+        d = 1 - torch.sigmoid(self.dh.disc_ref(self.d, self.d.weights(), x, self.ref.features(), self.dt, self.slope))
         c = 1 - torch.sigmoid(self.code(self.c.weights(), mu))
         return recon_scores(x, rec, m, self.a.topk, self.a.sigma) + [d, c, (c + d) / 2]
 
@@ -703,6 +750,11 @@ def main():
     a.sigma = max(1.0, 5 * a.size / 512)
     model = build(a)
     x, m = synth_batch(torch.Generator().manual_seed(a.seed + 1), a.batch, a.size)
+    if hasattr(model, "ref"):
+        # the GANs with minibatch discrimination score against a fixed
+        # reference batch of batch - 1 images (nets.ReferenceSize), as the
+        # Go harness sets one
+        model.ref.set(synth_batch(torch.Generator().manual_seed(a.seed + 2), max(1, a.batch - 1), a.size)[0])
     if a.mode == "train":
         step = lambda: model.train(x, m)
     else:
