@@ -84,6 +84,9 @@ type GraphNet struct {
 	Nodes  []*G.Node // one per parameter, in the ParamSet's order
 	BNOps  []*ops.BatchNorm
 	params map[string]*G.Node
+	// Inference marks a graph that is never differentiated (scoring):
+	// Conv and BNAct then build fused inference ops (nets/infer.go).
+	Inference bool
 }
 
 // NewGraphNet binds ps in a new graph.

@@ -91,6 +91,7 @@ func (m *Model) graph(n int, training bool) (*Graph, error) {
 		return g, nil
 	}
 	gn := nets.NewGraphNet(m.PS)
+	gn.Inference = !training
 	ag := &Graph{Net: gn}
 	shape := tensor.Shape{n, 1, m.Cfg.Size, m.Cfg.Size}
 	ag.XT = tensor.New(tensor.Of(m.Dtype), tensor.WithShape(shape...))

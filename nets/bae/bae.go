@@ -129,12 +129,9 @@ func newBAE(cfg nets.Config, dt tensor.Dtype) (*ae.Model, error) {
 func baeForward(gn *nets.GraphNet, x *G.Node, stages []baeStage) (*G.Node, error) {
 	wrap := func(name string, err error) error { return fmt.Errorf("bae %s: %w", name, err) }
 	bnTanh := func(h *G.Node, name string) (*G.Node, error) {
-		h, err := gn.BatchNorm(h, name, false)
+		h, err := gn.BNAct(h, name, ops.Act{Kind: ops.ActTanh})
 		if err != nil {
 			return nil, fmt.Errorf("bae %w", err)
-		}
-		if h, err = G.Tanh(h); err != nil {
-			return nil, wrap(name+" tanh", err)
 		}
 		return h, nil
 	}
@@ -173,7 +170,11 @@ func baeForward(gn *nets.GraphNet, x *G.Node, stages []baeStage) (*G.Node, error
 	}
 	for i := len(stages) - 1; i >= 0; i-- {
 		name := fmt.Sprintf("dec%d", i)
-		if h, err = ops.ConvTranspose2d(h, gn.Param(name+".w"), stages[i].s, 1); err != nil {
+		l := nets.ConvLayer{Transposed: true, Stride: stages[i].s, Pad: 1}
+		if i == 0 {
+			l.Act.Kind = ops.ActSigmoid // the output
+		}
+		if h, err = gn.Conv(h, gn.Param(name+".w"), l); err != nil {
 			return nil, wrap(name, err)
 		}
 		if i > 0 {
@@ -181,9 +182,6 @@ func baeForward(gn *nets.GraphNet, x *G.Node, stages []baeStage) (*G.Node, error
 				return nil, err
 			}
 		}
-	}
-	if h, err = G.Sigmoid(h); err != nil {
-		return nil, wrap("sigmoid", err)
 	}
 	return h, nil
 }

@@ -96,33 +96,27 @@ func newCAE(cfg nets.Config, dt tensor.Dtype) (*ae.Model, error) {
 	return m, nil
 }
 
-// forward builds encoder and decoder on x.
+// forward builds encoder and decoder on x: every layer is its convolution,
+// BN + ReLU (one op), or for the output layer ReLU then Tanh.
 func forward(gn *nets.GraphNet, x *G.Node, layers []layer) (*G.Node, error) {
 	h := x
 	var err error
-	for _, l := range layers {
-		w := gn.Param(l.name + ".w")
-		if l.transpose {
-			h, err = ops.ConvTranspose2d(h, w, l.s, l.p)
-		} else {
-			h, err = ops.Conv2d(h, w, l.s, l.p)
+	for i, l := range layers {
+		cl := nets.ConvLayer{Transposed: l.transpose, Stride: l.s, Pad: l.p, Act: ops.Act{Kind: ops.ActReLU}}
+		last := i == len(layers)-1
+		if l.bn {
+			cl.BN = l.name
+		} else if last {
+			cl.Act.Kind = ops.ActReLUTanh
 		}
-		if err != nil {
+		if h, err = gn.Conv(h, gn.Param(l.name+".w"), cl); err != nil {
 			return nil, fmt.Errorf("cae %s: %w", l.name, err)
 		}
-		if l.bn {
-			// BatchNorm and ReLU as one op
-			if h, err = gn.BatchNorm(h, l.name, true); err != nil {
-				return nil, fmt.Errorf("cae %w", err)
+		if last && l.bn {
+			if h, err = G.Tanh(h); err != nil {
+				return nil, fmt.Errorf("cae tanh: %w", err)
 			}
-			continue
 		}
-		if h, err = G.Rectify(h); err != nil {
-			return nil, fmt.Errorf("cae %s relu: %w", l.name, err)
-		}
-	}
-	if h, err = G.Tanh(h); err != nil {
-		return nil, fmt.Errorf("cae tanh: %w", err)
 	}
 	return h, nil
 }

@@ -194,15 +194,23 @@ func (b *Bind) apply(h *G.Node, l Layer, slope float64) (*G.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch l.Kind {
-	case Conv:
-		h, err = ops.Conv2d(h, w, l.S, l.P)
-	case ConvT:
-		h, err = ops.ConvTranspose2d(h, w, l.S, l.P)
-	case Linear:
-		h, err = G.Mul(h, w)
+	act := ops.Act{Kind: [...]ops.ActKind{NoAct: ops.ActNone, ReLU: ops.ActReLU, LReLU: ops.ActLeaky, Tanh: ops.ActTanh}[l.Act], Slope: slope}
+	if l.Kind != Linear {
+		// convolution, bias, BatchNorm (with a following ReLU fused into
+		// it) and activation; one fused op in an inference graph
+		c := nets.ConvLayer{Transposed: l.Kind == ConvT, Stride: l.S, Pad: l.P, Act: act}
+		if l.Bias {
+			c.Bias = b.gn.Param(l.Name + ".b")
+		}
+		if l.BN {
+			c.BN = l.Name
+		}
+		if h, err = b.gn.Conv(h, w, c); err != nil {
+			return nil, fmt.Errorf("%s: %w", l.Name, err)
+		}
+		return h, nil
 	}
-	if err != nil {
+	if h, err = G.Mul(h, w); err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Name, err)
 	}
 	if l.Bias {
@@ -210,25 +218,16 @@ func (b *Bind) apply(h *G.Node, l Layer, slope float64) (*G.Node, error) {
 			return nil, fmt.Errorf("%s bias: %w", l.Name, err)
 		}
 	}
-	act := l.Act
 	if l.BN {
 		// a following ReLU is fused into the BatchNorm op
-		if h, err = b.gn.BatchNorm(h, l.Name, act == ReLU); err != nil {
+		if h, err = b.gn.BatchNorm(h, l.Name, act.Kind == ops.ActReLU); err != nil {
 			return nil, err
 		}
-		if act == ReLU {
-			act = NoAct
+		if act.Kind == ops.ActReLU {
+			act.Kind = ops.ActNone
 		}
 	}
-	switch act {
-	case ReLU:
-		h, err = G.Rectify(h)
-	case LReLU:
-		h, err = ops.LeakyReLU(h, slope)
-	case Tanh:
-		h, err = G.Tanh(h)
-	}
-	if err != nil {
+	if h, err = nets.Activate(h, act); err != nil {
 		return nil, fmt.Errorf("%s activation: %w", l.Name, err)
 	}
 	return h, nil
@@ -251,6 +250,9 @@ type Graph struct {
 	inputs map[string]*tensor.Dense
 	wrt    []*Net
 	vm     G.VM
+	// infer: no gradient is ever taken (NewInferenceGraph), so its layers
+	// are fused inference ops
+	infer bool
 }
 
 // NewGraph is an empty graph of networks of dtype dt.
@@ -259,12 +261,21 @@ func NewGraph(dt tensor.Dtype) *Graph {
 		inputs: map[string]*tensor.Dense{}}
 }
 
+// NewInferenceGraph is an empty graph that will be compiled without a
+// cost (Compile(nil)): its convolution layers are fused inference ops.
+func NewInferenceGraph(dt tensor.Dtype) *Graph {
+	gg := NewGraph(dt)
+	gg.infer = true
+	return gg
+}
+
 // Bind adds n's parameters to the graph (once).
 func (gg *Graph) Bind(n *Net) *Bind {
 	if b, ok := gg.binds[n]; ok {
 		return b
 	}
 	b := &Bind{net: n, gn: nets.BindGraphNet(gg.g, n.PS), snW: map[string]*G.Node{}}
+	b.gn.Inference = gg.infer
 	gg.binds[n] = b
 	gg.order = append(gg.order, n)
 	return b
@@ -602,7 +613,7 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 	}
 	p, ok := m.infer[b.N]
 	if !ok {
-		gg := NewGraph(m.dt)
+		gg := NewInferenceGraph(m.dt)
 		out, err := build(gg, gg.Input("x", b.N, 1, m.Cfg.Size, m.Cfg.Size))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name(), err)

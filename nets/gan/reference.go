@@ -149,7 +149,7 @@ func (r *Reference) features() ([]float64, error) {
 	}
 	if r.graph == nil {
 		s := r.m.Cfg.Size
-		gg := NewGraph(r.m.dt)
+		gg := NewInferenceGraph(r.m.dt)
 		f, err := ImageFeatures(gg.Bind(r.net), gg.Input("x", r.images.Shape()[0], 1, s, s), r.trunk, r.head, r.slope)
 		if err != nil {
 			return nil, fmt.Errorf("%s: reference features: %w", r.m.Name(), err)

@@ -183,11 +183,8 @@ func (m *vae) forward(gn *nets.GraphNet, vg *vaeGraph) error {
 	var err error
 	for i := range m.chans {
 		name := fmt.Sprintf("enc%d", i)
-		if h, err = ops.Conv2d(h, gn.Param(name+".w"), 2, 0); err != nil {
+		if h, err = gn.Conv(h, gn.Param(name+".w"), nets.ConvLayer{Stride: 2, BN: name, Act: ops.Act{Kind: ops.ActReLU}}); err != nil {
 			return wrap(name, err)
-		}
-		if h, err = gn.BatchNorm(h, name, true); err != nil { // BN + ReLU
-			return fmt.Errorf("vae %w", err)
 		}
 	}
 	top := m.chans[len(m.chans)-1]
@@ -226,12 +223,18 @@ func (m *vae) forward(gn *nets.GraphNet, vg *vaeGraph) error {
 	}
 	for i := 0; i < len(m.chans)-1; i++ {
 		name := fmt.Sprintf("dec%d", i)
-		if h, err = ops.ConvTranspose2d(h, gn.Param(name+".w"), 2, 0); err != nil {
+		if h, err = gn.Conv(h, gn.Param(name+".w"), nets.ConvLayer{Transposed: true, Stride: 2, BN: name, Act: ops.Act{Kind: ops.ActReLU}}); err != nil {
 			return wrap(name, err)
 		}
-		if h, err = gn.BatchNorm(h, name, true); err != nil { // BN + ReLU
-			return fmt.Errorf("vae %w", err)
+	}
+	if gn.Inference {
+		// scoring reads the reconstruction only: one fused op
+		vg.Recon, err = gn.Conv(h, gn.Param("out.w"), nets.ConvLayer{Transposed: true, Stride: 2,
+			Bias: gn.Param("out.b"), Act: ops.Act{Kind: ops.ActSigmoid}})
+		if err != nil {
+			return wrap("out", err)
 		}
+		return nil
 	}
 	if h, err = ops.ConvTranspose2d(h, gn.Param("out.w"), 2, 0); err != nil {
 		return wrap("out", err)
@@ -315,6 +318,7 @@ func (m *vae) graph(n int, training bool) (*vaeGraph, error) {
 		return g, nil
 	}
 	gn := nets.NewGraphNet(m.ps)
+	gn.Inference = !training
 	vg := &vaeGraph{Graph: &ae.Graph{Net: gn}}
 	shape := tensor.Shape{n, 1, m.Cfg.Size, m.Cfg.Size}
 	vg.XT = tensor.New(tensor.Of(m.dt), tensor.WithShape(shape...))
