@@ -106,3 +106,22 @@ func Activate(h *G.Node, act ops.Act) (*G.Node, error) {
 	}
 	return h, nil
 }
+
+// UnpoolBNAct is MaxUnpool2d with p's indices, then BNAct: the separate
+// ops in a training graph, one fused op (ops.UnpoolBNInfer) in an
+// Inference graph when the pooling windows do not overlap.
+func (gn *GraphNet) UnpoolBNAct(x *G.Node, p *ops.PoolIndices, prefix string, act ops.Act) (*G.Node, error) {
+	if gn.Inference && p.Kernel() == p.Stride() {
+		y, bn, err := ops.UnpoolBNInfer(x, p, gn.Param(prefix+".gamma"), gn.Param(prefix+".beta"), act)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix, err)
+		}
+		gn.BNOps = append(gn.BNOps, bn)
+		return y, nil
+	}
+	h, err := ops.MaxUnpool2d(x, p)
+	if err != nil {
+		return nil, err
+	}
+	return gn.BNAct(h, prefix, act)
+}

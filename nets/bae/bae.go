@@ -160,10 +160,10 @@ func baeForward(gn *nets.GraphNet, x *G.Node, stages []baeStage) (*G.Node, error
 		return nil, wrap("dec_in", err)
 	}
 	unpoolBN := func(h *G.Node, i int, name string) (*G.Node, error) {
-		if h, err = ops.MaxUnpool2d(h, idx[i]); err != nil {
+		if h, err = gn.UnpoolBNAct(h, idx[i], name, ops.Act{Kind: ops.ActTanh}); err != nil {
 			return nil, wrap(name, err)
 		}
-		return bnTanh(h, name)
+		return h, nil
 	}
 	if h, err = unpoolBN(h, len(stages)-1, "dec_in"); err != nil {
 		return nil, err

@@ -424,3 +424,111 @@ func sigmoid[T Float](v T) T {
 	}
 	return T(1.0 / (1.0 + math.Exp(-x)))
 }
+
+// UnpoolBNInfer is MaxUnpool2d of y with p's indices, then BatchNorm2d
+// with running statistics and act, as one inference op (the BAE's
+// decoder). Unpooling leaves most of its output zero, and a zero maps to
+// the same act(a·0 + b) in every position of a channel, so that value is
+// computed once per channel and only the pooled values go through the
+// activation; each output is still the same bits as the separate ops'.
+// Only non-overlapping windows (k = stride) are fused, where each output
+// position receives at most one pooled value.
+func UnpoolBNInfer(y *G.Node, p *PoolIndices, scale, shift *G.Node, act Act) (*G.Node, *BatchNorm, error) {
+	if p == nil {
+		return nil, nil, fmt.Errorf("max unpool: no pooling indices")
+	}
+	if p.k != p.stride {
+		return nil, nil, fmt.Errorf("max unpool: fused only for non-overlapping windows, got %dx%d at stride %d", p.k, p.k, p.stride)
+	}
+	if !y.Shape().Eq(p.out) {
+		return nil, nil, fmt.Errorf("max unpool: input %v does not have the pooled shape %v", y.Shape(), p.out)
+	}
+	want := tensor.Shape{1, p.in[1], 1, 1}
+	if !scale.Shape().Eq(want) || !shift.Shape().Eq(want) {
+		return nil, nil, fmt.Errorf("batchnorm: scale %v and shift %v must be %v for output %v", scale.Shape(), shift.Shape(), want, p.in)
+	}
+	if act.Kind == ActLeaky && (act.Slope < 0 || act.Slope >= 1 || math.IsNaN(act.Slope)) {
+		return nil, nil, fmt.Errorf("leaky relu: slope %g must be in [0, 1)", act.Slope)
+	}
+	dt, err := nodeDtype(y)
+	if err != nil {
+		return nil, nil, err
+	}
+	op := unpoolBNOp{fusedOp: fusedOp{aff: affBN, bn: newBatchNorm(dt, p.in[1], false), act: act, bufs: &opBufs{}}, p: p}
+	op.bn.training = false
+	out, err := G.ApplyOp(op, y, scale, shift)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, op.bn, nil
+}
+
+// unpoolBNOp: (y pooled, scale, shift) → act(BN(unpool(y))).
+type unpoolBNOp struct {
+	fusedOp
+	p *PoolIndices
+}
+
+func (op unpoolBNOp) Arity() int { return 3 }
+func (op unpoolBNOp) Type() hm.Type {
+	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
+	return hm.NewFnType(t, t, t, t)
+}
+func (op unpoolBNOp) InferShape(...G.DimSizer) (tensor.Shape, error) { return op.p.in.Clone(), nil }
+func (op unpoolBNOp) WriteHash(h hash.Hash)                          { fmt.Fprint(h, op.String()) }
+func (op unpoolBNOp) Hashcode() uint32                               { return hashOf(op) }
+func (op unpoolBNOp) String() string {
+	return fmt.Sprintf("UnpoolBN{k=%d,%p,%p,%v}", op.p.k, op.p, op.bn, op.act)
+}
+
+func (op unpoolBNOp) Do(vs ...G.Value) (G.Value, error) {
+	a, err := denseArgs(vs, 3, op)
+	if err != nil {
+		return nil, err
+	}
+	if !a[0].Shape().Eq(op.p.out) {
+		return nil, fmt.Errorf("%v: input has shape %v, want %v", op, a[0].Shape(), op.p.out)
+	}
+	if op.p.idx == nil {
+		return nil, fmt.Errorf("%v: the paired max pooling has not run", op)
+	}
+	out := op.bufs.output(a[0].Dtype(), op.p.in)
+	switch yd := a[0].Data().(type) {
+	case []float32:
+		unpoolBNForward(op, yd, dataOfAll[float32](a[1:]), out.Float32s())
+	case []float64:
+		unpoolBNForward(op, yd, dataOfAll[float64](a[1:]), out.Float64s())
+	default:
+		return nil, fmt.Errorf("%v: unsupported dtype %v", op, a[0].Dtype())
+	}
+	return out, nil
+}
+
+func unpoolBNForward[T Float](op unpoolBNOp, y []T, params [][]T, dst []T) {
+	n, c := op.p.in[0], op.p.in[1]
+	hw, ohw := op.p.in[2]*op.p.in[3], op.p.out[2]*op.p.out[3]
+	mul, add := epilogueConsts(op.fusedOp, c, params)
+	slope := T(op.act.Slope)
+	parallel(n*c, hw, 1<<15, func(lo, hi int) {
+		vals := make([]T, ohw+1)
+		for t := lo; t < hi; t++ {
+			m, b := mul[t%c], add[t%c]
+			var zero T
+			// vals[:ohw]: the pooled values, to which unpooling adds a cleared
+			// output's 0 (−0 becomes +0); vals[ohw]: the unpooled zeros
+			for j, v := range y[t*ohw : (t+1)*ohw] {
+				vals[j] = m*(zero+v) + b
+			}
+			vals[ohw] = m*zero + b
+			activate(op.act.Kind, true, vals, slope)
+			d := dst[t*hw : (t+1)*hw]
+			fill := vals[ohw]
+			for j := range d {
+				d[j] = fill
+			}
+			for j, i := range op.p.idx[t*ohw : (t+1)*ohw] {
+				d[i] = vals[j]
+			}
+		}
+	})
+}

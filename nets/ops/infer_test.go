@@ -235,3 +235,86 @@ func TestFusedErrors(t *testing.T) {
 		t.Fatal("the gradient of a fused op was built; want an error")
 	}
 }
+
+// TestUnpoolBNMatchesUnfused: UnpoolBNInfer gives, bit for bit, what
+// MaxUnpool2d, BatchNorm2d (running statistics, its ReLU) and the
+// activation give as separate ops, negative zeros among the pooled values
+// included; overlapping windows are refused.
+func TestUnpoolBNMatchesUnfused(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	acts := []Act{{Kind: ActNone}, {Kind: ActReLU}, {Kind: ActLeaky, Slope: 0.1}, {Kind: ActTanh}, {Kind: ActSigmoid}}
+	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+		for _, act := range acts {
+			x := randTensor(r, dt, -3, 3, 2, 3, 8, 6)
+			// whole windows of negative zeros: their maximum is −0
+			for _, i := range []int{0, 1, 6, 7} {
+				switch d := x.Data().(type) {
+				case []float32:
+					d[i] = float32(math.Copysign(0, -1))
+				case []float64:
+					d[i] = math.Copysign(0, -1)
+				}
+			}
+			scale := randTensor(r, dt, -8, 8, 1, 3, 1, 1)
+			shift := randTensor(r, dt, -20, 20, 1, 3, 1, 1)
+			mean := randTensor(r, dt, -1, 1, 3)
+			variance := randTensor(r, dt, 0.5, 2, 3)
+			run := func(fused bool) G.Value {
+				g := G.NewGraph()
+				in := func(name string, v *tensor.Dense) *G.Node {
+					return G.NewTensor(g, dt, v.Dims(), G.WithShape(v.Shape()...), G.WithName(name), G.WithValue(v))
+				}
+				y, p, err := MaxPool2d(in("x", x), 2, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sn, bn := in("scale", scale), in("shift", shift)
+				var out *G.Node
+				var layer *BatchNorm
+				if fused {
+					out, layer, err = UnpoolBNInfer(y, p, sn, bn, act)
+				} else {
+					var u *G.Node
+					if u, err = MaxUnpool2d(y, p); err == nil {
+						out, layer, err = unfused(u, nil, false, 0, 0, affBN, sn, bn, act)
+					}
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := layer.SetStats(mean, variance); err != nil {
+					t.Fatal(err)
+				}
+				var v G.Value
+				G.Read(out, &v)
+				vm := G.NewTapeMachine(g, G.EvalMode())
+				defer vm.Close()
+				if err := vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				return v
+			}
+			want, got := run(false), run(true)
+			wb, gb := bitsOf(want), bitsOf(got)
+			if len(wb) != len(gb) {
+				t.Fatalf("%v %v: %d values, want %d", dt, act, len(gb), len(wb))
+			}
+			for i := range wb {
+				if wb[i] != gb[i] {
+					t.Fatalf("%v %v: value %d is %v, the separate ops give %v", dt, act, i, got.Data(), want.Data())
+				}
+			}
+		}
+	}
+	g := G.NewGraph()
+	x := G.NewTensor(g, tensor.Float32, 4, G.WithShape(1, 2, 7, 7), G.WithName("x"), G.WithInit(G.Zeroes()))
+	s := G.NewTensor(g, tensor.Float32, 4, G.WithShape(1, 2, 1, 1), G.WithName("s"), G.WithInit(G.Zeroes()))
+	y, p, err := MaxPool2d(x, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "max unpool: fused only for non-overlapping windows, got 3x3 at stride 2"
+	if _, _, err := UnpoolBNInfer(y, p, s, s, Act{}); err == nil || err.Error() != want {
+		t.Fatalf("got error %v, want %q", err, want)
+	}
+}

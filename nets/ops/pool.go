@@ -21,10 +21,18 @@ type PoolIndices struct {
 	// idx[j] is, for output element j, the offset y·W+x of its maximum
 	// within its (n, c) input plane (PyTorch's layout); nil until run.
 	idx []int32
+	// pooled keeps the pooling's output between runs (opBufs)
+	pooled opBufs
 }
 
 // InputShape is the shape of the pooled input, which unpooling restores.
 func (p *PoolIndices) InputShape() tensor.Shape { return p.in.Clone() }
+
+// Kernel is the window's side.
+func (p *PoolIndices) Kernel() int { return p.k }
+
+// Stride is the windows' stride.
+func (p *PoolIndices) Stride() int { return p.stride }
 
 // OutputShape is the shape of the pooled output.
 func (p *PoolIndices) OutputShape() tensor.Shape { return p.out.Clone() }
@@ -116,7 +124,7 @@ func (op maxPoolOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	p := op.p
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(p.out...))
+	out := p.pooled.output(x.Dtype(), p.out)
 	if len(p.idx) != p.out.TotalSize() {
 		p.idx = make([]int32, p.out.TotalSize())
 	}
@@ -232,34 +240,73 @@ func poolInput(vs []G.Value, what string, want tensor.Shape) (*tensor.Dense, err
 
 // maxPoolForward keeps the first maximum of each window in scan order, and
 // a NaN wins over any number, as PyTorch does, so a diverging value is not
-// silently dropped.
+// silently dropped. Planes are split over goroutines (each writes its own
+// outputs and indices); 2×2 windows at stride 2, the BAE's, take an
+// unrolled loop that makes the same comparisons in the same order.
 func maxPoolForward[T Float](p *PoolIndices, x, y []T) {
 	h, w := p.in[2], p.in[3]
 	ho, wo := p.out[2], p.out[3]
 	planes := p.in[0] * p.in[1]
-	for pl := 0; pl < planes; pl++ {
-		src := x[pl*h*w : (pl+1)*h*w]
-		dst := y[pl*ho*wo : (pl+1)*ho*wo]
-		idx := p.idx[pl*ho*wo : (pl+1)*ho*wo]
-		for oy := 0; oy < ho; oy++ {
-			for ox := 0; ox < wo; ox++ {
-				best := (oy*p.stride)*w + ox*p.stride
-				bv := src[best]
-				for ky := 0; ky < p.k && !poolIsNaN(bv); ky++ {
-					row := (oy*p.stride + ky) * w
-					for kx := 0; kx < p.k; kx++ {
-						at := row + ox*p.stride + kx
-						if v := src[at]; v > bv || poolIsNaN(v) {
-							best, bv = at, v
-							if poolIsNaN(v) {
-								break
+	parallel(planes, h*w, 1<<15, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*h*w : (pl+1)*h*w]
+			dst := y[pl*ho*wo : (pl+1)*ho*wo]
+			idx := p.idx[pl*ho*wo : (pl+1)*ho*wo]
+			if p.k == 2 && p.stride == 2 {
+				maxPool2x2(src, w, ho, wo, dst, idx)
+				continue
+			}
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					best := (oy*p.stride)*w + ox*p.stride
+					bv := src[best]
+					for ky := 0; ky < p.k && !poolIsNaN(bv); ky++ {
+						row := (oy*p.stride + ky) * w
+						for kx := 0; kx < p.k; kx++ {
+							at := row + ox*p.stride + kx
+							if v := src[at]; v > bv || poolIsNaN(v) {
+								best, bv = at, v
+								if poolIsNaN(v) {
+									break
+								}
 							}
 						}
 					}
+					dst[oy*wo+ox] = bv
+					idx[oy*wo+ox] = int32(best)
 				}
-				dst[oy*wo+ox] = bv
-				idx[oy*wo+ox] = int32(best)
 			}
+		}
+	})
+}
+
+// maxPool2x2 is one plane of maxPoolForward for 2×2 windows at stride 2:
+// the window's four values in scan order, the first maximum kept, a NaN
+// taken and the scan stopped at it.
+func maxPool2x2[T Float](src []T, w, ho, wo int, dst []T, idx []int32) {
+	for oy := 0; oy < ho; oy++ {
+		o0, o1 := 2*oy*w, (2*oy+1)*w
+		r0, r1 := src[o0:o0+w], src[o1:o1+w]
+		d, id := dst[oy*wo:(oy+1)*wo], idx[oy*wo:(oy+1)*wo]
+		for ox := range d {
+			x0 := 2 * ox
+			best, bv := o0+x0, r0[x0]
+			if bv == bv {
+				if v := r0[x0+1]; v > bv || v != v {
+					best, bv = o0+x0+1, v
+				}
+			}
+			if bv == bv {
+				if v := r1[x0]; v > bv || v != v {
+					best, bv = o1+x0, v
+				}
+			}
+			if bv == bv {
+				if v := r1[x0+1]; v > bv || v != v {
+					best, bv = o1+x0+1, v
+				}
+			}
+			d[ox], id[ox] = bv, int32(best)
 		}
 	}
 }
