@@ -49,7 +49,9 @@ discriminator scores of the GANs. DCGAN's and alpha-GAN's minibatch
 discrimination scores each image against a fixed reference batch of
 batch - 1 images (gan.Reference), whose features are computed once and
 reused by every scored batch, as xraylab keeps them while the weights do
-not change. W/sigma is recomputed every scored batch on both sides. The
+not change; likewise every spectrally normalised W/sigma is computed once
+and reused until a training step changes the weights or u, v
+(GNet.score_weights; xraylab's scoring graphs take it as an input). The
 discriminator saliency maps are off on both sides (xraylab draws them only
 for a run's test part).
 
@@ -172,6 +174,7 @@ class GNet(nn.Module):
         super().__init__()
         self.w, self.b, self.bn = nn.ParameterDict(), nn.ParameterDict(), nn.ModuleDict()
         self.u, self.v = {}, {}
+        self._sw = None  # score_weights' W/sigma, until a training step
         for l in layers:
             self.add(l, normal_std)
 
@@ -211,8 +214,17 @@ class GNet(nn.Module):
         self.u[key] = l2n(w @ self.v[key])
 
     def power_iterate(self):
+        self._sw = None  # the step changes u, v and the weights
         for key in self.u:
             self.iterate(key)
+
+    @torch.no_grad()
+    def score_weights(self):
+        """weights() for scoring, computed once while the weights and u, v
+        stay as they are (xraylab's scoring graphs keep W/sigma likewise)."""
+        if self._sw is None:
+            self._sw = self.weights()
+        return self._sw
 
     def weights(self):
         """The layers' weights for one phase, W/sigma where spectrally normed."""
@@ -330,7 +342,7 @@ class Reference:
     @torch.no_grad()
     def features(self):
         if self.feat is None:
-            self.feat = self.head.features(self.net, self.net.weights(), self.images, self.trunk, self.slope)
+            self.feat = self.head.features(self.net, self.net.score_weights(), self.images, self.trunk, self.slope)
         return self.feat
 
 
@@ -527,7 +539,7 @@ class DCGAN:
 
     @torch.no_grad()
     def score(self, x, m):
-        W = self.d.weights()
+        W = self.d.score_weights()
         return [torch.sigmoid(self.dh.disc_ref(self.d, W, x, self.ref.features(), self.dt, self.slope))]
 
 
@@ -587,9 +599,9 @@ class BiGAN:
     def score(self, x, m):
         for net in (self.g, self.e, self.d):
             net.eval()
-        ze = self.encode(self.e.weights(), x)
-        rec = self.generate(self.g.weights(), ze)
-        d = 1 - torch.sigmoid(self.disc(self.d.weights(), x, ze))
+        ze = self.encode(self.e.score_weights(), x)
+        rec = self.generate(self.g.score_weights(), ze)
+        d = 1 - torch.sigmoid(self.disc(self.d.score_weights(), x, ze))
         return recon_scores(x, rec, m, self.a.topk, self.a.sigma) + [d]
 
 
@@ -668,10 +680,10 @@ class AlphaGAN:
     def score(self, x, m):
         for net in (self.e, self.g, self.d, self.c):
             net.eval()
-        mu, _ = self.encode(self.e.weights(), x, False)
-        rec = self.generate(self.g.weights(), mu)
-        d = 1 - torch.sigmoid(self.dh.disc_ref(self.d, self.d.weights(), x, self.ref.features(), self.dt, self.slope))
-        c = 1 - torch.sigmoid(self.code(self.c.weights(), mu))
+        mu, _ = self.encode(self.e.score_weights(), x, False)
+        rec = self.generate(self.g.score_weights(), mu)
+        d = 1 - torch.sigmoid(self.dh.disc_ref(self.d, self.d.score_weights(), x, self.ref.features(), self.dt, self.slope))
+        c = 1 - torch.sigmoid(self.code(self.c.score_weights(), mu))
         return recon_scores(x, rec, m, self.a.topk, self.a.sigma) + [d, c, (c + d) / 2]
 
 

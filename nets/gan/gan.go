@@ -33,6 +33,10 @@ type Net struct {
 	Stats []*nets.BNStats
 	SN    []*ops.SNState
 	snIdx map[string]*ops.SNState
+	// gen counts power iterations and checkpoint loads; snVal are the
+	// scoring graphs' normalised weights (sncache.go)
+	gen   int
+	snVal map[string]*snCached
 }
 
 // NewNet is an empty network whose parameter names start with name + ".".
@@ -126,6 +130,7 @@ func (n *Net) AddMBD(name string, features, kernels, dims int, r *rand.Rand) {
 
 // PowerIterate advances every spectral-norm state by one step.
 func (n *Net) PowerIterate() {
+	n.gen++
 	for _, s := range n.SN {
 		ops.PowerIterate(n.PS.Get(s.Weight), s)
 	}
@@ -151,6 +156,7 @@ type Bind struct {
 	gn   *nets.GraphNet
 	snW  map[string]*G.Node
 	runs [][]*ops.BatchNorm
+	snIn []string // an inference graph's normalised-weight inputs (sncache.go)
 }
 
 func (b *Bind) weight(name string) (*G.Node, error) {
@@ -160,6 +166,14 @@ func (b *Bind) weight(name string) (*G.Node, error) {
 		return w, nil
 	}
 	if n, ok := b.snW[name]; ok {
+		return n, nil
+	}
+	if b.gn.Inference {
+		n, err := b.snInput(name, s)
+		if err != nil {
+			return nil, err
+		}
+		b.snW[name] = n
 		return n, nil
 	}
 	g, dt := b.gn.Graph, b.net.PS.Dtype
@@ -326,11 +340,15 @@ func (gg *Graph) SetFrom(name string, o *Out) {
 	ops.CopyDense(gg.inputs[name], o.v.(*tensor.Dense))
 }
 
-// Run loads every network's BN statistics into each forward pass and runs
+// Run loads every network's BN statistics into each forward pass (and, in
+// an inference graph, brings its normalised weights up to date) and runs
 // the graph.
 func (gg *Graph) Run() error {
 	for _, n := range gg.order {
 		b := gg.binds[n]
+		if err := b.refreshSN(); err != nil {
+			return fmt.Errorf("%s: %w", n.Name, err)
+		}
 		for _, run := range b.runs {
 			if len(run) != len(n.Stats) {
 				return fmt.Errorf("%s: a forward pass has %d BatchNorm layers, the network %d", n.Name, len(run), len(n.Stats))

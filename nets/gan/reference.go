@@ -211,7 +211,7 @@ func ImageDiscRef(b *Bind, x, fr *G.Node, trunk []Layer, head DiscHead, slope fl
 // setInputs fills a scoring graph's images and, where it compares them
 // with the reference, the reference's features.
 func (m *Base) setInputs(gg *Graph, b *nets.Batch) error {
-	gg.Set("x", ImagesOf(b))
+	nets.SetInput(gg.inputs["x"], b.Images) // straight from float32, no float64 copy
 	if _, ok := gg.inputs[refInput]; ok {
 		f, err := m.ref.features()
 		if err != nil {

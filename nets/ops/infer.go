@@ -333,6 +333,26 @@ func epilogue[T Float](act Act, src, dst []T, n, c, p int, mul, add []T) {
 		for t := lo; t < hi; t++ {
 			ci := t % c
 			s, d := src[t*p:(t+1)*p], dst[t*p:(t+1)*p]
+			// the common layers in one loop: BatchNorm + ReLU (CAE, VAE,
+			// generators), bias + LeakyReLU (the GANs' trunks)
+			switch {
+			case mul != nil && act.Kind == ActReLU:
+				m, b := mul[ci], add[ci]
+				for j, v := range s {
+					d[j] = max(m*v+b, 0)
+				}
+				continue
+			case mul == nil && add != nil && act.Kind == ActLeaky:
+				b := add[ci]
+				for j, v := range s {
+					v += b
+					if v < 0 {
+						v *= slope
+					}
+					d[j] = v
+				}
+				continue
+			}
 			switch {
 			case mul != nil:
 				m, b := mul[ci], add[ci]
@@ -531,4 +551,23 @@ func unpoolBNForward[T Float](op unpoolBNOp, y []T, params [][]T, dst []T) {
 			}
 		}
 	})
+}
+
+// SNValue computes W/σ exactly as SpectralNorm's node does, for an
+// inference graph that takes the normalised weight as an input: while the
+// weights and the power-iteration vectors stay as they are (scoring batch
+// after batch), it is computed once instead of on every run.
+type SNValue struct{ op snOp }
+
+// NewSNValue is a W/σ computation for a weight of dims dimensions; its
+// output tensor is kept, so every Compute writes the same tensor.
+func NewSNValue(dims int) *SNValue { return &SNValue{op: snOp{dims: dims, bufs: &opBufs{}}} }
+
+// Compute writes W/σ of (w, u, v) into the kept tensor and returns it.
+func (s *SNValue) Compute(w, u, v *tensor.Dense) (*tensor.Dense, error) {
+	out, err := s.op.Do(w, u, v)
+	if err != nil {
+		return nil, err
+	}
+	return out.(*tensor.Dense), nil
 }
