@@ -74,6 +74,17 @@ func TestFusedMatchesUnfused(t *testing.T) {
 				for _, act := range acts {
 					name := fmt.Sprintf("%v/%+v/aff%d/%v", dt, gm, aff, act)
 					x := randTensor(r, dt, -3, 3, gm.n, gm.cin, gm.h, gm.h)
+					if gm.k == 0 {
+						// the activations' edge cases: ±0, ±∞, NaN
+						for i, v := range []float64{math.Copysign(0, -1), 0, math.Inf(1), math.Inf(-1), math.NaN()} {
+							switch d := x.Data().(type) {
+							case []float32:
+								d[7*i] = float32(v)
+							case []float64:
+								d[7*i] = v
+							}
+						}
+					}
 					var w *tensor.Dense
 					cout := gm.cin
 					if gm.k > 0 {
@@ -316,5 +327,33 @@ func TestUnpoolBNMatchesUnfused(t *testing.T) {
 	want := "max unpool: fused only for non-overlapping windows, got 3x3 at stride 2"
 	if _, _, err := UnpoolBNInfer(y, p, s, s, Act{}); err == nil || err.Error() != want {
 		t.Fatalf("got error %v, want %q", err, want)
+	}
+}
+
+// TestBiasLeakyMatchesLeakyForward: the branch-free bias + LeakyReLU is
+// biasForward then leakyForward bit for bit, on random values and on ±0,
+// ±∞ and NaN, for every length (the unrolled part and the tail).
+func TestBiasLeakyMatchesLeakyForward(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	specials := []float32{float32(math.Copysign(0, -1)), 0, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()), 1e-45, -1e-45}
+	for _, slope := range []float32{0.01, 0.1, 0.2} {
+		for n := 0; n < 12; n++ {
+			s := make([]float32, n+len(specials))
+			for i := range s {
+				s[i] = float32(r.NormFloat64())
+			}
+			copy(s[n:], specials)
+			for _, b := range []float32{0, -0.5, 0.25} {
+				want, got, tmp := make([]float32, len(s)), make([]float32, len(s)), make([]float32, len(s))
+				biasForward(s, []float32{b}, 1, 1, len(s), tmp)
+				leakyForward(tmp, slope, want)
+				biasLeaky(s, got, b, slope)
+				for i := range want {
+					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+						t.Fatalf("slope %g, bias %g: value %d (%g) gives %g, leakyForward %g", slope, b, i, s[i], got[i], want[i])
+					}
+				}
+			}
+		}
 	}
 }
