@@ -145,13 +145,15 @@ type TopK struct {
 // masked squared error e = m⊙(x−x̂)², "<family>" = Σe/Σm and the top-k
 // scores (TopK) = the mean of the k largest e under the mask; the map is
 // e smoothed with the heatmap Gaussian. recon holds N×H×W values.
-func ReconstructionScores(b *Batch, recon []float64, family string, topK TopK, out *Scored) error {
+func ReconstructionScores[R float32 | float64](b *Batch, recon []R, family string, topK TopK, out *Scored) error {
 	return ErrorScores(b, recon, family, topK, func(d float64) float64 { return d * d }, true, out)
 }
 
 // ErrorScores is ReconstructionScores for any per-pixel error e = f(m⊙(x−x̂))
 // (the VAE's L1 uses |·|); withMap also sets out.Maps to the smoothed e.
-func ErrorScores(b *Batch, recon []float64, family string, topK TopK, f func(float64) float64, withMap bool, out *Scored) error {
+// recon may be the graph's float32 output itself (no float64 copy: each
+// value is widened exactly where it is used).
+func ErrorScores[R float32 | float64](b *Batch, recon []R, family string, topK TopK, f func(float64) float64, withMap bool, out *Scored) error {
 	if len(recon) != len(b.Images) {
 		return fmt.Errorf("%d reconstructed values for %d pixels", len(recon), len(b.Images))
 	}
@@ -181,7 +183,7 @@ func ErrorScores(b *Batch, recon []float64, family string, topK TopK, f func(flo
 			under = under[:0]
 			var sum, msum float64
 			for p := range img {
-				e := f(float64(mask[p]) * (float64(img[p]) - rec[p]))
+				e := f(float64(mask[p]) * (float64(img[p]) - float64(rec[p])))
 				se[p] = float32(e)
 				sum += e
 				msum += float64(mask[p])

@@ -190,6 +190,16 @@ func (m *Model) TrainStep(b *nets.Batch) (map[string]float64, error) {
 
 // Reconstruct runs the inference graph (running BN statistics) on b.
 func (m *Model) Reconstruct(b *nets.Batch) ([]float64, error) {
+	ag, err := m.run(b)
+	if err != nil {
+		return nil, err
+	}
+	return nets.Float64s(ag.Recon.Value()), nil
+}
+
+// run runs the inference graph on b; its Recon holds the reconstruction
+// until the next run.
+func (m *Model) run(b *nets.Batch) (*Graph, error) {
 	ag, err := m.graph(b.N, false)
 	if err != nil {
 		return nil, err
@@ -202,7 +212,7 @@ func (m *Model) Reconstruct(b *nets.Batch) ([]float64, error) {
 	if err := ag.VM.RunAll(); err != nil {
 		return nil, fmt.Errorf("%s: scoring: %w", m.Name(), err)
 	}
-	return nets.Float64s(ag.Recon.Value()), nil
+	return ag, nil
 }
 
 // Score gives "mse" and "mse_top<k>" per image and the smoothed error maps.
@@ -210,12 +220,21 @@ func (m *Model) Score(b *nets.Batch) (*nets.Scored, error) {
 	if err := m.CheckBatch(b); err != nil {
 		return nil, err
 	}
-	recon, err := m.Reconstruct(b)
+	ag, err := m.run(b)
 	if err != nil {
 		return nil, err
 	}
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
+	// the scores read the graph's output directly, before the next run
+	switch recon := ag.Recon.Value().Data().(type) {
+	case []float32:
+		err = nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out)
+	case []float64:
+		err = nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out)
+	default:
+		err = fmt.Errorf("reconstruction of type %T", recon)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	return out, nil

@@ -438,19 +438,37 @@ func (m *vae) trainWith(b *nets.Batch, eps []float64) (map[string]float64, error
 // inference runs the inference graph (running BN statistics, z = μ) and
 // returns the reconstruction (N×H×W), μ and log σ² (N×z).
 func (m *vae) inference(b *nets.Batch) (recon, mu, logvar []float64, err error) {
-	vg, err := m.graph(b.N, false)
+	vg, err := m.run(b)
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	return nets.Float64s(vg.out.recon), nets.Float64s(vg.out.mu), nets.Float64s(vg.out.logvar), nil
+}
+
+// run runs the inference graph on b; its outputs hold until the next run.
+func (m *vae) run(b *nets.Batch) (*vaeGraph, error) {
+	vg, err := m.graph(b.N, false)
+	if err != nil {
+		return nil, err
+	}
 	if err := vg.Net.LoadStats(m.stats); err != nil {
-		return nil, nil, nil, fmt.Errorf("vae: %w", err)
+		return nil, fmt.Errorf("vae: %w", err)
 	}
 	nets.SetInput(vg.XT, b.Images)
 	vg.VM.Reset()
 	if err := vg.VM.RunAll(); err != nil {
-		return nil, nil, nil, fmt.Errorf("vae: scoring: %w", err)
+		return nil, fmt.Errorf("vae: scoring: %w", err)
 	}
-	return nets.Float64s(vg.out.recon), nets.Float64s(vg.out.mu), nets.Float64s(vg.out.logvar), nil
+	return vg, nil
+}
+
+// reconScores are the mse and l1 scores (and the map) of the graph's
+// reconstruction, read in its own dtype.
+func reconScores[R float32 | float64](b *nets.Batch, recon []R, topK nets.TopK, out *nets.Scored) error {
+	if err := nets.ReconstructionScores(b, recon, "mse", topK, out); err != nil {
+		return err
+	}
+	return nets.ErrorScores(b, recon, "l1", topK, math.Abs, false, out)
 }
 
 // Score gives per image: kld = −½Σⱼ(1 + log σ²ⱼ − μⱼ² − σ²ⱼ) summed over
@@ -466,15 +484,21 @@ func (m *vae) Score(b *nets.Batch) (*nets.Scored, error) {
 	if err := m.CheckBatch(b); err != nil {
 		return nil, err
 	}
-	recon, mu, logvar, err := m.inference(b)
+	vg, err := m.run(b)
 	if err != nil {
 		return nil, err
 	}
+	mu, logvar := nets.Float64s(vg.out.mu), nets.Float64s(vg.out.logvar)
 	out := &nets.Scored{}
-	if err := nets.ReconstructionScores(b, recon, "mse", m.TopKs(), out); err != nil {
-		return nil, fmt.Errorf("vae: %w", err)
+	switch recon := vg.out.recon.Data().(type) {
+	case []float32:
+		err = reconScores(b, recon, m.TopKs(), out)
+	case []float64:
+		err = reconScores(b, recon, m.TopKs(), out)
+	default:
+		err = fmt.Errorf("reconstruction of type %T", recon)
 	}
-	if err := nets.ErrorScores(b, recon, "l1", m.TopKs(), math.Abs, false, out); err != nil {
+	if err != nil {
 		return nil, fmt.Errorf("vae: %w", err)
 	}
 	kld := make([]float64, b.N)
