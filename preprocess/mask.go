@@ -176,6 +176,14 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	mask, raw := make([]bool, n), make([]bool, n)
 	bg := quadBackground(s, field, w, h)
 	edge := edgeBackground(s, bg, w, h, lw, lh)
+	// The edge model is -inf but in a band along the edges: only its
+	// finite pixels can raise the background.
+	var edgeAt []int32
+	for i, e := range edge {
+		if !math.IsInf(float64(e), -1) {
+			edgeAt = append(edgeAt, int32(i))
+		}
+	}
 	if maskBroadSigma > 0 {
 		// A broad surface that follows exposure fields but not the hand:
 		// samples far above the quadratic (the hand) are dropped twice.
@@ -247,8 +255,10 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 				bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
 			}
 		}
-		for i, e := range edge {
-			bg[i] = max(bg[i], e)
+		for _, i := range edgeAt {
+			if e := edge[i]; e > bg[i] {
+				bg[i] = e
+			}
 		}
 		// Noise: robust σ of the background residual's darker half.
 		var neg, pos []float64
@@ -473,8 +483,17 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 	for i, p := range pts {
 		in[i] = p.v <= cut
 	}
-	basis := func(x, y float64) [6]float64 { return [6]float64{1, x, y, x * x, x * y, y * y} }
+	// Each point's basis is computed once; the normal equations are
+	// summed on and above the diagonal only (the products below it are
+	// the same numbers) and each pass evaluates the surface once per
+	// point: the same sums in the same order as the plain loops.
+	basis := make([][6]float64, len(pts))
+	for i, p := range pts {
+		basis[i] = [6]float64{1, p.x, p.y, p.x * p.x, p.x * p.y, p.y * p.y}
+	}
 	var coef [6]float64
+	fit := make([]float64, len(pts))
+	res := make([]float64, 0, len(pts))
 	for pass := 0; pass < 4; pass++ {
 		var ata [6][6]float64
 		var atb [6]float64
@@ -482,12 +501,17 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 			if !in[i] {
 				continue
 			}
-			b := basis(p.x, p.y)
+			b := &basis[i]
 			for r := 0; r < 6; r++ {
 				atb[r] += b[r] * p.v
-				for c := 0; c < 6; c++ {
+				for c := r; c < 6; c++ {
 					ata[r][c] += b[r] * b[c]
 				}
+			}
+		}
+		for r := 1; r < 6; r++ {
+			for c := 0; c < r; c++ {
+				ata[r][c] = ata[c][r]
 			}
 		}
 		c, ok := solve6(ata, atb)
@@ -495,15 +519,16 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 			break
 		}
 		coef = c
-		var res []float64
+		res = res[:0]
 		for i, p := range pts {
+			fit[i] = p.v - eval6(coef, basis[i])
 			if in[i] {
-				res = append(res, math.Abs(p.v-eval6(coef, basis(p.x, p.y))))
+				res = append(res, math.Abs(fit[i]))
 			}
 		}
 		sd := math.Max(0.5, 1.4826*median(res))
-		for i, p := range pts {
-			in[i] = p.v-eval6(coef, basis(p.x, p.y)) < 2.5*sd
+		for i := range pts {
+			in[i] = fit[i] < 2.5*sd
 		}
 	}
 	// eval6 over the grid, with the terms of one coordinate computed once
@@ -576,30 +601,22 @@ func solve6(a [6][6]float64, b [6]float64) ([6]float64, bool) {
 // any sample it falls back to prior.
 func localBackground(s, wt, prior []float32, w, h, lw, lh int, sigma float64) []float32 {
 	const eps = 0.02
-	// The three images to shrink go through one resize as the channels of
-	// one image: OpenCV shrinks each channel with the same weights and
-	// sums as alone, in a third of the passes.
-	ln, lwt, lp := make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
+	// Each image shrinks through its own resize straight from Go memory
+	// (floatView): interleaving the three into one three-channel image
+	// for a single resize cost more than the two extra resizes.
+	var ln, lwt, lp []float32
 	if w == lw && h == lh {
+		ln = make([]float32, lw*lh)
 		for i := range s {
 			ln[i] = s[i] * wt[i]
 		}
-		copy(lwt, wt)
-		copy(lp, prior)
+		lwt, lp = append([]float32(nil), wt...), append([]float32(nil), prior...)
 	} else {
-		in := make([]float32, 3*w*h)
-		for i := range s {
-			in[3*i], in[3*i+1], in[3*i+2] = s[i]*wt[i], wt[i], prior[i]
+		sw := make([]float32, w*h)
+		for i := range sw {
+			sw[i] = s[i] * wt[i]
 		}
-		out := make([]float32, 3*lw*lh)
-		m, r := floatViewC(in, w, h, 3), floatViewC(out, lw, lh, 3)
-		gocv.Resize(m, &r, image.Pt(lw, lh), 0, 0, gocv.InterpolationArea)
-		m.Close()
-		r.Close()
-		runtime.KeepAlive(in)
-		for i := range ln {
-			ln[i], lwt[i], lp[i] = out[3*i], out[3*i+1], out[3*i+2]
-		}
+		ln, lwt, lp = resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)
 	}
 	sigma = math.Max(1, sigma)
 	bn, bw := blurF(ln, lw, lh, sigma), blurF(lwt, lw, lh, sigma)
@@ -663,24 +680,32 @@ func floatViewC(src []float32, w, h, cn int) gocv.Mat {
 // cleanMask opens the mask (scan lines, glow bands and dust go) and keeps
 // the hand-like components with their holes filled.
 func cleanMask(mask []bool, w, h int) []bool {
-	m := boolMat(mask, w, h)
+	m := boolView(mask, w, h)
 	defer m.Close()
 	comps := handComponents(m)
-	out := gocv.Zeros(h, w, gocv.MatTypeCV8U)
-	defer out.Close()
-	fillComps(&out, comps)
-	return matBool(out)
+	out := make([]bool, w*h)
+	if len(comps) > 0 {
+		o := boolView(out, w, h)
+		fillCompsWith(&o, comps, colorTrue)
+		o.Close()
+	}
+	return out
 }
 
 // labelBool labels the 8-connected regions of a boolean mask 1..n (0 off).
 func labelBool(mask []bool, w, h int) ([]int32, int) {
-	m := boolMat(mask, w, h)
+	m := boolView(mask, w, h)
 	defer m.Close()
-	labels := gocv.NewMat()
+	// OpenCV writes the labels straight into lab: the Mat over it already
+	// has the result's size and type.
+	lab := make([]int32, w*h)
+	labels, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV32S, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(lab))), 4*len(lab)))
+	if err != nil {
+		panic("preprocess: label view: " + err.Error()) // only for an empty mask, which the masks never pass
+	}
 	defer labels.Close()
 	n := gocv.ConnectedComponents(m, &labels) - 1
-	raw, _ := labels.DataPtrUint8() // CV_32S, native order: read it as int32s
-	lab := append([]int32(nil), unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(raw))), w*h)...)
+	runtime.KeepAlive(lab)
 	return lab, n
 }
 
@@ -720,12 +745,15 @@ func openLow(mask []bool, w, h, lw, lh int, d float64) []bool {
 
 // dilateBool grows a boolean mask by r pixels (square structuring element).
 func dilateBool(mask []bool, w, h, r int) []bool {
-	m := boolMat(mask, w, h)
+	out := make([]bool, w*h)
+	m, o := boolView(mask, w, h), boolView(out, w, h)
 	defer m.Close()
+	defer o.Close()
 	ker := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*r+1, 2*r+1))
 	defer ker.Close()
-	gocv.Dilate(m, &m, ker)
-	return matBool(m)
+	gocv.Dilate(m, &o, ker)
+	runtime.KeepAlive(mask)
+	return out
 }
 
 // boolMat is a boolean mask as an 8-bit 0/255 Mat.
@@ -741,14 +769,22 @@ func boolMat(mask []bool, w, h int) gocv.Mat {
 	return m
 }
 
-// matBool is the non-zero pixels of a continuous 8-bit Mat.
-func matBool(m gocv.Mat) []bool {
-	px, _ := m.DataPtrUint8()
-	res := make([]bool, len(px))
-	for i, v := range px {
-		res[i] = v != 0
+// colorTrue draws true into a boolView.
+var colorTrue = color.RGBA{R: 1, G: 1, B: 1, A: 1}
+
+// boolView is an 8-bit Mat over a boolean mask's memory (no copy): Go
+// stores a bool as one byte, 0 or 1, which OpenCV's binary operations
+// (morphology, contours, labelling: all "non-zero is set") read as they
+// read 0/255, and whose results (dilations, fills with colorTrue) stay 0
+// or 1. The masks went through 0/255 copies a few dozen times per image,
+// a good part of their time. Only 0/1 may ever be written into it.
+func boolView(mask []bool, w, h int) gocv.Mat {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(mask))), len(mask))
+	m, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, b)
+	if err != nil {
+		panic("preprocess: mask view: " + err.Error()) // only for an empty mask, which the masks never pass
 	}
-	return res
+	return m
 }
 
 func median(v []float64) float64 { return quantile(v, 0.5) }
@@ -835,7 +871,10 @@ func handComponents(bin gocv.Mat) []handComp {
 }
 
 // fillComps draws the components' outlines filled, which also fills holes.
-func fillComps(dst *gocv.Mat, comps []handComp) {
+func fillComps(dst *gocv.Mat, comps []handComp) { fillCompsWith(dst, comps, colorWhite) }
+
+// fillCompsWith is fillComps in colour col.
+func fillCompsWith(dst *gocv.Mat, comps []handComp, col color.RGBA) {
 	if len(comps) == 0 {
 		return
 	}
@@ -845,7 +884,7 @@ func fillComps(dst *gocv.Mat, comps []handComp) {
 	}
 	pv := gocv.NewPointsVectorFromPoints(pts)
 	defer pv.Close()
-	gocv.FillPoly(dst, pv, colorWhite)
+	gocv.FillPoly(dst, pv, col)
 }
 
 // grabCutRefine runs GrabCut seeded from a first mask: its eroded core is
