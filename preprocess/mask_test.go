@@ -1,0 +1,38 @@
+package preprocess
+
+import (
+	"math/rand"
+	"testing"
+)
+
+// TestShrink4MatchesOpenCV: the fused 4× shrink of localBackground gives
+// OpenCV's INTER_AREA resizes of s·wt, wt and prior bit for bit, for
+// widths that are and are not multiples of a SIMD register, with negative
+// values and zeros among them.
+func TestShrink4MatchesOpenCV(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, sz := range [][2]int{{128, 128}, {97, 75}, {13, 7}, {1, 3}, {33, 128}} {
+		lw, lh := sz[0], sz[1]
+		w, h := 4*lw, 4*lh
+		s, wt, prior := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
+		for i := range s {
+			s[i] = float32(rng.Float64() * 255)
+			wt[i] = float32(rng.Intn(2))
+			prior[i] = float32(rng.NormFloat64() * 100)
+		}
+		sw := make([]float32, w*h)
+		for i := range sw {
+			sw[i] = s[i] * wt[i]
+		}
+		want := [][]float32{resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)}
+		got := [][]float32{make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)}
+		shrink4(s, wt, prior, w, lw, lh, got[0], got[1], got[2])
+		for k, name := range []string{"s·wt", "wt", "prior"} {
+			for i := range want[k] {
+				if got[k][i] != want[k][i] {
+					t.Fatalf("%d×%d → %d×%d, %s: pixel %d is %v, OpenCV %v", w, h, lw, lh, name, i, got[k][i], want[k][i])
+				}
+			}
+		}
+	}
+}
