@@ -647,15 +647,13 @@ func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float6
 			ln[i] = s[i] * wt[i]
 		}
 		lwt, lp = append([]float32(nil), wt...), append([]float32(nil), prior...)
-	} else if w == 4*lw && h == 4*lh {
-		ln, lwt, lp = make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
-		shrink4(s, wt, prior, w, lw, lh, ln, lwt, lp)
 	} else {
-		sw := make([]float32, w*h)
-		for i := range sw {
-			sw[i] = s[i] * wt[i]
+		ln, lwt, lp = make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
+		if w == 4*lw && h == 4*lh {
+			shrink4(s, wt, prior, w, lw, lh, ln, lwt, lp)
+		} else {
+			shrinkArea(s, wt, prior, w, h, lw, lh, ln, lwt, lp)
 		}
-		ln, lwt, lp = resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)
 	}
 	sigma = math.Max(1, sigma)
 	bn, bw := blurF(ln, lw, lh, sigma), blurF(lwt, lw, lh, sigma)
@@ -690,6 +688,96 @@ func shrink4(s, wt, prior []float32, w, lw, lh int, ln, lwt, lp []float32) {
 			lp[i] = (bp[0] + bp[1] + bp[2] + bp[3]) * sc
 		}
 	}
+}
+
+// areaTap is one source pixel's share of a destination pixel in OpenCV's
+// INTER_AREA shrink by a non-integer factor (its DecimateAlpha).
+type areaTap struct {
+	di, si int
+	alpha  float32
+}
+
+// areaTaps is OpenCV's computeResizeAreaTab for one axis (ssize source
+// pixels onto dsize), in its order and with its rounding.
+func areaTaps(ssize, dsize int) []areaTap {
+	scale := 1 / (float64(dsize) / float64(ssize))
+	var tab []areaTap
+	for dx := 0; dx < dsize; dx++ {
+		fsx1 := float64(dx) * scale
+		fsx2 := fsx1 + scale
+		cell := math.Min(scale, float64(ssize)-fsx1)
+		sx1, sx2 := int(math.Ceil(fsx1)), int(math.Floor(fsx2))
+		sx2 = min(sx2, ssize-1)
+		sx1 = min(sx1, sx2)
+		if float64(sx1)-fsx1 > 1e-3 {
+			tab = append(tab, areaTap{dx, sx1 - 1, float32((float64(sx1) - fsx1) / cell)})
+		}
+		for sx := sx1; sx < sx2; sx++ {
+			tab = append(tab, areaTap{dx, sx, float32(1.0 / cell)})
+		}
+		if fsx2-float64(sx2) > 1e-3 {
+			tab = append(tab, areaTap{dx, sx2, float32(math.Min(math.Min(fsx2-float64(sx2), 1), cell) / cell)})
+		}
+	}
+	return tab
+}
+
+// shrinkArea is shrink4 for any other shrink to lw×lh: OpenCV's INTER_AREA
+// by a non-integer factor (ResizeArea_Invoker: each source row is summed
+// across with the x weights, then the rows into the destination row with
+// the y weights, all in float32) of s·wt, wt and prior, to the last bit
+// (TestShrinkAreaMatchesOpenCV), in one pass. An integer factor other
+// than 4 on both axes takes OpenCV's other path and is left to it.
+func shrinkArea(s, wt, prior []float32, w, h, lw, lh int, ln, lwt, lp []float32) {
+	if w%lw == 0 && h%lh == 0 {
+		sw := make([]float32, w*h)
+		for i := range sw {
+			sw[i] = s[i] * wt[i]
+		}
+		resizeInto(ln, sw, w, h, lw, lh)
+		resizeInto(lwt, wt, w, h, lw, lh)
+		resizeInto(lp, prior, w, h, lw, lh)
+		return
+	}
+	xt, yt := areaTaps(w, lw), areaTaps(h, lh)
+	bn, bw, bp := make([]float32, lw), make([]float32, lw), make([]float32, lw)
+	sn, sw, sp := make([]float32, lw), make([]float32, lw), make([]float32, lw)
+	prevDy, lastSy := yt[0].di, -1
+	flush := func(dy int) {
+		copy(ln[dy*lw:(dy+1)*lw], sn)
+		copy(lwt[dy*lw:(dy+1)*lw], sw)
+		copy(lp[dy*lw:(dy+1)*lw], sp)
+	}
+	for _, y := range yt {
+		if y.si != lastSy { // a row split between two destination rows is summed once
+			clear(bn)
+			clear(bw)
+			clear(bp)
+			o := y.si * w
+			rs, rw, rp := s[o:o+w], wt[o:o+w], prior[o:o+w]
+			for _, x := range xt {
+				bn[x.di] += float32(float32(rs[x.si]*rw[x.si]) * x.alpha)
+				bw[x.di] += float32(rw[x.si] * x.alpha)
+				bp[x.di] += float32(rp[x.si] * x.alpha)
+			}
+			lastSy = y.si
+		}
+		beta := y.alpha
+		if y.di != prevDy {
+			flush(prevDy)
+			for i := range sn {
+				sn[i], sw[i], sp[i] = beta*bn[i], beta*bw[i], beta*bp[i]
+			}
+			prevDy = y.di
+		} else {
+			for i := range sn {
+				sn[i] += float32(beta * bn[i])
+				sw[i] += float32(beta * bw[i])
+				sp[i] += float32(beta * bp[i])
+			}
+		}
+	}
+	flush(prevDy)
 }
 
 // resizeF resamples a float image (area when shrinking, linear when growing).

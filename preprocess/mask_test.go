@@ -36,3 +36,34 @@ func TestShrink4MatchesOpenCV(t *testing.T) {
 		}
 	}
 }
+
+// TestShrinkAreaMatchesOpenCV: shrinkArea gives OpenCV's INTER_AREA
+// resizes of s·wt, wt and prior bit for bit for non-integer factors (the
+// sizes a carrier crop leaves), and for integer ones, which it hands to
+// OpenCV.
+func TestShrinkAreaMatchesOpenCV(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for _, sz := range [][4]int{{470, 389, 128, 106}, {512, 389, 128, 97}, {389, 512, 97, 128}, {300, 200, 128, 85}, {129, 130, 128, 129}, {387, 300, 128, 99}, {384, 256, 128, 85}, {256, 256, 128, 128}, {384, 384, 128, 128}} {
+		w, h, lw, lh := sz[0], sz[1], sz[2], sz[3]
+		s, wt, prior := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
+		for i := range s {
+			s[i] = float32(rng.Float64() * 255)
+			wt[i] = float32(rng.Intn(2))
+			prior[i] = float32(rng.NormFloat64() * 100)
+		}
+		sw := make([]float32, w*h)
+		for i := range sw {
+			sw[i] = s[i] * wt[i]
+		}
+		want := [][]float32{resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)}
+		got := [][]float32{make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)}
+		shrinkArea(s, wt, prior, w, h, lw, lh, got[0], got[1], got[2])
+		for k, name := range []string{"s·wt", "wt", "prior"} {
+			for i := range want[k] {
+				if got[k][i] != want[k][i] {
+					t.Fatalf("%d×%d → %d×%d, %s: pixel %d is %v, OpenCV %v", w, h, lw, lh, name, i, got[k][i], want[k][i])
+				}
+			}
+		}
+	}
+}
