@@ -230,13 +230,21 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			area := make([]int, nl+1)
 			near := make([]bool, nl+1)
 			for i, l := range lab {
-				area[l]++
-				near[l] = near[l] || excl[i]
+				if l != 0 { // counting the background's pixels would chain every step on one counter
+					area[l]++
+					if excl[i] {
+						near[l] = true
+					}
+				}
 			}
+			keep := make([]bool, nl+1) // keep[0] (background) stays false
 			any := false
+			for l := 1; l <= nl; l++ {
+				keep[l] = !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
+				any = any || keep[l]
+			}
 			for i, l := range lab {
-				raw[i] = l > 0 && !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
-				any = any || raw[i]
+				raw[i] = keep[l]
 			}
 			if any {
 				dilateBool(grown, raw, w, h, r)
@@ -295,8 +303,14 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 		} else {
 			dt = math.Max(maskMinStep, math.Max(maskNoiseK*noise, maskContrastK*median(pos)))
 		}
-		for i := range s {
-			raw[i] = field[i] && float64(s[i]-bg[i]) > dt
+		// float64(v) > dt is v > the largest float32 not above dt: the
+		// same test in float32.
+		t32 := float32(dt)
+		if float64(t32) > dt {
+			t32 = math.Nextafter32(t32, float32(math.Inf(-1)))
+		}
+		for i, v := range s[:n] {
+			raw[i] = v-bg[i] > t32 && field[i]
 		}
 		cleanMask(mask, raw, w, h)
 		if round == maskRounds {
@@ -498,7 +512,7 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 	n := w * h
 	step := max(1, int(math.Sqrt(float64(n)/20000)))
 	type pt struct{ x, y, v float64 }
-	var pts []pt
+	pts := make([]pt, 0, ((h+step-1)/step)*((w+step-1)/step))
 	for y := 0; y < h; y += step {
 		for x := 0; x < w; x += step {
 			if i := y*w + x; field[i] {
