@@ -754,6 +754,12 @@ func shrinkArea(s, wt, prior []float32, w, h, lw, lh int, ln, lwt, lp []float32)
 		return
 	}
 	xt, yt := areaTaps(w, lw), areaTaps(h, lh)
+	// A destination pixel's x taps are consecutive in the table: each is
+	// summed in a local, in the table's order.
+	xo := make([]int, lw+1)
+	for k, x := range xt {
+		xo[x.di+1] = k + 1
+	}
 	bn, bw, bp := make([]float32, lw), make([]float32, lw), make([]float32, lw)
 	sn, sw, sp := make([]float32, lw), make([]float32, lw), make([]float32, lw)
 	prevDy, lastSy := yt[0].di, -1
@@ -764,15 +770,16 @@ func shrinkArea(s, wt, prior []float32, w, h, lw, lh int, ln, lwt, lp []float32)
 	}
 	for _, y := range yt {
 		if y.si != lastSy { // a row split between two destination rows is summed once
-			clear(bn)
-			clear(bw)
-			clear(bp)
 			o := y.si * w
 			rs, rw, rp := s[o:o+w], wt[o:o+w], prior[o:o+w]
-			for _, x := range xt {
-				bn[x.di] += float32(float32(rs[x.si]*rw[x.si]) * x.alpha)
-				bw[x.di] += float32(rw[x.si] * x.alpha)
-				bp[x.di] += float32(rp[x.si] * x.alpha)
+			for dx := range bn {
+				var an, aw, ap float32
+				for _, x := range xt[xo[dx]:xo[dx+1]] {
+					an += float32(float32(rs[x.si]*rw[x.si]) * x.alpha)
+					aw += float32(rw[x.si] * x.alpha)
+					ap += float32(rp[x.si] * x.alpha)
+				}
+				bn[dx], bw[dx], bp[dx] = an, aw, ap
 			}
 			lastSy = y.si
 		}
