@@ -670,9 +670,22 @@ func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float6
 		}
 	}
 	sigma = math.Max(1, sigma)
-	bn, bw := blurF(ln, lw, lh, sigma), blurF(lwt, lw, lh, sigma)
+	// Samples and weights are blurred as the two channels of one image:
+	// OpenCV filters each channel with the same arithmetic as alone (the
+	// same bits), in one pass.
+	two, blurred := make([]float32, 2*lw*lh), make([]float32, 2*lw*lh)
+	for i := range ln {
+		two[2*i], two[2*i+1] = ln[i], lwt[i]
+	}
+	m, r := floatViewC(two, lw, lh, 2), floatViewC(blurred, lw, lh, 2)
+	gocv.GaussianBlur(m, &r, image.Pt(0, 0), sigma, sigma, gocv.BorderReplicate)
+	m.Close()
+	r.Close()
+	runtime.KeepAlive(two)
+	runtime.KeepAlive(blurred)
+	bn := ln
 	for i := range bn {
-		bn[i] = (bn[i] + eps*lp[i]) / (bw[i] + eps)
+		bn[i] = (blurred[2*i] + eps*lp[i]) / (blurred[2*i+1] + eps)
 	}
 	resizeInto(dst, bn, lw, lh, w, h)
 }
@@ -845,12 +858,12 @@ func blurF(src []float32, w, h int, sigma float64) []float32 {
 // type. gocv's Mat keeps src referenced while it lives.
 func floatView(src []float32, w, h int) gocv.Mat { return floatViewC(src, w, h, 1) }
 
-// floatViewC is floatView for cn (1 or 3) interleaved channels.
+// floatViewC is floatView for cn (1 or 2) interleaved channels.
 func floatViewC(src []float32, w, h, cn int) gocv.Mat {
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src))
 	mt := gocv.MatTypeCV32F
-	if cn == 3 {
-		mt = gocv.MatTypeCV32FC3
+	if cn == 2 {
+		mt = gocv.MatTypeCV32FC2
 	}
 	m, err := gocv.NewMatFromBytes(h, w, mt, b)
 	if err != nil {

@@ -1,8 +1,11 @@
 package preprocess
 
 import (
+	"image"
 	"math/rand"
 	"testing"
+
+	"gocv.io/x/gocv"
 )
 
 // TestShrink4MatchesOpenCV: the fused 4× shrink of localBackground gives
@@ -62,6 +65,37 @@ func TestShrinkAreaMatchesOpenCV(t *testing.T) {
 			for i := range want[k] {
 				if got[k][i] != want[k][i] {
 					t.Fatalf("%d×%d → %d×%d, %s: pixel %d is %v, OpenCV %v", w, h, lw, lh, name, i, got[k][i], want[k][i])
+				}
+			}
+		}
+	}
+}
+
+// TestTwoChannelBlurMatchesOneChannel: localBackground blurs samples and
+// weights as the two channels of one image because OpenCV's Gaussian
+// blur gives each channel the bits it gives that channel alone; this
+// checks that at the sizes and σ of the masks (the rounds' and the broad
+// surface's) and at odd sizes.
+func TestTwoChannelBlurMatchesOneChannel(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	for _, sz := range [][2]int{{128, 106}, {97, 128}, {128, 128}, {13, 7}} {
+		for _, sigma := range []float64{1, 5.3, 6.4, 31.8, 38.4} {
+			w, h := sz[0], sz[1]
+			a, b := make([]float32, w*h), make([]float32, w*h)
+			two := make([]float32, 2*w*h)
+			for i := range a {
+				a[i], b[i] = float32(rng.Float64()*255), float32(rng.Intn(2))
+				two[2*i], two[2*i+1] = a[i], b[i]
+			}
+			wa, wb := blurF(a, w, h, sigma), blurF(b, w, h, sigma)
+			out := make([]float32, 2*w*h)
+			m, r := floatViewC(two, w, h, 2), floatViewC(out, w, h, 2)
+			gocv.GaussianBlur(m, &r, image.Pt(0, 0), sigma, sigma, gocv.BorderReplicate)
+			m.Close()
+			r.Close()
+			for i := range wa {
+				if out[2*i] != wa[i] || out[2*i+1] != wb[i] {
+					t.Fatalf("%d×%d, σ %v: pixel %d is (%v, %v) blurred together, (%v, %v) alone", w, h, sigma, i, out[2*i], out[2*i+1], wa[i], wb[i])
 				}
 			}
 		}
