@@ -16,27 +16,9 @@ func TestShrink4MatchesOpenCV(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	for _, sz := range [][2]int{{128, 128}, {97, 75}, {13, 7}, {1, 3}, {33, 128}} {
 		lw, lh := sz[0], sz[1]
-		w, h := 4*lw, 4*lh
-		s, wt, prior := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
-		for i := range s {
-			s[i] = float32(rng.Float64() * 255)
-			wt[i] = float32(rng.Intn(2))
-			prior[i] = float32(rng.NormFloat64() * 100)
-		}
-		sw := make([]float32, w*h)
-		for i := range sw {
-			sw[i] = s[i] * wt[i]
-		}
-		want := [][]float32{resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)}
-		got := [][]float32{make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)}
-		shrink4(s, wt, prior, w, lw, lh, got[0], got[1], got[2])
-		for k, name := range []string{"s·wt", "wt", "prior"} {
-			for i := range want[k] {
-				if got[k][i] != want[k][i] {
-					t.Fatalf("%d×%d → %d×%d, %s: pixel %d is %v, OpenCV %v", w, h, lw, lh, name, i, got[k][i], want[k][i])
-				}
-			}
-		}
+		checkShrink(t, rng, 4*lw, 4*lh, lw, lh, func(s, wt, prior, ln, lwt, lp []float32) {
+			shrink4(s, wt, prior, 4*lw, lw, lh, ln, lwt, lp)
+		})
 	}
 }
 
@@ -48,24 +30,31 @@ func TestShrinkAreaMatchesOpenCV(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for _, sz := range [][4]int{{470, 389, 128, 106}, {512, 389, 128, 97}, {389, 512, 97, 128}, {300, 200, 128, 85}, {129, 130, 128, 129}, {387, 300, 128, 99}, {384, 256, 128, 85}, {256, 256, 128, 128}, {384, 384, 128, 128}} {
 		w, h, lw, lh := sz[0], sz[1], sz[2], sz[3]
-		s, wt, prior := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
-		for i := range s {
-			s[i] = float32(rng.Float64() * 255)
-			wt[i] = float32(rng.Intn(2))
-			prior[i] = float32(rng.NormFloat64() * 100)
-		}
-		sw := make([]float32, w*h)
-		for i := range sw {
-			sw[i] = s[i] * wt[i]
-		}
-		want := [][]float32{resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)}
-		got := [][]float32{make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)}
-		shrinkArea(s, wt, prior, w, h, lw, lh, got[0], got[1], got[2])
-		for k, name := range []string{"s·wt", "wt", "prior"} {
-			for i := range want[k] {
-				if got[k][i] != want[k][i] {
-					t.Fatalf("%d×%d → %d×%d, %s: pixel %d is %v, OpenCV %v", w, h, lw, lh, name, i, got[k][i], want[k][i])
-				}
+		checkShrink(t, rng, w, h, lw, lh, func(s, wt, prior, ln, lwt, lp []float32) {
+			shrinkArea(s, wt, prior, w, h, lw, lh, ln, lwt, lp)
+		})
+	}
+}
+
+// checkShrink compares shrink's three outputs on random w×h images (grey
+// levels, 0/1 weights, a prior with negative values) with OpenCV's
+// INTER_AREA resizes to lw×lh.
+func checkShrink(t *testing.T, rng *rand.Rand, w, h, lw, lh int, shrink func(s, wt, prior, ln, lwt, lp []float32)) {
+	t.Helper()
+	s, wt, prior, sw := make([]float32, w*h), make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)
+	for i := range s {
+		s[i] = float32(rng.Float64() * 255)
+		wt[i] = float32(rng.Intn(2))
+		prior[i] = float32(rng.NormFloat64() * 100)
+		sw[i] = s[i] * wt[i]
+	}
+	want := [][]float32{resizeF(sw, w, h, lw, lh), resizeF(wt, w, h, lw, lh), resizeF(prior, w, h, lw, lh)}
+	got := [][]float32{make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)}
+	shrink(s, wt, prior, got[0], got[1], got[2])
+	for k, name := range []string{"s·wt", "wt", "prior"} {
+		for i := range want[k] {
+			if got[k][i] != want[k][i] {
+				t.Fatalf("%d×%d → %d×%d, %s: pixel %d is %v, OpenCV %v", w, h, lw, lh, name, i, got[k][i], want[k][i])
 			}
 		}
 	}
