@@ -277,20 +277,19 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			}
 		}
 		// Noise: robust σ of the background residual's darker half.
-		neg, pos = neg[:0], pos[:0]
+		// The residual's sign is noise: each sample is written and kept
+		// by advancing the count, not by a branch that would mispredict
+		// every other sample.
+		neg, pos = neg[:cap(neg)], pos[:cap(pos)]
+		kn, kp := 0, 0
 		for i := 0; i < n; i += step { // a sample is enough for the medians
-			if !field[i] {
-				continue
-			}
 			r := float64(s[i] - bg[i])
-			if mask[i] {
-				pos = append(pos, r)
-			}
-
-			if !mask[i] && r <= 0 {
-				neg = append(neg, -r)
-			}
+			f, m, dark := b2u(field[i]), b2u(mask[i]), b2u(r <= 0)
+			pos[kp], neg[kn] = r, -r
+			kp += int(f & m)
+			kn += int(f & (m ^ 1) & dark)
 		}
+		neg, pos = neg[:kn], pos[:kp]
 		noise := 1.0
 		if len(neg) > 16 {
 			noise = math.Max(0.3, 1.4826*median(neg))
@@ -965,6 +964,10 @@ func boolMat(mask []bool, w, h int) gocv.Mat {
 	}
 	return m
 }
+
+// b2u is 1 for true and 0 for false, without a branch (a Go bool is one
+// byte, 0 or 1).
+func b2u(b bool) byte { return *(*byte)(unsafe.Pointer(&b)) }
 
 // colorTrue draws true into a boolView.
 var colorTrue = color.RGBA{R: 1, G: 1, B: 1, A: 1}
