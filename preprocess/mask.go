@@ -198,12 +198,13 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 				wt[i] = 1
 			}
 		}
-		var neg []float64
-		for i := 0; i < n; i += 7 {
-			if r := float64(s[i] - bg[i]); field[i] && r <= 0 {
-				neg = append(neg, -r)
-			}
+		neg, kn := make([]float64, n/7+1), 0
+		for i := 0; i < n; i += 7 { // kept without a branch on the sign, as in the rounds
+			r := float64(s[i] - bg[i])
+			neg[kn] = -r
+			kn += int(b2u(field[i]) & b2u(r <= 0))
 		}
+		neg = neg[:kn]
 		cut := 4*math.Max(0.3, 1.4826*median(neg)) + 4
 		for pass := 0; pass < 2; pass++ {
 			for i := range wt {
@@ -1009,13 +1010,18 @@ func quantile(v []float64, q float64) float64 {
 		if v[mid] < v[hi] {
 			v[mid], v[hi] = v[hi], v[mid]
 		}
+		// Lomuto's partition without a branch on the comparison (which
+		// mispredicts half the time): the swap is made always and i
+		// advances by the comparison. Within the part ≥ p the order may
+		// differ from the branching form's; the element of rank k, what
+		// quantile returns, does not.
 		p := v[hi]
 		i := lo
 		for j := lo; j < hi; j++ {
-			if v[j] < p {
-				v[i], v[j] = v[j], v[i]
-				i++
-			}
+			x := v[j]
+			v[j] = v[i]
+			v[i] = x
+			i += int(b2u(x < p))
 		}
 		v[i], v[hi] = v[hi], v[i]
 		switch {

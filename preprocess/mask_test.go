@@ -3,6 +3,7 @@ package preprocess
 import (
 	"image"
 	"math/rand"
+	"sort"
 	"testing"
 
 	"gocv.io/x/gocv"
@@ -88,5 +89,36 @@ func TestTwoChannelBlurMatchesOneChannel(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// quantile is the element of rank int(q·n) of the sorted values, with
+// ties, sorted and reversed inputs, and one or two elements among them.
+func TestQuantileMatchesSort(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + rng.Intn(200)
+		v := make([]float64, n)
+		for i := range v {
+			switch trial % 3 {
+			case 0:
+				v[i] = rng.NormFloat64()
+			case 1:
+				v[i] = float64(rng.Intn(5)) // many ties
+			default:
+				v[i] = float64(n - i) // reversed
+			}
+		}
+		sorted := append([]float64(nil), v...)
+		sort.Float64s(sorted)
+		for _, q := range []float64{0, 0.3, 0.4, 0.5, 0.99, 1} {
+			want := sorted[min(n-1, int(q*float64(n)))]
+			if got := quantile(append([]float64(nil), v...), q); got != want {
+				t.Fatalf("trial %d (n %d): quantile %v is %v, sorted gives %v", trial, n, q, got, want)
+			}
+		}
+	}
+	if quantile(nil, 0.5) != 0 {
+		t.Error("quantile of nothing is not 0")
 	}
 }
