@@ -135,7 +135,9 @@ func segmentHands(work gocv.Mat) gocv.Mat {
 		for i, f := range field {
 			out[i] = !f
 		}
-		out = dilateBool(out, w, h, rim)
+		in := out
+		out = make([]bool, n)
+		dilateBool(out, in, w, h, rim)
 		core = make([]bool, n)
 		for i, o := range out {
 			core[i] = !o
@@ -143,7 +145,8 @@ func segmentHands(work gocv.Mat) gocv.Mat {
 	}
 	mask, share := thresholdRounds(s, core, w, h)
 	if padded && share > 0 && share <= maskFieldFull {
-		grown := dilateBool(mask, w, h, rim+1)
+		grown := make([]bool, n)
+		dilateBool(grown, mask, w, h, rim+1)
 		for i := range mask {
 			mask[i] = mask[i] || grown[i] && field[i] && !core[i]
 		}
@@ -176,21 +179,32 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	mask, raw := make([]bool, n), make([]bool, n)
 	bg := quadBackground(s, field, w, h)
 	edge := edgeBackground(s, bg, w, h, lw, lh)
+	// The edge model is -inf but in a band along the edges: only its
+	// finite pixels can raise the background.
+	var edgeAt []int32
+	for i, e := range edge {
+		if !math.IsInf(float64(e), -1) {
+			edgeAt = append(edgeAt, int32(i))
+		}
+	}
+	// Buffers reused by every round: the rounds would otherwise allocate
+	// (and the collector clear and sweep) a few full-size images each.
+	wt := make([]float32, n)
 	if maskBroadSigma > 0 {
 		// A broad surface that follows exposure fields but not the hand:
 		// samples far above the quadratic (the hand) are dropped twice.
-		wt := make([]float32, n)
 		for i := range wt {
 			if field[i] {
 				wt[i] = 1
 			}
 		}
-		var neg []float64
-		for i := 0; i < n; i += 7 {
-			if r := float64(s[i] - bg[i]); field[i] && r <= 0 {
-				neg = append(neg, -r)
-			}
+		neg, kn := make([]float64, n/7+1), 0
+		for i := 0; i < n; i += 7 { // kept without a branch on the sign, as in the rounds
+			r := float64(s[i] - bg[i])
+			neg[kn] = -r
+			kn += int(b2u(field[i]) & b2u(r <= 0))
 		}
+		neg = neg[:kn]
 		cut := 4*math.Max(0.3, 1.4826*median(neg)) + 4
 		for pass := 0; pass < 2; pass++ {
 			for i := range wt {
@@ -198,43 +212,54 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 					wt[i] = 0
 				}
 			}
-			bg = localBackground(s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls)
+			localBackground(bg, s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls)
 		}
 	}
 	dt := 0.0
 	step := max(1, n/maskStatSamples) | 1 // odd, so that it does not follow columns
 	var base []bool
+	r := max(1, int(maskBgExclude*side+0.5))
+	sigma := maskBgSigma * side * ls
+	excl, grown, lab := make([]bool, n), make([]bool, n), make([]int32, n)
+	neg, pos := make([]float64, 0, n/step+1), make([]float64, 0, n/step+1)
 	for round := 0; round <= maskRounds+maskRobustRounds; round++ {
 		if round > 0 {
 			// Markers, text and wedges apart from the mask (small bright
 			// regions) are no background either.
-			r := max(1, int(maskBgExclude*side+0.5))
-			excl := dilateBool(mask, w, h, r)
-			lab, nl := labelBool(raw, w, h)
+			dilateBool(excl, mask, w, h, r)
+			nl := labelBool(lab, raw, w, h)
 			area := make([]int, nl+1)
 			near := make([]bool, nl+1)
 			for i, l := range lab {
-				area[l]++
-				near[l] = near[l] || excl[i]
+				if l != 0 { // counting the background's pixels would chain every step on one counter
+					area[l]++
+					if excl[i] {
+						near[l] = true
+					}
+				}
 			}
+			keep := make([]bool, nl+1) // keep[0] (background) stays false
 			any := false
+			for l := 1; l <= nl; l++ {
+				keep[l] = !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
+				any = any || keep[l]
+			}
 			for i, l := range lab {
-				raw[i] = l > 0 && !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
-				any = any || raw[i]
+				raw[i] = keep[l]
 			}
 			if any {
-				for i, m := range dilateBool(raw, w, h, r) {
+				dilateBool(grown, raw, w, h, r)
+				for i, m := range grown {
 					excl[i] = excl[i] || m
 				}
 			}
-			wt := make([]float32, n)
 			for i := range wt {
+				wt[i] = 0
 				if field[i] && !excl[i] {
 					wt[i] = 1
 				}
 			}
-			sigma := maskBgSigma * side * ls
-			bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
+			localBackground(bg, s, wt, bg, w, h, lw, lh, sigma)
 			if round > maskRounds {
 				// Robust rounds: samples standing out of the surface
 				// (faint fingertips not yet in the mask) pull the
@@ -244,27 +269,28 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 						wt[i] = 0
 					}
 				}
-				bg = localBackground(s, wt, bg, w, h, lw, lh, sigma)
+				localBackground(bg, s, wt, bg, w, h, lw, lh, sigma)
 			}
 		}
-		for i, e := range edge {
-			bg[i] = max(bg[i], e)
+		for _, i := range edgeAt {
+			if e := edge[i]; e > bg[i] {
+				bg[i] = e
+			}
 		}
 		// Noise: robust σ of the background residual's darker half.
-		var neg, pos []float64
+		// The residual's sign is noise: each sample is written and kept
+		// by advancing the count, not by a branch that would mispredict
+		// every other sample.
+		neg, pos = neg[:cap(neg)], pos[:cap(pos)]
+		kn, kp := 0, 0
 		for i := 0; i < n; i += step { // a sample is enough for the medians
-			if !field[i] {
-				continue
-			}
 			r := float64(s[i] - bg[i])
-			if mask[i] {
-				pos = append(pos, r)
-			}
-
-			if !mask[i] && r <= 0 {
-				neg = append(neg, -r)
-			}
+			f, m, dark := b2u(field[i]), b2u(mask[i]), b2u(r <= 0)
+			pos[kp], neg[kn] = r, -r
+			kp += int(f & m)
+			kn += int(f & (m ^ 1) & dark)
 		}
+		neg, pos = neg[:kn], pos[:kp]
 		noise := 1.0
 		if len(neg) > 16 {
 			noise = math.Max(0.3, 1.4826*median(neg))
@@ -277,10 +303,16 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 		} else {
 			dt = math.Max(maskMinStep, math.Max(maskNoiseK*noise, maskContrastK*median(pos)))
 		}
-		for i := range s {
-			raw[i] = field[i] && float64(s[i]-bg[i]) > dt
+		// float64(v) > dt is v > the largest float32 not above dt: the
+		// same test in float32.
+		t32 := float32(dt)
+		if float64(t32) > dt {
+			t32 = math.Nextafter32(t32, float32(math.Inf(-1)))
 		}
-		mask = cleanMask(raw, w, h)
+		for i, v := range s[:n] {
+			raw[i] = v-bg[i] > t32 && field[i]
+		}
+		cleanMask(mask, raw, w, h)
 		if round == maskRounds {
 			base = append([]bool(nil), mask...)
 		}
@@ -313,7 +345,8 @@ func keepNarrow(base, grown []bool, w, h, lw, lh int, d float64) []bool {
 		return grown
 	}
 	broad := openLow(extra, w, h, lw, lh, d)
-	lp, nl := labelBool(extra, w, h)
+	lp := make([]int32, w*h)
+	nl := labelBool(lp, extra, w, h)
 	wide := make([]bool, nl+1)
 	for i, b := range broad {
 		if b && extra[i] {
@@ -361,19 +394,30 @@ func edgeBackground(s, bg []float32, w, h, lw, lh int) []float32 {
 		}
 		half := max(2, int(maskEdgeWindow*float64(length)/2))
 		line := make([]float64, length)
-		win := make([]float64, 0, 2*half+1)
+		win := make([]float64, 0, 2*half+2)
 		q := make([][]float64, 2*depth) // q[d][t]
 		for d := range q {
 			for t := 0; t < length; t++ {
 				line[t] = float64(low[at(k, d, t)])
 			}
 			q[d] = make([]float64, length)
+			// The window slides along the edge kept sorted (one value in,
+			// one out per step), so each quantile is read, not selected:
+			// the same element of the same window as quantile's.
+			win = win[:0]
+			for u := 0; u <= min(length-1, half); u++ {
+				win = sortedInsert(win, line[u])
+			}
 			for t := 0; t < length; t++ {
-				win = win[:0]
-				for u := max(0, t-half); u <= min(length-1, t+half); u++ {
-					win = append(win, line[u])
+				if t > 0 {
+					if u := t + half; u < length {
+						win = sortedInsert(win, line[u])
+					}
+					if u := t - half - 1; u >= 0 {
+						win = sortedRemove(win, line[u])
+					}
 				}
-				q[d][t] = quantile(win, maskEdgeQuantile)
+				q[d][t] = win[min(len(win)-1, int(maskEdgeQuantile*float64(len(win))))]
 			}
 		}
 		// Only what fades towards the inside is an edge artefact: anatomy
@@ -400,6 +444,22 @@ func edgeBackground(s, bg []float32, w, h, lw, lh int) []float32 {
 		}
 	}
 	return full
+}
+
+// sortedInsert inserts v into the ascending slice a.
+func sortedInsert(a []float64, v float64) []float64 {
+	i := sort.SearchFloat64s(a, v)
+	a = append(a, 0)
+	copy(a[i+1:], a[i:])
+	a[i] = v
+	return a
+}
+
+// sortedRemove removes one element equal to v from the ascending slice a.
+func sortedRemove(a []float64, v float64) []float64 {
+	i := sort.SearchFloat64s(a, v)
+	copy(a[i:], a[i+1:])
+	return a[:len(a)-1]
 }
 
 // fieldMask is false on padding and black collimator surrounds: regions of
@@ -452,7 +512,7 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 	n := w * h
 	step := max(1, int(math.Sqrt(float64(n)/20000)))
 	type pt struct{ x, y, v float64 }
-	var pts []pt
+	pts := make([]pt, 0, ((h+step-1)/step)*((w+step-1)/step))
 	for y := 0; y < h; y += step {
 		for x := 0; x < w; x += step {
 			if i := y*w + x; field[i] {
@@ -473,8 +533,17 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 	for i, p := range pts {
 		in[i] = p.v <= cut
 	}
-	basis := func(x, y float64) [6]float64 { return [6]float64{1, x, y, x * x, x * y, y * y} }
+	// Each point's basis is computed once; the normal equations are
+	// summed on and above the diagonal only (the products below it are
+	// the same numbers) and each pass evaluates the surface once per
+	// point: the same sums in the same order as the plain loops.
+	basis := make([][6]float64, len(pts))
+	for i, p := range pts {
+		basis[i] = [6]float64{1, p.x, p.y, p.x * p.x, p.x * p.y, p.y * p.y}
+	}
 	var coef [6]float64
+	fit := make([]float64, len(pts))
+	res := make([]float64, 0, len(pts))
 	for pass := 0; pass < 4; pass++ {
 		var ata [6][6]float64
 		var atb [6]float64
@@ -482,12 +551,17 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 			if !in[i] {
 				continue
 			}
-			b := basis(p.x, p.y)
+			b := &basis[i]
 			for r := 0; r < 6; r++ {
 				atb[r] += b[r] * p.v
-				for c := 0; c < 6; c++ {
+				for c := r; c < 6; c++ {
 					ata[r][c] += b[r] * b[c]
 				}
+			}
+		}
+		for r := 1; r < 6; r++ {
+			for c := 0; c < r; c++ {
+				ata[r][c] = ata[c][r]
 			}
 		}
 		c, ok := solve6(ata, atb)
@@ -495,15 +569,16 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 			break
 		}
 		coef = c
-		var res []float64
+		res = res[:0]
 		for i, p := range pts {
+			fit[i] = p.v - eval6(coef, basis[i])
 			if in[i] {
-				res = append(res, math.Abs(p.v-eval6(coef, basis(p.x, p.y))))
+				res = append(res, math.Abs(fit[i]))
 			}
 		}
 		sd := math.Max(0.5, 1.4826*median(res))
-		for i, p := range pts {
-			in[i] = p.v-eval6(coef, basis(p.x, p.y)) < 2.5*sd
+		for i := range pts {
+			in[i] = fit[i] < 2.5*sd
 		}
 	}
 	// eval6 over the grid, with the terms of one coordinate computed once
@@ -572,41 +647,171 @@ func solve6(a [6][6]float64, b [6]float64) ([6]float64, bool) {
 }
 
 // localBackground interpolates the background from the pixels with weight
-// 1 by normalised Gaussian convolution on a low-resolution grid; far from
-// any sample it falls back to prior.
-func localBackground(s, wt, prior []float32, w, h, lw, lh int, sigma float64) []float32 {
+// 1 by normalised Gaussian convolution on a low-resolution grid into dst
+// (which may be prior); far from any sample it falls back to prior.
+func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float64) {
 	const eps = 0.02
-	// The three images to shrink go through one resize as the channels of
-	// one image: OpenCV shrinks each channel with the same weights and
-	// sums as alone, in a third of the passes.
-	ln, lwt, lp := make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
+	// Each image shrinks through its own resize straight from Go memory
+	// (floatView): interleaving the three into one three-channel image
+	// for a single resize cost more than the two extra resizes.
+	var ln, lwt, lp []float32
 	if w == lw && h == lh {
+		ln = make([]float32, lw*lh)
 		for i := range s {
 			ln[i] = s[i] * wt[i]
 		}
-		copy(lwt, wt)
-		copy(lp, prior)
+		lwt, lp = append([]float32(nil), wt...), append([]float32(nil), prior...)
 	} else {
-		in := make([]float32, 3*w*h)
-		for i := range s {
-			in[3*i], in[3*i+1], in[3*i+2] = s[i]*wt[i], wt[i], prior[i]
-		}
-		out := make([]float32, 3*lw*lh)
-		m, r := floatViewC(in, w, h, 3), floatViewC(out, lw, lh, 3)
-		gocv.Resize(m, &r, image.Pt(lw, lh), 0, 0, gocv.InterpolationArea)
-		m.Close()
-		r.Close()
-		runtime.KeepAlive(in)
-		for i := range ln {
-			ln[i], lwt[i], lp[i] = out[3*i], out[3*i+1], out[3*i+2]
+		ln, lwt, lp = make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
+		if w == 4*lw && h == 4*lh {
+			shrink4(s, wt, prior, w, lw, lh, ln, lwt, lp)
+		} else {
+			shrinkArea(s, wt, prior, w, h, lw, lh, ln, lwt, lp)
 		}
 	}
 	sigma = math.Max(1, sigma)
-	bn, bw := blurF(ln, lw, lh, sigma), blurF(lwt, lw, lh, sigma)
-	for i := range bn {
-		bn[i] = (bn[i] + eps*lp[i]) / (bw[i] + eps)
+	// Samples and weights are blurred as the two channels of one image:
+	// OpenCV filters each channel with the same arithmetic as alone (the
+	// same bits), in one pass.
+	two, blurred := make([]float32, 2*lw*lh), make([]float32, 2*lw*lh)
+	for i := range ln {
+		two[2*i], two[2*i+1] = ln[i], lwt[i]
 	}
-	return resizeF(bn, lw, lh, w, h)
+	m, r := floatViewC(two, lw, lh, 2), floatViewC(blurred, lw, lh, 2)
+	gocv.GaussianBlur(m, &r, image.Pt(0, 0), sigma, sigma, gocv.BorderReplicate)
+	m.Close()
+	r.Close()
+	runtime.KeepAlive(two)
+	runtime.KeepAlive(blurred)
+	bn := ln
+	for i := range bn {
+		bn[i] = (blurred[2*i] + eps*lp[i]) / (blurred[2*i+1] + eps)
+	}
+	resizeInto(dst, bn, lw, lh, w, h)
+}
+
+// shrink4 is, for a factor of exactly 4 on both axes, OpenCV's INTER_AREA
+// shrink of s·wt, wt and prior into ln, lwt and lp, to the last bit (its
+// integer-factor path sums each block's rows, then the row sums, and
+// scales by 1/16; TestShrink4MatchesOpenCV), in one pass over the three
+// full-size images and without the product image: the three resizes and
+// the product were an eighth of the mask's time. The explicit float32
+// conversions keep the compiler from fusing a product into a sum.
+func shrink4(s, wt, prior []float32, w, lw, lh int, ln, lwt, lp []float32) {
+	const sc = float32(1) / 16
+	for y := 0; y < lh; y++ {
+		for x := 0; x < lw; x++ {
+			var bn, bw, bp [4]float32
+			for dy := 0; dy < 4; dy++ {
+				o := (4*y+dy)*w + 4*x
+				r, q, p := s[o:o+4:o+4], wt[o:o+4:o+4], prior[o:o+4:o+4]
+				bn[dy] = float32(r[0]*q[0]) + float32(r[1]*q[1]) + float32(r[2]*q[2]) + float32(r[3]*q[3])
+				bw[dy] = q[0] + q[1] + q[2] + q[3]
+				bp[dy] = p[0] + p[1] + p[2] + p[3]
+			}
+			i := y*lw + x
+			ln[i] = (bn[0] + bn[1] + bn[2] + bn[3]) * sc
+			lwt[i] = (bw[0] + bw[1] + bw[2] + bw[3]) * sc
+			lp[i] = (bp[0] + bp[1] + bp[2] + bp[3]) * sc
+		}
+	}
+}
+
+// areaTap is one source pixel's share of a destination pixel in OpenCV's
+// INTER_AREA shrink by a non-integer factor (its DecimateAlpha).
+type areaTap struct {
+	di, si int
+	alpha  float32
+}
+
+// areaTaps is OpenCV's computeResizeAreaTab for one axis (ssize source
+// pixels onto dsize), in its order and with its rounding.
+func areaTaps(ssize, dsize int) []areaTap {
+	scale := 1 / (float64(dsize) / float64(ssize))
+	var tab []areaTap
+	for dx := 0; dx < dsize; dx++ {
+		fsx1 := float64(dx) * scale
+		fsx2 := fsx1 + scale
+		cell := math.Min(scale, float64(ssize)-fsx1)
+		sx1, sx2 := int(math.Ceil(fsx1)), int(math.Floor(fsx2))
+		sx2 = min(sx2, ssize-1)
+		sx1 = min(sx1, sx2)
+		if float64(sx1)-fsx1 > 1e-3 {
+			tab = append(tab, areaTap{dx, sx1 - 1, float32((float64(sx1) - fsx1) / cell)})
+		}
+		for sx := sx1; sx < sx2; sx++ {
+			tab = append(tab, areaTap{dx, sx, float32(1.0 / cell)})
+		}
+		if fsx2-float64(sx2) > 1e-3 {
+			tab = append(tab, areaTap{dx, sx2, float32(math.Min(math.Min(fsx2-float64(sx2), 1), cell) / cell)})
+		}
+	}
+	return tab
+}
+
+// shrinkArea is shrink4 for any other shrink to lw×lh: OpenCV's INTER_AREA
+// by a non-integer factor (ResizeArea_Invoker: each source row is summed
+// across with the x weights, then the rows into the destination row with
+// the y weights, all in float32) of s·wt, wt and prior, to the last bit
+// (TestShrinkAreaMatchesOpenCV), in one pass. An integer factor other
+// than 4 on both axes takes OpenCV's other path and is left to it.
+func shrinkArea(s, wt, prior []float32, w, h, lw, lh int, ln, lwt, lp []float32) {
+	if w%lw == 0 && h%lh == 0 {
+		sw := make([]float32, w*h)
+		for i := range sw {
+			sw[i] = s[i] * wt[i]
+		}
+		resizeInto(ln, sw, w, h, lw, lh)
+		resizeInto(lwt, wt, w, h, lw, lh)
+		resizeInto(lp, prior, w, h, lw, lh)
+		return
+	}
+	xt, yt := areaTaps(w, lw), areaTaps(h, lh)
+	// A destination pixel's x taps are consecutive in the table: each is
+	// summed in a local, in the table's order.
+	xo := make([]int, lw+1)
+	for k, x := range xt {
+		xo[x.di+1] = k + 1
+	}
+	bn, bw, bp := make([]float32, lw), make([]float32, lw), make([]float32, lw)
+	sn, sw, sp := make([]float32, lw), make([]float32, lw), make([]float32, lw)
+	prevDy, lastSy := yt[0].di, -1
+	flush := func(dy int) {
+		copy(ln[dy*lw:(dy+1)*lw], sn)
+		copy(lwt[dy*lw:(dy+1)*lw], sw)
+		copy(lp[dy*lw:(dy+1)*lw], sp)
+	}
+	for _, y := range yt {
+		if y.si != lastSy { // a row split between two destination rows is summed once
+			o := y.si * w
+			rs, rw, rp := s[o:o+w], wt[o:o+w], prior[o:o+w]
+			for dx := range bn {
+				var an, aw, ap float32
+				for _, x := range xt[xo[dx]:xo[dx+1]] {
+					an += float32(float32(rs[x.si]*rw[x.si]) * x.alpha)
+					aw += float32(rw[x.si] * x.alpha)
+					ap += float32(rp[x.si] * x.alpha)
+				}
+				bn[dx], bw[dx], bp[dx] = an, aw, ap
+			}
+			lastSy = y.si
+		}
+		beta := y.alpha
+		if y.di != prevDy {
+			flush(prevDy)
+			for i := range sn {
+				sn[i], sw[i], sp[i] = beta*bn[i], beta*bw[i], beta*bp[i]
+			}
+			prevDy = y.di
+		} else {
+			for i := range sn {
+				sn[i] += float32(beta * bn[i])
+				sw[i] += float32(beta * bw[i])
+				sp[i] += float32(beta * bp[i])
+			}
+		}
+	}
+	flush(prevDy)
 }
 
 // resizeF resamples a float image (area when shrinking, linear when growing).
@@ -615,11 +820,18 @@ func localBackground(s, wt, prior []float32, w, h, lw, lh int, sigma float64) []
 // dozen times each, and copying them into and out of C memory was a good
 // part of the mask's time.
 func resizeF(src []float32, w, h, ow, oh int) []float32 {
-	if w == ow && h == oh {
-		return append([]float32(nil), src...)
-	}
 	out := make([]float32, ow*oh)
-	m, r := floatView(src, w, h), floatView(out, ow, oh)
+	resizeInto(out, src, w, h, ow, oh)
+	return out
+}
+
+// resizeInto is resizeF into dst (ow×oh, not overlapping src).
+func resizeInto(dst, src []float32, w, h, ow, oh int) {
+	if w == ow && h == oh {
+		copy(dst, src)
+		return
+	}
+	m, r := floatView(src, w, h), floatView(dst, ow, oh)
 	defer m.Close()
 	defer r.Close()
 	interp := gocv.InterpolationLinear
@@ -628,7 +840,7 @@ func resizeF(src []float32, w, h, ow, oh int) []float32 {
 	}
 	gocv.Resize(m, &r, image.Pt(ow, oh), 0, 0, interp)
 	runtime.KeepAlive(src)
-	return out
+	runtime.KeepAlive(dst)
 }
 
 func blurF(src []float32, w, h int, sigma float64) []float32 {
@@ -646,12 +858,12 @@ func blurF(src []float32, w, h int, sigma float64) []float32 {
 // type. gocv's Mat keeps src referenced while it lives.
 func floatView(src []float32, w, h int) gocv.Mat { return floatViewC(src, w, h, 1) }
 
-// floatViewC is floatView for cn (1 or 3) interleaved channels.
+// floatViewC is floatView for cn (1 or 2) interleaved channels.
 func floatViewC(src []float32, w, h, cn int) gocv.Mat {
 	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(src))), 4*len(src))
 	mt := gocv.MatTypeCV32F
-	if cn == 3 {
-		mt = gocv.MatTypeCV32FC3
+	if cn == 2 {
+		mt = gocv.MatTypeCV32FC2
 	}
 	m, err := gocv.NewMatFromBytes(h, w, mt, b)
 	if err != nil {
@@ -660,28 +872,38 @@ func floatViewC(src []float32, w, h, cn int) gocv.Mat {
 	return m
 }
 
-// cleanMask opens the mask (scan lines, glow bands and dust go) and keeps
-// the hand-like components with their holes filled.
-func cleanMask(mask []bool, w, h int) []bool {
-	m := boolMat(mask, w, h)
+// cleanMask opens mask (scan lines, glow bands and dust go) and writes the
+// hand-like components with their holes filled into out.
+func cleanMask(out, mask []bool, w, h int) {
+	m := boolView(mask, w, h)
 	defer m.Close()
 	comps := handComponents(m)
-	out := gocv.Zeros(h, w, gocv.MatTypeCV8U)
-	defer out.Close()
-	fillComps(&out, comps)
-	return matBool(out)
+	clear(out)
+	if len(comps) > 0 {
+		o := boolView(out, w, h)
+		fillCompsWith(&o, comps, colorTrue)
+		o.Close()
+	}
+	runtime.KeepAlive(mask)
+	runtime.KeepAlive(out)
 }
 
-// labelBool labels the 8-connected regions of a boolean mask 1..n (0 off).
-func labelBool(mask []bool, w, h int) ([]int32, int) {
-	m := boolMat(mask, w, h)
+// labelBool labels the 8-connected regions of a boolean mask 1..n (0 off)
+// into lab and returns n.
+func labelBool(lab []int32, mask []bool, w, h int) int {
+	m := boolView(mask, w, h)
 	defer m.Close()
-	labels := gocv.NewMat()
+	// OpenCV writes the labels straight into lab: the Mat over it already
+	// has the result's size and type.
+	labels, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV32S, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(lab))), 4*len(lab)))
+	if err != nil {
+		panic("preprocess: label view: " + err.Error()) // only for an empty mask, which the masks never pass
+	}
 	defer labels.Close()
 	n := gocv.ConnectedComponents(m, &labels) - 1
-	raw, _ := labels.DataPtrUint8() // CV_32S, native order: read it as int32s
-	lab := append([]int32(nil), unsafe.Slice((*int32)(unsafe.Pointer(unsafe.SliceData(raw))), w*h)...)
-	return lab, n
+	runtime.KeepAlive(mask)
+	runtime.KeepAlive(lab)
+	return n
 }
 
 // openLow opens a boolean mask with a disk of diameter d on the
@@ -718,14 +940,17 @@ func openLow(mask []bool, w, h, lw, lh int, d float64) []bool {
 	return res
 }
 
-// dilateBool grows a boolean mask by r pixels (square structuring element).
-func dilateBool(mask []bool, w, h, r int) []bool {
-	m := boolMat(mask, w, h)
+// dilateBool writes mask grown by r pixels (square structuring element)
+// into out.
+func dilateBool(out, mask []bool, w, h, r int) {
+	m, o := boolView(mask, w, h), boolView(out, w, h)
 	defer m.Close()
+	defer o.Close()
 	ker := gocv.GetStructuringElement(gocv.MorphRect, image.Pt(2*r+1, 2*r+1))
 	defer ker.Close()
-	gocv.Dilate(m, &m, ker)
-	return matBool(m)
+	gocv.Dilate(m, &o, ker)
+	runtime.KeepAlive(mask)
+	runtime.KeepAlive(out)
 }
 
 // boolMat is a boolean mask as an 8-bit 0/255 Mat.
@@ -741,14 +966,26 @@ func boolMat(mask []bool, w, h int) gocv.Mat {
 	return m
 }
 
-// matBool is the non-zero pixels of a continuous 8-bit Mat.
-func matBool(m gocv.Mat) []bool {
-	px, _ := m.DataPtrUint8()
-	res := make([]bool, len(px))
-	for i, v := range px {
-		res[i] = v != 0
+// b2u is 1 for true and 0 for false, without a branch (a Go bool is one
+// byte, 0 or 1).
+func b2u(b bool) byte { return *(*byte)(unsafe.Pointer(&b)) }
+
+// colorTrue draws true into a boolView.
+var colorTrue = color.RGBA{R: 1, G: 1, B: 1, A: 1}
+
+// boolView is an 8-bit Mat over a boolean mask's memory (no copy): Go
+// stores a bool as one byte, 0 or 1, which OpenCV's binary operations
+// (morphology, contours, labelling: all "non-zero is set") read as they
+// read 0/255, and whose results (dilations, fills with colorTrue) stay 0
+// or 1. The masks went through 0/255 copies a few dozen times per image,
+// a good part of their time. Only 0/1 may ever be written into it.
+func boolView(mask []bool, w, h int) gocv.Mat {
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(mask))), len(mask))
+	m, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8U, b)
+	if err != nil {
+		panic("preprocess: mask view: " + err.Error()) // only for an empty mask, which the masks never pass
 	}
-	return res
+	return m
 }
 
 func median(v []float64) float64 { return quantile(v, 0.5) }
@@ -773,13 +1010,18 @@ func quantile(v []float64, q float64) float64 {
 		if v[mid] < v[hi] {
 			v[mid], v[hi] = v[hi], v[mid]
 		}
+		// Lomuto's partition without a branch on the comparison (which
+		// mispredicts half the time): the swap is made always and i
+		// advances by the comparison. Within the part ≥ p the order may
+		// differ from the branching form's; the element of rank k, what
+		// quantile returns, does not.
 		p := v[hi]
 		i := lo
 		for j := lo; j < hi; j++ {
-			if v[j] < p {
-				v[i], v[j] = v[j], v[i]
-				i++
-			}
+			x := v[j]
+			v[j] = v[i]
+			v[i] = x
+			i += int(b2u(x < p))
 		}
 		v[i], v[hi] = v[hi], v[i]
 		switch {
@@ -835,7 +1077,10 @@ func handComponents(bin gocv.Mat) []handComp {
 }
 
 // fillComps draws the components' outlines filled, which also fills holes.
-func fillComps(dst *gocv.Mat, comps []handComp) {
+func fillComps(dst *gocv.Mat, comps []handComp) { fillCompsWith(dst, comps, colorWhite) }
+
+// fillCompsWith is fillComps in colour col.
+func fillCompsWith(dst *gocv.Mat, comps []handComp, col color.RGBA) {
 	if len(comps) == 0 {
 		return
 	}
@@ -845,7 +1090,7 @@ func fillComps(dst *gocv.Mat, comps []handComp) {
 	}
 	pv := gocv.NewPointsVectorFromPoints(pts)
 	defer pv.Close()
-	gocv.FillPoly(dst, pv, colorWhite)
+	gocv.FillPoly(dst, pv, col)
 }
 
 // grabCutRefine runs GrabCut seeded from a first mask: its eroded core is

@@ -192,6 +192,23 @@ type ImageResult struct {
 // the image's result and, for the full variant, its foreground mask in source pixels
 // (nil for skipped images and other variants). items and rep are Prepare's.
 func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport, fn func(Record, ImageResult, *image.Gray) error) error {
+	return p.eachImage(recs, items, rep, func(rec Record, res ImageResult, its []Item) error {
+		var mask *image.Gray
+		if p.opt.Variant == VariantFull && len(its) > 0 && res.Width > 0 {
+			var err error
+			if mask, err = p.SourceMask(its, res.Width, res.Height); err != nil {
+				return err
+			}
+			st := MeasureMask(mask, len(its))
+			res.Mask = &st
+		}
+		return fn(rec, res, mask)
+	})
+}
+
+// eachImage calls fn once per record, in record order, with the image's
+// result short of its mask statistics and the record's items.
+func (p *Pipeline) eachImage(recs []Record, items []Item, rep *PrepareReport, fn func(Record, ImageResult, []Item) error) error {
 	byPath := map[string][]Item{}
 	for _, it := range items {
 		byPath[it.Record.Path] = append(byPath[it.Record.Path], it)
@@ -208,31 +225,20 @@ func (p *Pipeline) ForEachImage(recs []Record, items []Item, rep *PrepareReport,
 			res.Skip = err.Error()
 		}
 		its := byPath[rec.Path]
-		var mask *image.Gray
 		if len(its) > 0 {
 			res.Carrier, res.FellBack = its[0].Carrier, its[0].FellBack
 			for _, it := range its {
 				b := SourceBox(it)
 				res.Hands = append(res.Hands, HandRegion{Half: it.Record.Half, Box: [4]int{b.Min.X, b.Min.Y, b.Max.X, b.Max.Y}, Width: it.Width, Height: it.Height})
 			}
-			if p.opt.Variant == VariantFull && res.Width > 0 {
-				var err error
-				if mask, err = p.SourceMask(its, res.Width, res.Height); err != nil {
-					return err
-				}
-				st := MeasureMask(mask, len(its))
-				res.Mask = &st
-			}
 		}
-		if err := fn(rec, res, mask); err != nil {
+		if err := fn(rec, res, its); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// pngSize reads a PNG's width and height from its header.
-// It reads through the pipeline's Files, like every other dataset read.
 func (pl *Pipeline) pngSize(p string) (int, int, error) {
 	f, err := pl.opt.Files.Open(p)
 	if err != nil {

@@ -302,13 +302,19 @@ func (m *maskSheets) add(ctx context.Context, recs []preprocess.Record, items []
 	if m.sum == nil {
 		return nil
 	}
-	return m.pipe.ForEachImage(recs, items, rep, func(rec preprocess.Record, res preprocess.ImageResult, mask *image.Gray) error {
+	// The statistics of a rerun on the same data come from the cache; only
+	// a listed image's mask is read again, for its thumbnail.
+	_, err := m.pipe.MeasureMasks(recs, items, rep, func(rec preprocess.Record, res preprocess.ImageResult, loadMask func() (*image.Gray, error)) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		f := m.sum.Add(res)
-		if f == nil || mask == nil {
+		if f == nil || loadMask == nil {
 			return nil
+		}
+		mask, err := loadMask()
+		if err != nil {
+			return err
 		}
 		thumb, err := m.pipe.MaskThumbnail(rec, mask, maskThumbSize)
 		if err != nil {
@@ -321,6 +327,7 @@ func (m *maskSheets) add(ctx context.Context, recs []preprocess.Record, items []
 		f.Thumbnail = name
 		return m.x.addArtifact(ctx, m.run.ID, name, "mask")
 	})
+	return err
 }
 
 // writePNG encodes img into path.
