@@ -38,14 +38,14 @@ func TestGANKernelsSplitAsSerial(t *testing.T) {
 		if x <= 0 {
 			wantLeakyGrad[i] = slope * dy[i]
 		}
-		wantSN[i] = x / sigma
+		wantSN[i] = x * (1 / sigma)
 		dot += float64(dy[i]) * float64(x)
 	}
 	c := float32(-dot / (float64(sigma) * float64(sigma)))
 	wantSNGrad := make([]float32, h*n)
 	for i := 0; i < h; i++ {
 		for j := 0; j < n; j++ {
-			wantSNGrad[i*n+j] = dy[i*n+j]/sigma + c*u0[i]*v0[j]
+			wantSNGrad[i*n+j] = dy[i*n+j]*(1/sigma) + c*u0[i]*v0[j]
 		}
 	}
 	wantU, wantV := append([]float32(nil), u0...), append([]float32(nil), v0...)
