@@ -83,15 +83,28 @@ func powerStep[T Float](w, u, v []T) {
 	normalize(v)
 	parallel(h, n, elementwiseMin, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			var s float64
-			row := w[i*n : (i+1)*n]
-			for j, x := range row {
-				s += float64(x) * float64(v[j])
-			}
-			u[i] = T(s)
+			u[i] = T(dot64(w[i*n:(i+1)*n], v))
 		}
 	})
 	normalize(u)
+}
+
+// dot64 is x·y summed in float64 in four partial sums by index mod 4
+// (one chain of additions would wait on each addition's latency).
+func dot64[T Float](x, y []T) float64 {
+	y = y[:len(x)]
+	var s [4]float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s[0] += float64(x[i]) * float64(y[i])
+		s[1] += float64(x[i+1]) * float64(y[i+1])
+		s[2] += float64(x[i+2]) * float64(y[i+2])
+		s[3] += float64(x[i+3]) * float64(y[i+3])
+	}
+	for ; i < len(x); i++ {
+		s[i&3] += float64(x[i]) * float64(y[i])
+	}
+	return (s[0] + s[1]) + (s[2] + s[3])
 }
 
 func normalize[T Float](x []T) {
@@ -288,11 +301,7 @@ func snBackward[T Float](w, u, v, dy []T, sigma T, out []T) {
 	parallel(len(parts), snChunk, elementwiseMin, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			end := min((c+1)*snChunk, len(w))
-			var s float64
-			for i, x := range w[c*snChunk : end] {
-				s += float64(dy[c*snChunk+i]) * float64(x)
-			}
-			parts[c] = s
+			parts[c] = dot64(dy[c*snChunk:end], w[c*snChunk:end])
 		}
 	})
 	var s float64
