@@ -8,13 +8,14 @@ import (
 )
 
 // The GAN kernels that spread over goroutines (LeakyReLU and its gradient,
-// spectral norm's forward and gradient, the power iteration) give, at
+// spectral norm's forward and gradient, the power iteration, the per-channel
+// bias with h/7 images of 7 channels of n values) give, at
 // sizes that split, the values of the formulas written out serially: bit
 // for bit where each element is one goroutine's (everything but the sum
 // over dY⊙W), and the same bits with 1, 2 and 3 goroutines throughout.
 func TestGANKernelsSplitAsSerial(t *testing.T) {
 	r := rand.New(rand.NewSource(3))
-	const h, n = 300, 259 // 77,700 weights: above elementwiseMin, several snChunks
+	const h, n = 301, 259 // 77,959 weights: above elementwiseMin, several snChunks
 	rnd := func(k int) []float32 {
 		v := make([]float32, k)
 		for i := range v {
@@ -42,6 +43,11 @@ func TestGANKernelsSplitAsSerial(t *testing.T) {
 		dot += float64(dy[i]) * float64(x)
 	}
 	c := float32(-dot / (float64(sigma) * float64(sigma)))
+	bias := rnd(7)
+	wantBias := make([]float32, h*n)
+	for i := range w {
+		wantBias[i] = w[i] + bias[(i/n)%7]
+	}
 	wantSNGrad := make([]float32, h*n)
 	for i := 0; i < h; i++ {
 		for j := 0; j < n; j++ {
@@ -79,8 +85,10 @@ func TestGANKernelsSplitAsSerial(t *testing.T) {
 		snBackward(w, u0, v0, dy, sigma, snGrad)
 		u, v := append([]float32(nil), u0...), append([]float32(nil), v0...)
 		powerStep(w, u, v)
-		got := [][]float32{leaky, leakyGrad, sn, snGrad, u, v}
-		for k, want := range [][]float32{wantLeaky, wantLeakyGrad, wantSN, wantSNGrad, wantU, wantV} {
+		biased := make([]float32, h*n)
+		biasForward(w, bias, h/7, 7, n, biased)
+		got := [][]float32{leaky, leakyGrad, sn, snGrad, u, v, biased}
+		for k, want := range [][]float32{wantLeaky, wantLeakyGrad, wantSN, wantSNGrad, wantU, wantV, wantBias} {
 			for i := range want {
 				exact := math.Float32bits(got[k][i]) == math.Float32bits(want[i])
 				if k == 3 { // the sum over dY⊙W runs by pieces
