@@ -3,10 +3,11 @@ package models_test
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"runtime"
-	"sort"
+	"slices"
 	"testing"
 
 	"xraylab/nets"
@@ -74,14 +75,9 @@ func TestFreshModelsTrainIdentically(t *testing.T) {
 
 // sortedValues are a step's losses in the order of their names.
 func sortedValues(l map[string]float64) []float64 {
-	names := make([]string, 0, len(l))
-	for k := range l {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	out := make([]float64, len(names))
-	for i, k := range names {
-		out[i] = l[k]
+	var out []float64
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		out = append(out, l[k])
 	}
 	return out
 }
