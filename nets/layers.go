@@ -196,11 +196,14 @@ func (a *Adam) Update(ps *ParamSet, grads []G.Value) error {
 }
 
 func adamStep[T ops.Float](p, g, m, v []T, b1, b2, stepSize, sqrtBC2, eps T) {
-	for j, gj := range g {
-		m[j] = b1*m[j] + (1-b1)*gj
-		v[j] = b2*v[j] + (1-b2)*gj*gj
-		p[j] -= stepSize * m[j] / (T(math.Sqrt(float64(v[j])))/sqrtBC2 + eps)
-	}
+	ops.Elementwise(len(g), func(lo, hi int) {
+		p, m, v := p[lo:hi], m[lo:hi], v[lo:hi]
+		for j, gj := range g[lo:hi] {
+			m[j] = b1*m[j] + (1-b1)*gj
+			v[j] = b2*v[j] + (1-b2)*gj*gj
+			p[j] -= stepSize * m[j] / (T(math.Sqrt(float64(v[j])))/sqrtBC2 + eps)
+		}
+	})
 }
 
 // Scaled is a channel count times the width factor, at least 1.

@@ -219,27 +219,62 @@ func (m *bigan) gePhase(n int) (*biganGE, error) {
 }
 
 // dPhase: the discriminator's loss on the same pairs, taken as detached
-// inputs from the generator/encoder phase.
+// inputs from the generator/encoder phase. D runs once on the 2n pairs,
+// the n real ones (x, E(x)) then the n fake ones (G(z), z): D has no
+// BatchNorm and no minibatch layer, so each pair's logit is what a pass
+// of its own would give, and one pass over both halves makes each
+// product twice as large and computes each weight's gradient at once
+// rather than as two terms to add. The loss, the mean over the real
+// pairs plus the mean over the fake ones, is twice the mean over all 2n
+// of the per-pair loss: hinge max(0, 1 − s·l) with s = +1 for a real pair
+// and −1 for a fake one; BCE softplus(l) − t·l with t = 1 and 0.
 func (m *bigan) dPhase(n int) (*biganD, error) {
 	if p, ok := m.dPhases[n]; ok {
 		return p, nil
 	}
 	gg := gan.NewGraph(m.Dtype())
 	s := m.Cfg.Size
-	x, ze := gg.Input("x", n, 1, s, s), gg.Input("z_e", n, m.z)
-	xg, z := gg.Input("x_gen", n, 1, s, s), gg.Input("z", n, m.z)
-	db := gg.Bind(m.d)
-	lr, err := m.discriminate(db, x, ze)
+	x, z := gg.Input("x", 2*n, 1, s, s), gg.Input("z", 2*n, m.z)
+	t := gg.Input("t", 2*n)
+	l, err := m.discriminate(gg.Bind(m.d), x, z)
 	if err != nil {
 		return nil, fmt.Errorf("bigan: %w", err)
 	}
-	lf, err := m.discriminate(db, xg, z)
-	if err != nil {
-		return nil, fmt.Errorf("bigan: %w", err)
+	var per *G.Node
+	label := make([]float64, 2*n)
+	if m.hinge {
+		for i := range label {
+			label[i] = 1
+			if i >= n {
+				label[i] = -1
+			}
+		}
+		if per, err = G.HadamardProd(l, t); err == nil {
+			if per, err = G.Sub(nets.ScalarNode(m.Dtype(), 1), per); err == nil {
+				per, err = G.Rectify(per)
+			}
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			label[i] = 1
+		}
+		var lt *G.Node
+		if per, err = G.Softplus(l); err == nil {
+			if lt, err = G.HadamardProd(l, t); err == nil {
+				per, err = G.Sub(per, lt)
+			}
+		}
 	}
-	loss, err := nets.DiscLoss(m.hinge, []*G.Node{lr}, []*G.Node{lf})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bigan discriminator loss: %w", err)
+	}
+	gg.Set("t", label)
+	loss, err := G.Mean(per)
+	if err == nil {
+		loss, err = G.Mul(nets.ScalarNode(m.Dtype(), 2), loss)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bigan discriminator loss: %w", err)
 	}
 	if err := gg.Compile(loss, m.d); err != nil {
 		return nil, fmt.Errorf("bigan discriminator: %w", err)
@@ -265,10 +300,11 @@ func (m *bigan) phases(b *nets.Batch, z []float64) (*biganGE, *biganD, map[strin
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	s := m.Cfg.Size
 	d.gg.Set("x", x)
-	d.gg.Set("z", z)
-	d.gg.SetFrom("z_e", ge.ze)
-	d.gg.SetFrom("x_gen", ge.xgen)
+	d.gg.SetFromAt("x", b.N*s*s, ge.xgen)
+	d.gg.SetFromAt("z", 0, ge.ze)
+	d.gg.SetAt("z", b.N*m.z, z)
 	if err := d.gg.Run(); err != nil {
 		return nil, nil, nil, fmt.Errorf("bigan: discriminator step: %w", err)
 	}

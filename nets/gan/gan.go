@@ -323,14 +323,18 @@ func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
 }
 
 // Set copies values into a named input.
-func (gg *Graph) Set(name string, v []float64) {
+func (gg *Graph) Set(name string, v []float64) { gg.SetAt(name, 0, v) }
+
+// SetAt copies values into a named input from its element off on.
+func (gg *Graph) SetAt(name string, off int, v []float64) {
 	switch d := gg.inputs[name].Data().(type) {
 	case []float32:
+		d = d[off:]
 		for i, x := range v {
 			d[i] = float32(x)
 		}
 	case []float64:
-		copy(d, v)
+		copy(d[off:], v)
 	}
 }
 
@@ -338,6 +342,16 @@ func (gg *Graph) Set(name string, v []float64) {
 // detached tensor: no gradient flows back to where it was computed).
 func (gg *Graph) SetFrom(name string, o *Out) {
 	ops.CopyDense(gg.inputs[name], o.v.(*tensor.Dense))
+}
+
+// SetFromAt is SetFrom into a named input from its element off on.
+func (gg *Graph) SetFromAt(name string, off int, o *Out) {
+	switch d := gg.inputs[name].Data().(type) {
+	case []float32:
+		copy(d[off:], o.v.Data().([]float32))
+	case []float64:
+		copy(d[off:], o.v.Data().([]float64))
+	}
 }
 
 // Run loads every network's BN statistics into each forward pass (and, in

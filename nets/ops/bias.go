@@ -72,16 +72,18 @@ func (op biasOp) Do(vs ...G.Value) (G.Value, error) {
 	return out, nil
 }
 
+// biasForward adds b to every plane of x, the planes spread over the
+// workers (each written by one goroutine).
 func biasForward[T Float](x, b []T, n, c, p int, y []T) {
-	for i := 0; i < n; i++ {
-		for ci, bv := range b[:c] {
-			off := (i*c + ci) * p
+	parallel(n*c, p, elementwiseMin, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			bv, off := b[t%c], t*p
 			ys := y[off : off+p]
 			for j, v := range x[off : off+p] {
 				ys[j] = v + bv
 			}
 		}
-	}
+	})
 }
 
 func (op biasOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {

@@ -13,9 +13,10 @@ type floatBLAS interface {
 
 // blasImpl is the BLAS behind the package's own kernels (convolutions) and,
 // through gorgonia.Use, Gorgonia's matrix products: gonum's pure-Go
-// implementation, or OpenBLAS when built with -tags openblas
-// (blas_openblas.go). Both give the same results run after run, so seeded
-// training stays bit-identical within one build.
+// implementation with address-independent float32 dot products
+// (blas_gonum.go), or OpenBLAS when built with -tags openblas
+// (blas_openblas.go). Both give the same results run after run and model
+// after model, so seeded training stays bit-identical within one build.
 var (
 	blasImpl floatBLAS = gblas.Implementation{}
 	blasName           = "gonum"

@@ -6,6 +6,7 @@ package ops
 import "C"
 
 import (
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
 )
@@ -17,7 +18,17 @@ import (
 func init() {
 	blasImpl = netlib.Implementation{}
 	blasName = "openblas"
-	G.Use(netlib.Implementation{})
+	G.Use(graphBLAS{})
 	C.openblas_set_num_threads(1)
 	splitGEMM = true
+}
+
+// graphBLAS is OpenBLAS for Gorgonia's own matrix products (the GANs'
+// linear layers, minibatch discrimination) with float32 products split
+// over goroutines as the kernels' are: with OpenBLAS single-threaded they
+// would otherwise run on one core.
+type graphBLAS struct{ netlib.Implementation }
+
+func (graphBLAS) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	splitGemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, netlib.Implementation{}.Sgemm)
 }

@@ -39,9 +39,21 @@ func CopyDense(dst, src *tensor.Dense) {
 // adds each run's gradients into them (Reset does not clear them), and
 // some of its ops (MatMul among them) add rather than set, so every
 // training run must start from zero.
+//
+// Large gradients are cleared on every core (a GAN's weights run to tens
+// of millions of values).
 func ZeroGrads(nodes G.Nodes) {
 	for _, n := range nodes {
-		if g, err := n.Grad(); err == nil {
+		g, err := n.Grad()
+		if err != nil || g == nil {
+			continue
+		}
+		switch d := g.Data().(type) {
+		case []float32:
+			parallel(len(d), 1, elementwiseMin, func(lo, hi int) { clear(d[lo:hi]) })
+		case []float64:
+			parallel(len(d), 1, elementwiseMin, func(lo, hi int) { clear(d[lo:hi]) })
+		default:
 			if t, ok := g.(tensor.Tensor); ok {
 				t.Zero()
 			}

@@ -11,18 +11,24 @@ import (
 )
 
 // LeakyReLU is max(x, 0) + slope·min(x, 0) as one elementwise op with its
-// own gradient (Gorgonia's LeakyRelu builds six nodes per call).
+// own gradient (Gorgonia's LeakyRelu builds six nodes per call). Its
+// output, and its gradient's, are kept between runs (opBufs) and computed
+// on every core: in a BiGAN step at 128 px the activations of the encoder
+// and discriminator trunks are the largest tensors no convolution keeps,
+// and writing them into fresh memory each step (page faults) on one core
+// took a sixth of the step's wall time.
 func LeakyReLU(x *G.Node, slope float64) (*G.Node, error) {
 	if slope < 0 || slope >= 1 || math.IsNaN(slope) {
 		return nil, fmt.Errorf("leaky relu: slope %g must be in [0, 1)", slope)
 	}
-	return G.ApplyOp(leakyOp{slope: slope, dims: x.Shape().Dims()}, x)
+	return G.ApplyOp(leakyOp{slope: slope, dims: x.Shape().Dims(), bufs: &opBufs{}}, x)
 }
 
 type leakyOp struct {
 	slope float64
 	dims  int
-	grad  bool // the gradient op: inputs (x, dy), output dx
+	grad  bool    // the gradient op: inputs (x, dy), output dx
+	bufs  *opBufs // nil: a fresh output on every call
 }
 
 func (op leakyOp) Arity() int {
@@ -75,7 +81,7 @@ func (op leakyOp) Do(vs ...G.Value) (G.Value, error) {
 	if !ok {
 		return nil, fmt.Errorf("%v: input must be a dense tensor, got %T", op, vs[0])
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
+	out := op.bufs.output(x.Dtype(), x.Shape())
 	var dy *tensor.Dense
 	if op.grad {
 		if dy, ok = vs[1].(*tensor.Dense); !ok || !dy.Shape().Eq(x.Shape()) || dy.Dtype() != x.Dtype() {
@@ -105,31 +111,40 @@ func (op leakyOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if op.grad {
 		return nil, fmt.Errorf("%v: second derivatives are not implemented", op)
 	}
-	d, err := G.ApplyOp(leakyOp{slope: op.slope, dims: op.dims, grad: true}, inputs[0], grad)
+	d, err := G.ApplyOp(leakyOp{slope: op.slope, dims: op.dims, grad: true, bufs: &opBufs{}}, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{d}, nil
 }
 
+// elementwiseMin is the smallest elementwise op worth spreading over goroutines.
+const elementwiseMin = 1 << 15
+
 func leakyForward[T Float](x []T, slope T, y []T) {
-	for i, v := range x {
-		if v < 0 {
-			v *= slope
+	parallel(len(x), 1, elementwiseMin, func(lo, hi int) {
+		y := y[lo:hi]
+		for i, v := range x[lo:hi] {
+			if v < 0 {
+				v *= slope
+			}
+			y[i] = v
 		}
-		y[i] = v
-	}
+	})
 }
 
 // leakyBackward: the derivative at 0 is taken as slope, as PyTorch does.
 func leakyBackward[T Float](x, dy []T, slope T, dx []T) {
-	for i, v := range x {
-		if v > 0 {
-			dx[i] = dy[i]
-		} else {
-			dx[i] = slope * dy[i]
+	parallel(len(x), 1, elementwiseMin, func(lo, hi int) {
+		dy, dx := dy[lo:hi], dx[lo:hi]
+		for i, v := range x[lo:hi] {
+			if v > 0 {
+				dx[i] = dy[i]
+			} else {
+				dx[i] = slope * dy[i]
+			}
 		}
-	}
+	})
 }
 
 // Reshape is a copying reshape. Gorgonia's own Reshape shares memory with

@@ -103,3 +103,8 @@ func col2imPar[T Float](col []T, nc, cin, h, w, k, stride, pad int, x []T, p, ld
 		}
 	})
 }
+
+// Elementwise runs f over [0, n) split into contiguous ranges, one per
+// worker, for an elementwise update outside the graphs (Adam): each index is
+// computed by one goroutine only, so results do not depend on the split.
+func Elementwise(n int, f func(lo, hi int)) { parallel(n, 1, elementwiseMin, f) }

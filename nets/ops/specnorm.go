@@ -64,28 +64,47 @@ func PowerIterate(w *tensor.Dense, s *SNState) {
 
 func powerStep[T Float](w, u, v []T) {
 	h, n := len(u), len(v)
-	// accumulate in float64 so float32 weights do not lose the iteration
+	// accumulate in float64 so float32 weights do not lose the iteration;
+	// each goroutine takes whole columns (then whole rows), so every sum
+	// runs in the same order however the work is split
 	acc := make([]float64, n)
-	for i := 0; i < h; i++ {
-		ui := float64(u[i])
-		row := w[i*n : (i+1)*n]
-		for j, x := range row {
-			acc[j] += float64(x) * ui
+	parallel(n, h, elementwiseMin, func(lo, hi int) {
+		a := acc[lo:hi]
+		for i := 0; i < h; i++ {
+			ui := float64(u[i])
+			for j, x := range w[i*n+lo : i*n+hi] {
+				a[j] += float64(x) * ui
+			}
 		}
-	}
+	})
 	for j := range v {
 		v[j] = T(acc[j])
 	}
 	normalize(v)
-	for i := 0; i < h; i++ {
-		var s float64
-		row := w[i*n : (i+1)*n]
-		for j, x := range row {
-			s += float64(x) * float64(v[j])
+	parallel(h, n, elementwiseMin, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			u[i] = T(dot64(w[i*n:(i+1)*n], v))
 		}
-		u[i] = T(s)
-	}
+	})
 	normalize(u)
+}
+
+// dot64 is x·y summed in float64 in four partial sums by index mod 4
+// (one chain of additions would wait on each addition's latency).
+func dot64[T Float](x, y []T) float64 {
+	y = y[:len(x)]
+	var s [4]float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s[0] += float64(x[i]) * float64(y[i])
+		s[1] += float64(x[i+1]) * float64(y[i+1])
+		s[2] += float64(x[i+2]) * float64(y[i+2])
+		s[3] += float64(x[i+3]) * float64(y[i+3])
+	}
+	for ; i < len(x); i++ {
+		s[i&3] += float64(x[i]) * float64(y[i])
+	}
+	return (s[0] + s[1]) + (s[2] + s[3])
 }
 
 func normalize[T Float](x []T) {
@@ -256,26 +275,49 @@ func snSigma[T Float](w, u, v []T, h, n int, scratch []T) T {
 	return 0
 }
 
+// snForward is W·(1/σ): a product per weight rather than a division,
+// which Go does not vectorise and which made this loop several times
+// slower than memory allows (the product can differ from W/σ in the last
+// bit).
 func snForward[T Float](w []T, sigma T, out []T) {
-	for i, x := range w {
-		out[i] = x / sigma
-	}
+	inv := T(1 / float64(sigma))
+	parallel(len(w), 1, elementwiseMin, func(lo, hi int) {
+		o := out[lo:hi]
+		for i, x := range w[lo:hi] {
+			o[i] = x * inv
+		}
+	})
 }
 
+// snChunk is the length of the pieces snBackward sums dY⊙W in: fixed, so
+// that the sum's order does not depend on the number of goroutines.
+const snChunk = 1 << 14
+
 // snBackward: for Y = W/σ, dW = dY/σ − (Σ dY⊙W)/σ² · u·vᵀ (the sum in
-// float64).
+// float64, by pieces of snChunk added in order; dY/σ as dY·(1/σ), as in
+// snForward).
 func snBackward[T Float](w, u, v, dy []T, sigma T, out []T) {
+	parts := make([]float64, (len(w)+snChunk-1)/snChunk)
+	parallel(len(parts), snChunk, elementwiseMin, func(lo, hi int) {
+		for c := lo; c < hi; c++ {
+			end := min((c+1)*snChunk, len(w))
+			parts[c] = dot64(dy[c*snChunk:end], w[c*snChunk:end])
+		}
+	})
 	var s float64
-	for i, x := range w {
-		s += float64(dy[i]) * float64(x)
+	for _, p := range parts {
+		s += p
 	}
 	c := T(-s / (float64(sigma) * float64(sigma)))
+	inv := T(1 / float64(sigma))
 	n := len(v)
-	for i, ui := range u {
-		cu := c * ui
-		row, drow := out[i*n:(i+1)*n], dy[i*n:(i+1)*n]
-		for j, vj := range v {
-			row[j] = drow[j]/sigma + cu*vj
+	parallel(len(u), n, elementwiseMin, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			cu := c * u[i]
+			row, drow := out[i*n:(i+1)*n], dy[i*n:(i+1)*n]
+			for j, vj := range v {
+				row[j] = drow[j]*inv + cu*vj
+			}
 		}
-	}
+	})
 }
