@@ -17,39 +17,34 @@ type Float interface{ ~float32 | ~float64 }
 // (ki, kj) (0 outside the padded image); oh = (h + 2·pad − k)/stride + 1
 // and likewise ow. Same layout as Caffe.
 func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
-	oh := (h+2*pad-k)/stride + 1
-	ow := (w+2*pad-k)/stride + 1
+	if stride > 1 {
+		ph := newPhases[T](h, w, stride)
+		defer ph.release()
+		for ci := 0; ci < c; ci++ {
+			ph.im2col(im[ci*h*w:(ci+1)*h*w], k, pad, col[ci*k*k*ld:], ld)
+		}
+		return
+	}
+	oh := h + 2*pad - k + 1
+	ow := w + 2*pad - k + 1
 	for ci := 0; ci < c; ci++ {
 		src := im[ci*h*w : (ci+1)*h*w]
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
-				// a strided row's in-bounds columns are the same for every y
-				slo, shi := stridedRange(ow, w, stride, pad-kj)
+				// a contiguous run per output row: zeros, a copy, zeros
+				lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
 				for y := 0; y < oh; y++ {
-					iy := y*stride - pad + ki
+					iy := y - pad + ki
 					dst := row[y*ow : (y+1)*ow]
-					if iy < 0 || iy >= h {
+					if iy < 0 || iy >= h || lo >= hi {
 						clear(dst)
 						continue
 					}
 					line := src[iy*w : (iy+1)*w]
-					if stride == 1 {
-						// a contiguous run: zeros, a copy, zeros
-						lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
-						if lo >= hi {
-							clear(dst)
-							continue
-						}
-						clear(dst[:lo])
-						copy(dst[lo:hi], line[lo-pad+kj:hi-pad+kj])
-						clear(dst[hi:])
-						continue
-					}
-					// strided: zeros, a gather, zeros
-					clear(dst[:slo])
-					gather(dst[slo:shi], line[max(0, slo*stride-pad+kj):], stride)
-					clear(dst[shi:])
+					clear(dst[:lo])
+					copy(dst[lo:hi], line[lo-pad+kj:hi-pad+kj])
+					clear(dst[hi:])
 				}
 			}
 		}
@@ -59,88 +54,203 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 // col2imLD is the adjoint of im2colLD: it zeroes im and adds every column
 // entry back onto the pixel it was read from.
 func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
-	oh := (h+2*pad-k)/stride + 1
-	ow := (w+2*pad-k)/stride + 1
+	if stride > 1 {
+		ph := newPhases[T](h, w, stride)
+		defer ph.release()
+		for ci := 0; ci < c; ci++ {
+			ph.col2im(col[ci*k*k*ld:], k, pad, im[ci*h*w:(ci+1)*h*w], ld)
+		}
+		return
+	}
+	oh := h + 2*pad - k + 1
+	ow := w + 2*pad - k + 1
 	clear(im[:c*h*w])
 	for ci := 0; ci < c; ci++ {
 		dstIm := im[ci*h*w : (ci+1)*h*w]
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
-				slo, shi := stridedRange(ow, w, stride, pad-kj)
+				lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
+				if lo >= hi {
+					continue
+				}
 				for y := 0; y < oh; y++ {
-					iy := y*stride - pad + ki
+					iy := y - pad + ki
 					if iy < 0 || iy >= h {
 						continue
 					}
-					line := dstIm[iy*w : (iy+1)*w]
-					src := row[y*ow : (y+1)*ow]
-					if stride == 1 {
-						lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
-						if lo >= hi {
-							continue
-						}
-						dl := line[lo-pad+kj : hi-pad+kj]
-						for x, v := range src[lo:hi] {
-							dl[x] += v
-						}
-						continue
-					}
-					scatterAdd(line[max(0, slo*stride-pad+kj):], src[slo:shi], stride)
+					addTo(dstIm[iy*w+lo-pad+kj:iy*w+hi-pad+kj], row[y*ow+lo:y*ow+hi])
 				}
 			}
 		}
 	}
 }
 
-// gather sets d[i] = s[i·stride]; scatterAdd adds s[i] onto d[i·stride].
-// Stride 2 (every 4×4/s2 layer here) has its own loop the compiler can
-// check once.
+// addTo adds s onto d (len(d) ≥ len(s)).
+func addTo[T Float](d, s []T) {
+	d = d[:len(s)]
+	for i, v := range s {
+		d[i] += v
+	}
+}
+
+// phases holds one channel of an image split by a stride s into its s×s
+// phase planes: plane (py, px) holds the pixels (s·a + py, s·b + px). A
+// strided convolution's tap (ki, kj) reads, along an output row, one
+// contiguous row of one plane, so im2col becomes copies and col2im
+// contiguous additions, and the strided gather (or scatter) is done once
+// per pixel instead of once per pixel and tap (k²/s² times: 4 for 4×4/s2).
+// The values are exactly those of a direct strided unrolling, and col2im
+// adds onto each pixel in the same order, so the results are bit for bit
+// the same.
+type phases[T Float] struct {
+	h, w, s, rows, cols int // rows, cols: the largest plane's
+	buf                 []T // s·s planes, rows×cols each
+	p                   *[]T
+}
+
+func newPhases[T Float](h, w, s int) phases[T] {
+	ph := phases[T]{h: h, w: w, s: s, rows: (h + s - 1) / s, cols: (w + s - 1) / s}
+	ph.p = borrow[T](s * s * ph.rows * ph.cols)
+	ph.buf = *ph.p
+	return ph
+}
+
+func (ph phases[T]) release() { giveBack(ph.p) }
+
+// plane returns plane (py, px) and its valid rows and columns.
+func (ph phases[T]) plane(py, px int) (pl []T, rows, cols int) {
+	size := ph.rows * ph.cols
+	return ph.buf[(py*ph.s+px)*size:][:size], (ph.h - py + ph.s - 1) / ph.s, (ph.w - px + ph.s - 1) / ph.s
+}
+
+// tap is where kernel offset t − pad falls: phase and shift in plane units.
+func (ph phases[T]) tap(t, pad int) (phase, shift int) {
+	d := t - pad
+	phase = ((d % ph.s) + ph.s) % ph.s
+	return phase, (d - phase) / ph.s
+}
+
+// split fills the planes from one channel im (h×w).
+func (ph phases[T]) split(im []T) {
+	s, w := ph.s, ph.w
+	for iy := 0; iy < ph.h; iy++ {
+		line := im[iy*w : (iy+1)*w]
+		py, a := iy%s, iy/s
+		if s == 2 {
+			e, _, ce := ph.plane(py, 0)
+			o, _, co := ph.plane(py, 1)
+			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
+			for b := range o {
+				e[b], o[b] = line[2*b], line[2*b+1]
+			}
+			if ce > co {
+				e[ce-1] = line[w-1]
+			}
+			continue
+		}
+		for px := 0; px < s && px < w; px++ {
+			pl, _, cols := ph.plane(py, px)
+			gather(pl[a*ph.cols:][:cols], line[px:], s)
+		}
+	}
+}
+
+// join writes the planes back into one channel im (h×w): every pixel once.
+func (ph phases[T]) join(im []T) {
+	s, w := ph.s, ph.w
+	for iy := 0; iy < ph.h; iy++ {
+		line := im[iy*w : (iy+1)*w]
+		py, a := iy%s, iy/s
+		if s == 2 {
+			e, _, ce := ph.plane(py, 0)
+			o, _, co := ph.plane(py, 1)
+			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
+			for b, v := range o {
+				line[2*b], line[2*b+1] = e[b], v
+			}
+			if ce > co {
+				line[w-1] = e[ce-1]
+			}
+			continue
+		}
+		for px := 0; px < s && px < w; px++ {
+			pl, _, cols := ph.plane(py, px)
+			scatter(line[px:], pl[a*ph.cols:][:cols], s)
+		}
+	}
+}
+
+// im2col is im2colLD of one channel im for stride ph.s.
+func (ph phases[T]) im2col(im []T, k, pad int, col []T, ld int) {
+	s := ph.s
+	oh, ow := (ph.h+2*pad-k)/s+1, (ph.w+2*pad-k)/s+1
+	ph.split(im)
+	for ki := 0; ki < k; ki++ {
+		py, dy := ph.tap(ki, pad)
+		for kj := 0; kj < k; kj++ {
+			px, dx := ph.tap(kj, pad)
+			pl, rows, cols := ph.plane(py, px)
+			row := col[(ki*k+kj)*ld:][:oh*ow]
+			lo, hi := max(0, -dx), min(ow, cols-dx)
+			for y := 0; y < oh; y++ {
+				dst := row[y*ow : (y+1)*ow]
+				a := y + dy
+				if a < 0 || a >= rows || lo >= hi {
+					clear(dst)
+					continue
+				}
+				clear(dst[:lo])
+				copy(dst[lo:hi], pl[a*ph.cols+lo+dx:a*ph.cols+hi+dx])
+				clear(dst[hi:])
+			}
+		}
+	}
+}
+
+// col2im is col2imLD of one channel's columns onto im for stride ph.s.
+func (ph phases[T]) col2im(col []T, k, pad int, im []T, ld int) {
+	s := ph.s
+	oh, ow := (ph.h+2*pad-k)/s+1, (ph.w+2*pad-k)/s+1
+	clear(ph.buf)
+	for ki := 0; ki < k; ki++ {
+		py, dy := ph.tap(ki, pad)
+		for kj := 0; kj < k; kj++ {
+			px, dx := ph.tap(kj, pad)
+			pl, rows, cols := ph.plane(py, px)
+			row := col[(ki*k+kj)*ld:][:oh*ow]
+			lo, hi := max(0, -dx), min(ow, cols-dx)
+			if lo >= hi {
+				continue
+			}
+			for y := max(0, -dy); y < oh && y+dy < rows; y++ {
+				a := y + dy
+				addTo(pl[a*ph.cols+lo+dx:a*ph.cols+hi+dx], row[y*ow+lo:y*ow+hi])
+			}
+		}
+	}
+	ph.join(im)
+}
+
+// gather sets d[i] = s[i·stride]; scatter sets d[i·stride] = s[i].
 func gather[T Float](d, s []T, stride int) {
 	if len(d) == 0 {
 		return
 	}
-	if stride == 2 {
-		s = s[:2*len(d)-1]
-		for i := range d {
-			d[i] = s[2*i]
-		}
-		return
-	}
+	s = s[:(len(d)-1)*stride+1]
 	for i := range d {
 		d[i] = s[i*stride]
 	}
 }
 
-func scatterAdd[T Float](d, s []T, stride int) {
+func scatter[T Float](d, s []T, stride int) {
 	if len(s) == 0 {
 		return
 	}
-	if stride == 2 {
-		d = d[:2*len(s)-1]
-		for i, v := range s {
-			d[2*i] += v
-		}
-		return
-	}
+	d = d[:(len(s)-1)*stride+1]
 	for i, v := range s {
-		d[i*stride] += v
+		d[i*stride] = v
 	}
-}
-
-// stridedRange is the range [lo, hi) of output columns x in [0, ow) whose
-// input column x·stride − off lies in [0, w) (hi ≥ lo).
-func stridedRange(ow, w, stride, off int) (lo, hi int) {
-	if off > 0 {
-		lo = (off + stride - 1) / stride
-	}
-	// the last x with x·stride − off ≤ w − 1
-	hi = min(ow, (w-1+off)/stride+1)
-	if w-1+off < 0 {
-		hi = 0
-	}
-	lo = min(lo, ow)
-	return lo, max(lo, hi)
 }
 
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices with
