@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas"
+	gblas "gonum.org/v1/gonum/blas/gonum"
 )
 
 // Float is the element type the raw kernels work on.
@@ -32,6 +33,10 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
+				if ow == w { // "same" padding: the tap's row is the image shifted
+					copyShifted(row, src, oh, ow, h, w, ki-pad, kj-pad)
+					continue
+				}
 				// a contiguous run per output row: zeros, a copy, zeros
 				lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
 				for y := 0; y < oh; y++ {
@@ -52,7 +57,8 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 }
 
 // col2imLD is the adjoint of im2colLD: it zeroes im and adds every column
-// entry back onto the pixel it was read from.
+// entry back onto the pixel it was read from. col is scratch: entries that
+// fall outside the image may be zeroed on the way.
 func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 	if stride > 1 {
 		ph := newPhases[T](h, w, stride)
@@ -70,6 +76,10 @@ func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 		for ki := 0; ki < k; ki++ {
 			for kj := 0; kj < k; kj++ {
 				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
+				if ow == w {
+					addShifted(dstIm, row, oh, ow, h, w, ki-pad, kj-pad)
+					continue
+				}
 				lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
 				if lo >= hi {
 					continue
@@ -86,12 +96,78 @@ func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 	}
 }
 
-// addTo adds s onto d (len(d) ≥ len(s)).
+// addTo adds s onto d (len(d) ≥ len(s)), long runs with gonum's SIMD axpy
+// (1·v is exact, so the sums are those of the plain loop).
 func addTo[T Float](d, s []T) {
+	if len(s) >= 32 {
+		switch sv := any(s).(type) {
+		case []float32:
+			level1.Saxpy(len(sv), 1, sv, 1, any(d).([]float32), 1)
+			return
+		case []float64:
+			level1.Daxpy(len(sv), 1, sv, 1, any(d).([]float64), 1)
+			return
+		}
+	}
 	d = d[:len(s)]
 	for i, v := range s {
 		d[i] += v
 	}
+}
+
+// level1 is gonum's pure-Go BLAS, whose level-1 routines are assembly:
+// called directly (not through cgo) for runs of a few dozen values.
+var level1 = gblas.Implementation{}
+
+// copyShifted sets dst (oh rows of ow) to src shifted by (dy, dx):
+// dst[y][x] = src[y+dy][x+dx] where 0 ≤ y+dy < vr and 0 ≤ x+dx < vc, else
+// 0; src has rows of ow values (vr of them valid, vc columns of each). All
+// rows go in one copy, whose values wrapped across row ends are then
+// zeroed: one call instead of three per output row.
+func copyShifted[T Float](dst, src []T, oh, ow, vr, vc, dy, dx int) {
+	dst = dst[:oh*ow]
+	ylo, yhi := max(0, -dy), min(oh, vr-dy)
+	lo, hi := max(0, -dx), min(ow, vc-dx)
+	if ylo >= yhi || lo >= hi {
+		clear(dst)
+		return
+	}
+	clear(dst[:ylo*ow])
+	clear(dst[yhi*ow:])
+	start, end, off := ylo*ow+lo, (yhi-1)*ow+hi, dy*ow+dx
+	copy(dst[start:end], src[start+off:end+off])
+	for y := ylo; y < yhi; y++ {
+		r := dst[y*ow : (y+1)*ow]
+		for x := 0; x < lo; x++ {
+			r[x] = 0
+		}
+		for x := hi; x < ow; x++ {
+			r[x] = 0
+		}
+	}
+}
+
+// addShifted is copyShifted's adjoint: dst[y+dy][x+dx] += src[y][x] for
+// the same valid positions. It zeroes src's other entries (src is
+// scratch) and adds all rows in one run: the zeros wrapped across row ends
+// change nothing.
+func addShifted[T Float](dst, src []T, oh, ow, vr, vc, dy, dx int) {
+	ylo, yhi := max(0, -dy), min(oh, vr-dy)
+	lo, hi := max(0, -dx), min(ow, vc-dx)
+	if ylo >= yhi || lo >= hi {
+		return
+	}
+	for y := ylo; y < yhi; y++ {
+		r := src[y*ow : (y+1)*ow]
+		for x := 0; x < lo; x++ {
+			r[x] = 0
+		}
+		for x := hi; x < ow; x++ {
+			r[x] = 0
+		}
+	}
+	start, end, off := ylo*ow+lo, (yhi-1)*ow+hi, dy*ow+dx
+	addTo(dst[start+off:end+off], src[start:end])
 }
 
 // phases holds one channel of an image split by a stride s into its s×s
@@ -192,6 +268,10 @@ func (ph phases[T]) im2col(im []T, k, pad int, col []T, ld int) {
 			px, dx := ph.tap(kj, pad)
 			pl, rows, cols := ph.plane(py, px)
 			row := col[(ki*k+kj)*ld:][:oh*ow]
+			if ow == ph.cols {
+				copyShifted(row, pl, oh, ow, rows, cols, dy, dx)
+				continue
+			}
 			lo, hi := max(0, -dx), min(ow, cols-dx)
 			for y := 0; y < oh; y++ {
 				dst := row[y*ow : (y+1)*ow]
@@ -219,6 +299,10 @@ func (ph phases[T]) col2im(col []T, k, pad int, im []T, ld int) {
 			px, dx := ph.tap(kj, pad)
 			pl, rows, cols := ph.plane(py, px)
 			row := col[(ki*k+kj)*ld:][:oh*ow]
+			if ow == ph.cols {
+				addShifted(pl, row, oh, ow, rows, cols, dy, dx)
+				continue
+			}
 			lo, hi := max(0, -dx), min(ow, cols-dx)
 			if lo >= hi {
 				continue
