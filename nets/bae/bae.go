@@ -133,7 +133,7 @@ func baeForward(gn *nets.GraphNet, x *G.Node, stages []baeStage) (*G.Node, error
 		if err != nil {
 			return nil, fmt.Errorf("bae %w", err)
 		}
-		if h, err = G.Tanh(h); err != nil {
+		if h, err = ops.Tanh(h); err != nil {
 			return nil, wrap(name+" tanh", err)
 		}
 		return h, nil

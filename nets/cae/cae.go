@@ -121,7 +121,7 @@ func forward(gn *nets.GraphNet, x *G.Node, layers []layer) (*G.Node, error) {
 			return nil, fmt.Errorf("cae %s relu: %w", l.name, err)
 		}
 	}
-	if h, err = G.Tanh(h); err != nil {
+	if h, err = ops.Tanh(h); err != nil {
 		return nil, fmt.Errorf("cae tanh: %w", err)
 	}
 	return h, nil
