@@ -232,53 +232,103 @@ func poolInput(vs []G.Value, what string, want tensor.Shape) (*tensor.Dense, err
 
 // maxPoolForward keeps the first maximum of each window in scan order, and
 // a NaN wins over any number, as PyTorch does, so a diverging value is not
-// silently dropped.
+// silently dropped. Planes are split over goroutines (each writes its own).
 func maxPoolForward[T Float](p *PoolIndices, x, y []T) {
 	h, w := p.in[2], p.in[3]
 	ho, wo := p.out[2], p.out[3]
 	planes := p.in[0] * p.in[1]
-	for pl := 0; pl < planes; pl++ {
-		src := x[pl*h*w : (pl+1)*h*w]
-		dst := y[pl*ho*wo : (pl+1)*ho*wo]
-		idx := p.idx[pl*ho*wo : (pl+1)*ho*wo]
-		for oy := 0; oy < ho; oy++ {
-			for ox := 0; ox < wo; ox++ {
-				best := (oy*p.stride)*w + ox*p.stride
-				bv := src[best]
-				for ky := 0; ky < p.k && !poolIsNaN(bv); ky++ {
-					row := (oy*p.stride + ky) * w
-					for kx := 0; kx < p.k; kx++ {
-						at := row + ox*p.stride + kx
-						if v := src[at]; v > bv || poolIsNaN(v) {
-							best, bv = at, v
-							if poolIsNaN(v) {
-								break
+	parallel(planes, h*w, poolParallelMin, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*h*w : (pl+1)*h*w]
+			dst := y[pl*ho*wo : (pl+1)*ho*wo]
+			idx := p.idx[pl*ho*wo : (pl+1)*ho*wo]
+			if p.k == 2 && p.stride == 2 {
+				maxPool2x2(src, w, ho, wo, dst, idx)
+				continue
+			}
+			for oy := 0; oy < ho; oy++ {
+				for ox := 0; ox < wo; ox++ {
+					best := (oy*p.stride)*w + ox*p.stride
+					bv := src[best]
+					for ky := 0; ky < p.k && !poolIsNaN(bv); ky++ {
+						row := (oy*p.stride + ky) * w
+						for kx := 0; kx < p.k; kx++ {
+							at := row + ox*p.stride + kx
+							if v := src[at]; v > bv || poolIsNaN(v) {
+								best, bv = at, v
+								if poolIsNaN(v) {
+									break
+								}
 							}
 						}
 					}
+					dst[oy*wo+ox] = bv
+					idx[oy*wo+ox] = int32(best)
 				}
-				dst[oy*wo+ox] = bv
-				idx[oy*wo+ox] = int32(best)
 			}
+		}
+	})
+}
+
+// poolParallelMin is the input size from which pooling is split over
+// goroutines.
+const poolParallelMin = 1 << 15
+
+// maxPool2x2 is maxPoolForward's loop for 2×2 windows at stride 2 (the
+// BAE's), unrolled: the same maximum and index, scan order and NaN rule.
+func maxPool2x2[T Float](src []T, w, ho, wo int, dst []T, idx []int32) {
+	for oy := 0; oy < ho; oy++ {
+		r0 := src[2*oy*w : (2*oy+1)*w]
+		r1 := src[(2*oy+1)*w : (2*oy+2)*w]
+		d, ix := dst[oy*wo:(oy+1)*wo], idx[oy*wo:(oy+1)*wo]
+		for ox := range d {
+			at := 2*oy*w + 2*ox
+			best, bv := at, r0[2*ox]
+			if v := r0[2*ox+1]; bv == bv && (v > bv || v != v) {
+				best, bv = at+1, v
+			}
+			if v := r1[2*ox]; bv == bv && (v > bv || v != v) {
+				best, bv = at+w, v
+			}
+			if v := r1[2*ox+1]; bv == bv && (v > bv || v != v) {
+				best, bv = at+w+1, v
+			}
+			d[ox], ix[ox] = bv, int32(best)
 		}
 	}
 }
 
 func poolIsNaN[T Float](v T) bool { return v != v }
 
-// poolScatter zeroes dst (input-shaped) and adds each pooled value at its argmax.
+// poolScatter zeroes dst (input-shaped) and adds each pooled value at its
+// argmax, plane by plane (no division per value), planes split over
+// goroutines (each adds into its own plane only).
 func poolScatter[T Float](p *PoolIndices, y, dst []T) {
-	clear(dst)
 	hw, ohw := p.in[2]*p.in[3], p.out[2]*p.out[3]
-	for j, v := range y {
-		dst[(j/ohw)*hw+int(p.idx[j])] += v
-	}
+	parallel(len(y)/ohw, hw, poolParallelMin, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			d := dst[pl*hw : (pl+1)*hw]
+			clear(d)
+			idx := p.idx[pl*ohw : (pl+1)*ohw]
+			for j, v := range y[pl*ohw : (pl+1)*ohw] {
+				d[idx[j]] += v
+			}
+		}
+	})
 }
 
-// poolGather reads, for each pooled position, the input-shaped src at its argmax.
+// poolGather reads, for each pooled position, the input-shaped src at its
+// argmax, plane by plane.
 func poolGather[T Float](p *PoolIndices, src, y []T) {
 	hw, ohw := p.in[2]*p.in[3], p.out[2]*p.out[3]
-	for j := range y {
-		y[j] = src[(j/ohw)*hw+int(p.idx[j])]
-	}
+	parallel(len(y)/ohw, hw, poolParallelMin, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			s := src[pl*hw : (pl+1)*hw]
+			idx := p.idx[pl*ohw : (pl+1)*ohw]
+			out := y[pl*ohw : (pl+1)*ohw]
+			for j := range out {
+				out[j] = s[idx[j]]
+			}
+		}
+	})
 }
