@@ -18,81 +18,27 @@ type Float interface{ ~float32 | ~float64 }
 // (ki, kj) (0 outside the padded image); oh = (h + 2·pad − k)/stride + 1
 // and likewise ow. Same layout as Caffe.
 func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
-	if stride > 1 {
-		ph := newPhases[T](h, w, stride)
-		defer ph.release()
-		for ci := 0; ci < c; ci++ {
-			ph.im2col(im[ci*h*w:(ci+1)*h*w], k, pad, col[ci*k*k*ld:], ld)
-		}
-		return
-	}
-	oh := h + 2*pad - k + 1
-	ow := w + 2*pad - k + 1
+	ph := newPhases[T](h, w, stride)
+	defer ph.release()
+	oh := (h+2*pad-k)/stride + 1
 	for ci := 0; ci < c; ci++ {
-		src := im[ci*h*w : (ci+1)*h*w]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
-				if ow == w { // "same" padding: the tap's row is the image shifted
-					copyShifted(row, src, oh, ow, h, w, ki-pad, kj-pad)
-					continue
-				}
-				// a contiguous run per output row: zeros, a copy, zeros
-				lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
-				for y := 0; y < oh; y++ {
-					iy := y - pad + ki
-					dst := row[y*ow : (y+1)*ow]
-					if iy < 0 || iy >= h || lo >= hi {
-						clear(dst)
-						continue
-					}
-					line := src[iy*w : (iy+1)*w]
-					clear(dst[:lo])
-					copy(dst[lo:hi], line[lo-pad+kj:hi-pad+kj])
-					clear(dst[hi:])
-				}
-			}
-		}
+		ph.load(im[ci*h*w : (ci+1)*h*w])
+		ph.im2colRows(k, pad, 0, oh, col[ci*k*k*ld:], ld)
 	}
 }
 
 // col2imLD is the adjoint of im2colLD: it zeroes im and adds every column
-// entry back onto the pixel it was read from. col is scratch: entries that
-// fall outside the image may be zeroed on the way.
+// entry back onto the pixel it was read from, tap by tap. col is scratch:
+// entries that fall outside the image may be zeroed on the way.
 func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
-	if stride > 1 {
-		ph := newPhases[T](h, w, stride)
-		defer ph.release()
-		for ci := 0; ci < c; ci++ {
-			ph.col2im(col[ci*k*k*ld:], k, pad, im[ci*h*w:(ci+1)*h*w], ld)
-		}
-		return
-	}
-	oh := h + 2*pad - k + 1
-	ow := w + 2*pad - k + 1
-	clear(im[:c*h*w])
+	ph := newPhases[T](h, w, stride)
+	defer ph.release()
+	oh := (h+2*pad-k)/stride + 1
 	for ci := 0; ci < c; ci++ {
-		dstIm := im[ci*h*w : (ci+1)*h*w]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
-				if ow == w {
-					addShifted(dstIm, row, oh, ow, h, w, ki-pad, kj-pad)
-					continue
-				}
-				lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
-				if lo >= hi {
-					continue
-				}
-				for y := 0; y < oh; y++ {
-					iy := y - pad + ki
-					if iy < 0 || iy >= h {
-						continue
-					}
-					addTo(dstIm[iy*w+lo-pad+kj:iy*w+hi-pad+kj], row[y*ow+lo:y*ow+hi])
-				}
-			}
-		}
+		dst := im[ci*h*w : (ci+1)*h*w]
+		ph.startAdd(dst)
+		ph.col2imRows(col[ci*k*k*ld:], k, pad, 0, oh, ld)
+		ph.finishAdd(dst)
 	}
 }
 
@@ -119,55 +65,68 @@ func addTo[T Float](d, s []T) {
 // called directly (not through cgo) for runs of a few dozen values.
 var level1 = gblas.Implementation{}
 
-// copyShifted sets dst (oh rows of ow) to src shifted by (dy, dx):
-// dst[y][x] = src[y+dy][x+dx] where 0 ≤ y+dy < vr and 0 ≤ x+dx < vc, else
-// 0; src has rows of ow values (vr of them valid, vc columns of each). All
-// rows go in one copy, whose values wrapped across row ends are then
-// zeroed: one call instead of three per output row.
-func copyShifted[T Float](dst, src []T, oh, ow, vr, vc, dy, dx int) {
-	dst = dst[:oh*ow]
-	ylo, yhi := max(0, -dy), min(oh, vr-dy)
+// shiftRows writes output rows [y0, y1) (ow values each) of src shifted
+// by (dy, dx) into dst: dst row y − y0 gets src[y+dy][x+dx] where
+// 0 ≤ y+dy < vr and 0 ≤ x+dx < vc, else 0; src rows are sstride apart.
+// When sstride = ow all rows go in one copy, whose values wrapped across
+// row ends are zeroed after: one call instead of three per row.
+func shiftRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
+	dst = dst[:(y1-y0)*ow]
+	ylo, yhi := max(y0, -dy), min(y1, vr-dy)
 	lo, hi := max(0, -dx), min(ow, vc-dx)
 	if ylo >= yhi || lo >= hi {
 		clear(dst)
 		return
 	}
-	clear(dst[:ylo*ow])
-	clear(dst[yhi*ow:])
-	start, end, off := ylo*ow+lo, (yhi-1)*ow+hi, dy*ow+dx
-	copy(dst[start:end], src[start+off:end+off])
-	for y := ylo; y < yhi; y++ {
-		r := dst[y*ow : (y+1)*ow]
+	clear(dst[:(ylo-y0)*ow])
+	clear(dst[(yhi-y0)*ow:])
+	if sstride != ow {
+		for y := ylo; y < yhi; y++ {
+			d := dst[(y-y0)*ow : (y-y0+1)*ow]
+			s := src[(y+dy)*sstride:]
+			clear(d[:lo])
+			copy(d[lo:hi], s[lo+dx:hi+dx])
+			clear(d[hi:])
+		}
+		return
+	}
+	start, end, soff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
+	copy(dst[start:end], src[soff:soff+end-start])
+	zeroEdges(dst, ylo-y0, yhi-y0, ow, lo, hi)
+}
+
+// zeroEdges zeroes columns [0, lo) and [hi, ow) of rows [r0, r1) of m.
+func zeroEdges[T Float](m []T, r0, r1, ow, lo, hi int) {
+	for r := r0; r < r1; r++ {
+		row := m[r*ow : (r+1)*ow]
 		for x := 0; x < lo; x++ {
-			r[x] = 0
+			row[x] = 0
 		}
 		for x := hi; x < ow; x++ {
-			r[x] = 0
+			row[x] = 0
 		}
 	}
 }
 
-// addShifted is copyShifted's adjoint: dst[y+dy][x+dx] += src[y][x] for
-// the same valid positions. It zeroes src's other entries (src is
-// scratch) and adds all rows in one run: the zeros wrapped across row ends
-// change nothing.
-func addShifted[T Float](dst, src []T, oh, ow, vr, vc, dy, dx int) {
-	ylo, yhi := max(0, -dy), min(oh, vr-dy)
+// addRows is shiftRows' adjoint: dst[y+dy][x+dx] += src row y − y0,
+// column x, for the same valid positions. When sstride = ow it zeroes
+// src's other entries (src is scratch) and adds all rows in one run: the
+// zeros wrapped across row ends change nothing.
+func addRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
+	ylo, yhi := max(y0, -dy), min(y1, vr-dy)
 	lo, hi := max(0, -dx), min(ow, vc-dx)
 	if ylo >= yhi || lo >= hi {
 		return
 	}
-	for y := ylo; y < yhi; y++ {
-		r := src[y*ow : (y+1)*ow]
-		for x := 0; x < lo; x++ {
-			r[x] = 0
+	if sstride != ow {
+		for y := ylo; y < yhi; y++ {
+			addTo(dst[(y+dy)*sstride+lo+dx:], src[(y-y0)*ow+lo:(y-y0)*ow+hi])
 		}
-		for x := hi; x < ow; x++ {
-			r[x] = 0
-		}
+		return
 	}
-	start, end, off := ylo*ow+lo, (yhi-1)*ow+hi, dy*ow+dx
-	addTo(dst[start+off:end+off], src[start:end])
+	zeroEdges(src, ylo-y0, yhi-y0, ow, lo, hi)
+	start, end, doff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
+	addTo(dst[doff:doff+end-start], src[start:end])
 }
 
 // phases holds one channel of an image split by a stride s into its s×s
@@ -176,23 +135,62 @@ func addShifted[T Float](dst, src []T, oh, ow, vr, vc, dy, dx int) {
 // contiguous row of one plane, so im2col becomes copies and col2im
 // contiguous additions, and the strided gather (or scatter) is done once
 // per pixel instead of once per pixel and tap (k²/s² times: 4 for 4×4/s2).
-// The values are exactly those of a direct strided unrolling, and col2im
-// adds onto each pixel in the same order, so the results are bit for bit
-// the same.
+// The values are exactly those of a direct strided unrolling. With s = 1
+// the one plane is the channel itself, used in place.
 type phases[T Float] struct {
 	h, w, s, rows, cols int // rows, cols: the largest plane's
 	buf                 []T // s·s planes, rows×cols each
 	p                   *[]T
 }
 
+// newPhases borrows the planes' buffer (none for stride 1).
 func newPhases[T Float](h, w, s int) phases[T] {
-	ph := phases[T]{h: h, w: w, s: s, rows: (h + s - 1) / s, cols: (w + s - 1) / s}
-	ph.p = borrow[T](s * s * ph.rows * ph.cols)
-	ph.buf = *ph.p
+	ph := phasesIn[T](nil, h, w, s)
+	if s > 1 {
+		ph.p = borrow[T](phasesSize(h, w, s))
+		ph.buf = *ph.p
+	}
 	return ph
 }
 
-func (ph phases[T]) release() { giveBack(ph.p) }
+// phasesSize is the buffer one channel's planes take.
+func phasesSize(h, w, s int) int { return s * s * ((h + s - 1) / s) * ((w + s - 1) / s) }
+
+// phasesIn lays one channel's planes over buf (phasesSize values).
+func phasesIn[T Float](buf []T, h, w, s int) phases[T] {
+	return phases[T]{h: h, w: w, s: s, rows: (h + s - 1) / s, cols: (w + s - 1) / s, buf: buf}
+}
+
+func (ph phases[T]) release() {
+	if ph.p != nil {
+		giveBack(ph.p)
+	}
+}
+
+// load fills the planes from one channel im (h×w); with stride 1 it
+// points ph at im (ph is then a copy to use, hence the pointer).
+func (ph *phases[T]) load(im []T) {
+	if ph.s == 1 {
+		ph.buf = im
+		return
+	}
+	ph.split(im)
+}
+
+// startAdd zeroes what col2imRows adds onto: the planes, or with stride 1
+// im itself; finishAdd writes the planes into im.
+func (ph *phases[T]) startAdd(im []T) {
+	if ph.s == 1 {
+		ph.buf = im
+	}
+	clear(ph.buf)
+}
+
+func (ph *phases[T]) finishAdd(im []T) {
+	if ph.s > 1 {
+		ph.join(im)
+	}
+}
 
 // plane returns plane (py, px) and its valid rows and columns.
 func (ph phases[T]) plane(py, px int) (pl []T, rows, cols int) {
@@ -257,63 +255,32 @@ func (ph phases[T]) join(im []T) {
 	}
 }
 
-// im2col is im2colLD of one channel im for stride ph.s.
-func (ph phases[T]) im2col(im []T, k, pad int, col []T, ld int) {
-	s := ph.s
-	oh, ow := (ph.h+2*pad-k)/s+1, (ph.w+2*pad-k)/s+1
-	ph.split(im)
+// im2colRows writes output rows [y0, y1) of the channel's k·k im2col rows
+// into col (rows ld apart, (y1 − y0)·ow columns each).
+func (ph phases[T]) im2colRows(k, pad, y0, y1 int, col []T, ld int) {
+	ow := (ph.w+2*pad-k)/ph.s + 1
 	for ki := 0; ki < k; ki++ {
 		py, dy := ph.tap(ki, pad)
 		for kj := 0; kj < k; kj++ {
 			px, dx := ph.tap(kj, pad)
 			pl, rows, cols := ph.plane(py, px)
-			row := col[(ki*k+kj)*ld:][:oh*ow]
-			if ow == ph.cols {
-				copyShifted(row, pl, oh, ow, rows, cols, dy, dx)
-				continue
-			}
-			lo, hi := max(0, -dx), min(ow, cols-dx)
-			for y := 0; y < oh; y++ {
-				dst := row[y*ow : (y+1)*ow]
-				a := y + dy
-				if a < 0 || a >= rows || lo >= hi {
-					clear(dst)
-					continue
-				}
-				clear(dst[:lo])
-				copy(dst[lo:hi], pl[a*ph.cols+lo+dx:a*ph.cols+hi+dx])
-				clear(dst[hi:])
-			}
+			shiftRows(col[(ki*k+kj)*ld:], pl, ph.cols, y0, y1, ow, rows, cols, dy, dx)
 		}
 	}
 }
 
-// col2im is col2imLD of one channel's columns onto im for stride ph.s.
-func (ph phases[T]) col2im(col []T, k, pad int, im []T, ld int) {
-	s := ph.s
-	oh, ow := (ph.h+2*pad-k)/s+1, (ph.w+2*pad-k)/s+1
-	clear(ph.buf)
+// col2imRows adds im2colRows' columns back onto the planes (after
+// startAdd; finishAdd then writes them into the image), tap by tap.
+func (ph phases[T]) col2imRows(col []T, k, pad, y0, y1, ld int) {
+	ow := (ph.w+2*pad-k)/ph.s + 1
 	for ki := 0; ki < k; ki++ {
 		py, dy := ph.tap(ki, pad)
 		for kj := 0; kj < k; kj++ {
 			px, dx := ph.tap(kj, pad)
 			pl, rows, cols := ph.plane(py, px)
-			row := col[(ki*k+kj)*ld:][:oh*ow]
-			if ow == ph.cols {
-				addShifted(pl, row, oh, ow, rows, cols, dy, dx)
-				continue
-			}
-			lo, hi := max(0, -dx), min(ow, cols-dx)
-			if lo >= hi {
-				continue
-			}
-			for y := max(0, -dy); y < oh && y+dy < rows; y++ {
-				a := y + dy
-				addTo(pl[a*ph.cols+lo+dx:a*ph.cols+hi+dx], row[y*ow+lo:y*ow+hi])
-			}
+			addRows(pl, col[(ki*k+kj)*ld:][:(y1-y0)*ow], ph.cols, y0, y1, ow, rows, cols, dy, dx)
 		}
 	}
-	ph.join(im)
 }
 
 // gather sets d[i] = s[i·stride]; scatter sets d[i·stride] = s[i].
