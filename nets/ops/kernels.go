@@ -307,6 +307,16 @@ func scatter[T Float](d, s []T, stride int) {
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices with
 // the package's BLAS (blas.go); op(a) is m×k and op(b) is k×n.
 func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmOn(splitGEMM, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmSerial is gemm in the calling goroutine only, for kernels that split
+// their work over goroutines themselves.
+func gemmSerial[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmOn(false, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemmOn[T Float](split, ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if gemmCounting.Load() {
 		t0 := time.Now()
 		defer func() {
@@ -324,13 +334,13 @@ func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 	switch av := any(a).(type) {
 	case []float32:
-		if splitGEMM {
+		if split {
 			splitGemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc, blasImpl.Sgemm)
 			return
 		}
 		blasImpl.Sgemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		if splitGEMM {
+		if split {
 			splitGemm(tA, tB, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc, blasImpl.Dgemm)
 			return
 		}

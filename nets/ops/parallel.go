@@ -32,27 +32,31 @@ func workers() int { return runtime.GOMAXPROCS(0) }
 // parallel runs f over [0, n) split into at most workers() contiguous
 // ranges, serially when n·unit (a work estimate) is below min.
 func parallel(n, unit, min int, f func(lo, hi int)) {
+	parallelN(n, unit, min, func(_, lo, hi int) { f(lo, hi) })
+}
+
+// parallelN is parallel that also tells each call its index i among the
+// ranges, in order, and returns how many ranges there were.
+func parallelN(n, unit, min int, f func(i, lo, hi int)) int {
 	w := workers()
 	if w > n {
 		w = n
 	}
 	if w < 2 || n*unit < min {
-		f(0, n)
-		return
+		f(0, 0, n)
+		return 1
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < w; i++ {
 		lo, hi := n*i/w, n*(i+1)/w
-		if lo == hi {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(lo, hi)
+			f(i, lo, hi)
 		}()
 	}
 	wg.Wait()
+	return w
 }
 
 // splitGemm runs c = alpha·op(a)·op(b) + beta·c as several products over
