@@ -322,7 +322,14 @@ func gemmOn[T Float](split, ta, tb bool, m, n, k int, alpha T, a []T, lda int, b
 		defer func() {
 			gemmCalls.Add(1)
 			gemmFlops.Add(2 * int64(m) * int64(n) * int64(k))
-			gemmNanos.Add(int64(time.Since(t0)))
+			d := int64(time.Since(t0))
+			if !split && splitGEMM {
+				// a serial product runs beside workers()−1 others (the
+				// per-image kernels): count its share of the machine's time,
+				// as a split product's time is all of it
+				d /= int64(workers())
+			}
+			gemmNanos.Add(d)
 		}()
 	}
 	tA, tB := blas.NoTrans, blas.NoTrans
@@ -357,7 +364,9 @@ var (
 )
 
 // GEMMStats are the convolution kernels' matrix products since counting
-// began: calls, floating-point operations (2·m·n·k each) and time in BLAS.
+// began: calls, floating-point operations (2·m·n·k each) and time in BLAS
+// as wall time of the whole machine (a product that one goroutine runs
+// beside the others' counts 1/GOMAXPROCS of its duration).
 type GEMMStats struct {
 	Calls, Flops int64
 	Seconds      float64
