@@ -414,12 +414,12 @@ func bnBackward[T Float](bn *BatchNorm, n, c, p int, x, y, dy, scale, dx, dScale
 		var sdz, sdzx float64
 		for i := 0; i < n; i++ {
 			off := (i*c + ci) * p
-			gs := dy[off : off+p]
+			var a, b float64
 			if bn.relu {
-				reluGrad(x[off:off+p], gs, dx[off:off+p], T(float64(scale[ci])*invStd), T(bn.shift[ci]))
-				gs = dx[off : off+p]
+				a, b = reluGradSums(x[off:off+p], dy[off:off+p], dx[off:off+p], T(float64(scale[ci])*invStd), T(bn.shift[ci]), mean)
+			} else {
+				a, b = gradSums(dy[off:off+p], x[off:off+p], mean)
 			}
-			a, b := gradSums(gs, x[off:off+p], mean)
 			sdz, sdzx = sdz+a, sdzx+b
 		}
 		dScale[ci], dBias[ci] = T(sdzx*invStd), T(sdz)
@@ -465,6 +465,38 @@ func gradSums[T Float](gs, xs []T, mean float64) (s, sx float64) {
 		s0, q0 = s0+g, q0+g*(float64(xs[j])-mean)
 	}
 	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+}
+
+// reluGradSums is reluGrad then gradSums of dz in one pass; float32 (what
+// the models train in) has its own loop, other types take the two steps.
+func reluGradSums[T Float](x, dy, dz []T, a, b T, mean float64) (s, sx float64) {
+	xs, ok := any(x).([]float32)
+	if !ok {
+		reluGrad(x, dy, dz, a, b)
+		return gradSums(dz, x, mean)
+	}
+	gs, zs := any(dy).([]float32), any(dz).([]float32)
+	a32, b32 := float32(a), float32(b)
+	gs, zs = gs[:len(xs)], zs[:len(xs)]
+	var s0, s1, q0, q1 float64
+	j := 0
+	for ; j+2 <= len(xs); j += 2 {
+		v, g, z := xs[j:j+2:j+2], gs[j:j+2:j+2], zs[j:j+2:j+2]
+		u0, u1 := math.Float32bits(max(a32*v[0]+b32, 0)), math.Float32bits(max(a32*v[1]+b32, 0))
+		z0 := math.Float32frombits(math.Float32bits(g[0]) & uint32(int32(u0|-u0)>>31))
+		z1 := math.Float32frombits(math.Float32bits(g[1]) & uint32(int32(u1|-u1)>>31))
+		z[0], z[1] = z0, z1
+		s0, s1 = s0+float64(z0), s1+float64(z1)
+		q0 += float64(z0) * (float64(v[0]) - mean)
+		q1 += float64(z1) * (float64(v[1]) - mean)
+	}
+	for ; j < len(xs); j++ {
+		u := math.Float32bits(max(a32*xs[j]+b32, 0))
+		z := math.Float32frombits(math.Float32bits(gs[j]) & uint32(int32(u|-u)>>31))
+		zs[j] = z
+		s0, q0 = s0+float64(z), q0+float64(z)*(float64(xs[j])-mean)
+	}
+	return s0 + s1, q0 + q1
 }
 
 // reluGrad sets dz = dy where y = max(a·x + b, 0) ≠ 0 and 0 where y = 0

@@ -36,12 +36,14 @@ func rowBlock(kdim, oh, ow int) int {
 // image's phase planes, split once per image.
 type unroller[T Float] struct {
 	c, h, w, k, s, pad, oh, ow int
+	taps                       []tapInfo
 	im                         []T // the image (stride 1)
 	bp                         *[]T
 }
 
 func newUnroller[T Float](c, h, w, k, s, pad int) *unroller[T] {
 	u := &unroller[T]{c: c, h: h, w: w, k: k, s: s, pad: pad, oh: (h+2*pad-k)/s + 1, ow: (w+2*pad-k)/s + 1}
+	u.taps = phasesIn[T](nil, h, w, s).tapTable(k, pad)
 	if s > 1 {
 		u.bp = borrow[T](c * phasesSize(h, w, s))
 	}
@@ -75,7 +77,7 @@ func (u *unroller[T]) load(im []T) {
 // im2col writes rows [y0, y1)'s columns, c·k·k rows ld apart.
 func (u *unroller[T]) im2col(y0, y1 int, col []T, ld int) {
 	for ci := 0; ci < u.c; ci++ {
-		u.channel(ci).im2colRows(u.k, u.pad, y0, y1, col[ci*u.k*u.k*ld:], ld)
+		u.channel(ci).im2colRows(u.taps, y0, y1, u.ow, col[ci*u.k*u.k*ld:], ld)
 	}
 }
 
@@ -90,7 +92,7 @@ func (u *unroller[T]) startAdd(im []T) {
 
 func (u *unroller[T]) col2im(col []T, y0, y1, ld int) {
 	for ci := 0; ci < u.c; ci++ {
-		u.channel(ci).col2imRows(col[ci*u.k*u.k*ld:], u.k, u.pad, y0, y1, ld)
+		u.channel(ci).col2imRows(u.taps, col[ci*u.k*u.k*ld:], y0, y1, u.ow, ld)
 	}
 }
 

@@ -20,10 +20,11 @@ type Float interface{ ~float32 | ~float64 }
 func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 	ph := newPhases[T](h, w, stride)
 	defer ph.release()
-	oh := (h+2*pad-k)/stride + 1
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
+	taps := ph.tapTable(k, pad)
 	for ci := 0; ci < c; ci++ {
 		ph.load(im[ci*h*w : (ci+1)*h*w])
-		ph.im2colRows(k, pad, 0, oh, col[ci*k*k*ld:], ld)
+		ph.im2colRows(taps, 0, oh, ow, col[ci*k*k*ld:], ld)
 	}
 }
 
@@ -33,11 +34,12 @@ func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
 func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
 	ph := newPhases[T](h, w, stride)
 	defer ph.release()
-	oh := (h+2*pad-k)/stride + 1
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
+	taps := ph.tapTable(k, pad)
 	for ci := 0; ci < c; ci++ {
 		dst := im[ci*h*w : (ci+1)*h*w]
 		ph.startAdd(dst)
-		ph.col2imRows(col[ci*k*k*ld:], k, pad, 0, oh, ld)
+		ph.col2imRows(taps, col[ci*k*k*ld:], 0, oh, ow, ld)
 		ph.finishAdd(dst)
 	}
 }
@@ -255,31 +257,43 @@ func (ph phases[T]) join(im []T) {
 	}
 }
 
-// im2colRows writes output rows [y0, y1) of the channel's k·k im2col rows
-// into col (rows ld apart, (y1 − y0)·ow columns each).
-func (ph phases[T]) im2colRows(k, pad, y0, y1 int, col []T, ld int) {
-	ow := (ph.w+2*pad-k)/ph.s + 1
+// tapInfo is where one kernel tap reads in the planes: the plane's offset
+// in buf, its valid rows and columns, and the shift in plane units.
+type tapInfo struct{ off, rows, cols, dy, dx int }
+
+// tapTable lists the k·k taps in im2col's row order; it depends only on
+// the geometry, so a kernel computes it once per call, not per channel
+// and block (its divisions showed in profiles).
+func (ph phases[T]) tapTable(k, pad int) []tapInfo {
+	taps := make([]tapInfo, 0, k*k)
+	size := ph.rows * ph.cols
 	for ki := 0; ki < k; ki++ {
 		py, dy := ph.tap(ki, pad)
 		for kj := 0; kj < k; kj++ {
 			px, dx := ph.tap(kj, pad)
-			pl, rows, cols := ph.plane(py, px)
-			shiftRows(col[(ki*k+kj)*ld:], pl, ph.cols, y0, y1, ow, rows, cols, dy, dx)
+			taps = append(taps, tapInfo{off: (py*ph.s + px) * size, rows: (ph.h - py + ph.s - 1) / ph.s,
+				cols: (ph.w - px + ph.s - 1) / ph.s, dy: dy, dx: dx})
 		}
+	}
+	return taps
+}
+
+// im2colRows writes output rows [y0, y1) (ow wide) of the channel's
+// im2col rows, one per tap, into col (rows ld apart, (y1 − y0)·ow
+// columns each).
+func (ph phases[T]) im2colRows(taps []tapInfo, y0, y1, ow int, col []T, ld int) {
+	size := ph.rows * ph.cols
+	for t, ti := range taps {
+		shiftRows(col[t*ld:], ph.buf[ti.off:ti.off+size], ph.cols, y0, y1, ow, ti.rows, ti.cols, ti.dy, ti.dx)
 	}
 }
 
 // col2imRows adds im2colRows' columns back onto the planes (after
 // startAdd; finishAdd then writes them into the image), tap by tap.
-func (ph phases[T]) col2imRows(col []T, k, pad, y0, y1, ld int) {
-	ow := (ph.w+2*pad-k)/ph.s + 1
-	for ki := 0; ki < k; ki++ {
-		py, dy := ph.tap(ki, pad)
-		for kj := 0; kj < k; kj++ {
-			px, dx := ph.tap(kj, pad)
-			pl, rows, cols := ph.plane(py, px)
-			addRows(pl, col[(ki*k+kj)*ld:][:(y1-y0)*ow], ph.cols, y0, y1, ow, rows, cols, dy, dx)
-		}
+func (ph phases[T]) col2imRows(taps []tapInfo, col []T, y0, y1, ow, ld int) {
+	size := ph.rows * ph.cols
+	for t, ti := range taps {
+		addRows(ph.buf[ti.off:ti.off+size], col[t*ld:][:(y1-y0)*ow], ph.cols, y0, y1, ow, ti.rows, ti.cols, ti.dy, ti.dx)
 	}
 }
 
