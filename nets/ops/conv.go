@@ -211,7 +211,7 @@ func startConv[T Float](k int, xs, os tensor.Shape) convWork[T] {
 	c := convWork[T]{n: xs[0], cin: xs[1], h: xs[2], w: xs[3], cout: os[1], p: os[2] * os[3]}
 	c.kdim, c.chw = c.cin*k*k, c.cin*c.h*c.w
 	c.chunk = convChunk(c.n, c.p)
-	if c.images = useImages(c.n, c.chunk); c.images {
+	if c.images = useImages(c.n, c.chunk, c.p); c.images {
 		return c
 	}
 	c.convScratch = borrowConvScratch[T](c.chunk, c.kdim*c.chunk*c.p, c.cout*c.chunk*c.p)

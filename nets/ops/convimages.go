@@ -18,11 +18,17 @@ package ops
 var convBlockElems = 1 << 17
 
 // useImages says whether a convolution of n images, p output pixels each
-// in one product, takes the per-image path: large maps (one image per
-// product) and at least an image per goroutine.
-func useImages(n, chunk int) bool {
-	return chunk == 1 && n >= workers()
+// (chunk of them per product on the other path), takes the per-image path:
+// maps of at least imagesMinPixels and at least an image per goroutine.
+func useImages(n, chunk, p int) bool {
+	return (chunk == 1 || p >= imagesMinPixels) && n >= workers()
 }
+
+// imagesMinPixels: from 16×16 maps on, products of one image each (N ≥ 256
+// columns) ran as fast as the batched ones here, and the per-image path
+// saves their regrouping copies and forks (CAE and VAE at 128 px, against
+// 1024 and 2048).
+const imagesMinPixels = 256
 
 // rowBlock is how many output rows (ow wide) one block of kdim im2col rows
 // covers.

@@ -40,7 +40,8 @@ func eachTap(n, cin, cout, h, w, k, s, pad int, f func(xi, wi, yi int)) {
 	}
 }
 
-// The per-image kernels of large maps (forward, input and weight
+// The per-image kernels of large maps (one of 2048 pixels or more and one
+// of 420, batched on the other path) (forward, input and weight
 // gradients of Conv2d and ConvTranspose2d) against the definition, with
 // 2 and 3 goroutines (weight gradients summed from several partials) and
 // with blocks of the whole map or of a few rows.
@@ -55,7 +56,7 @@ func TestConvImagesMatchDefinition(t *testing.T) {
 		}
 		return v
 	}
-	for _, g := range []struct{ h, w, k, s, pad int }{{46, 46, 3, 1, 1}, {93, 91, 4, 2, 1}, {95, 93, 3, 2, 0}} {
+	for _, g := range []struct{ h, w, k, s, pad int }{{46, 46, 3, 1, 1}, {93, 91, 4, 2, 1}, {95, 93, 3, 2, 0}, {20, 21, 3, 1, 1}} {
 		n, cin, cout := 4, 2, 3
 		oh, ow := (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
 		xs, ws, os := tensor.Shape{n, cin, g.h, g.w}, tensor.Shape{cout, cin, g.k, g.k}, tensor.Shape{n, cout, oh, ow}
@@ -78,7 +79,7 @@ func TestConvImagesMatchDefinition(t *testing.T) {
 			for _, block := range []int{1 << 17, 40 * g.k * g.k * cout} {
 				runtime.GOMAXPROCS(procs)
 				convBlockElems = block
-				if !useImages(n, convChunk(n, oh*ow)) {
+				if !useImages(n, convChunk(n, oh*ow), oh*ow) {
 					t.Fatalf("%+v: the per-image path is not taken", g)
 				}
 				cv := convOp{k: g.k, stride: g.s, pad: g.pad}

@@ -123,7 +123,7 @@ func startConvT[T Float](k int, xs, os tensor.Shape) convTWork[T] {
 	c := convTWork[T]{n: xs[0], cin: xs[1], h: xs[2], w: xs[3], cout: os[1], ho: os[2], wo: os[3], kk: k * k}
 	c.hw = c.h * c.w
 	c.chunk = convChunk(c.n, c.hw)
-	if c.images = useImages(c.n, c.chunk); c.images {
+	if c.images = useImages(c.n, c.chunk, c.hw); c.images {
 		return c
 	}
 	c.convScratch = borrowConvScratch[T](c.chunk, c.cout*c.kk*c.chunk*c.hw, c.cin*c.chunk*c.hw)
