@@ -217,8 +217,10 @@ func (ph phases[T]) split(im []T) {
 			e, _, ce := ph.plane(py, 0)
 			o, _, co := ph.plane(py, 1)
 			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
+			pairs, ev := line[:2*co], e[:co]
 			for b := range o {
-				e[b], o[b] = line[2*b], line[2*b+1]
+				pr := pairs[2*b : 2*b+2 : 2*b+2] // one bounds check a pair
+				ev[b], o[b] = pr[0], pr[1]
 			}
 			if ce > co {
 				e[ce-1] = line[w-1]
@@ -242,8 +244,10 @@ func (ph phases[T]) join(im []T) {
 			e, _, ce := ph.plane(py, 0)
 			o, _, co := ph.plane(py, 1)
 			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
+			pairs, ev := line[:2*co], e[:co]
 			for b, v := range o {
-				line[2*b], line[2*b+1] = e[b], v
+				pr := pairs[2*b : 2*b+2 : 2*b+2]
+				pr[0], pr[1] = ev[b], v
 			}
 			if ce > co {
 				line[w-1] = e[ce-1]
