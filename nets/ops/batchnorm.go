@@ -81,6 +81,7 @@ type BatchNorm struct {
 	useMean  []float64 // per channel, set by each forward run
 	invStd   []float64
 	shift    []float64     // b of y = a·x + b, as the forward rounded it
+	ones     []float32     // p ones: Σx as a dot product (planeSums)
 	dScale   *tensor.Dense // (1, C, 1, 1), set by each backward run
 	dBias    *tensor.Dense
 }
@@ -264,13 +265,19 @@ func perChannel(c, size int, f func(c int)) {
 // mean and one for the variance.
 func bnForward[T Float](bn *BatchNorm, n, c, p int, x, scale, bias, runMean, runVar, y []T) {
 	m := n * p
+	if len(bn.ones) != p {
+		bn.ones = make([]float32, p)
+		for i := range bn.ones {
+			bn.ones[i] = 1
+		}
+	}
 	perChannel(c, len(x), func(ci int) {
 		var mean, invStd float64
 		if bn.training {
-			k := float64(x[ci*p])
-			var s, ss float64
+			var s, ss, k float64
 			for i := 0; i < n; i++ {
-				a, b := shiftedSums(x[(i*c+ci)*p:][:p], k)
+				var a, b float64
+				a, b, k = planeSums(x[(i*c+ci)*p:][:p], x[ci*p], bn.ones)
 				s, ss = s+a, ss+b
 			}
 			d := s / float64(m)
@@ -302,6 +309,21 @@ func bnForward[T Float](bn *BatchNorm, n, c, p int, x, scale, bias, runMean, run
 			}
 		}
 	})
+}
+
+// planeSums is Σ(x − k) and Σ(x − k)² in float64 and the k it used.
+// float32 planes take k = 0 and gonum's assembly Dsdot (x·1 and x·x):
+// their products are exact in float64 and summed in float64, so the
+// variance E[x²] − mean² loses only about log10(mean²/σ²) of float64's 16
+// digits; float64 planes shift by first, the channel's first value.
+func planeSums[T Float](xs []T, first T, ones []float32) (s, ss, k float64) {
+	if x32, ok := any(xs).([]float32); ok && len(x32) >= 16 {
+		n := len(x32)
+		return level1.Dsdot(n, x32, 1, ones, 1), level1.Dsdot(n, x32, 1, x32, 1), 0
+	}
+	k = float64(first)
+	s, ss = shiftedSums(xs, k)
+	return s, ss, k
 }
 
 // shiftedSums is Σ(x − k) and Σ(x − k)² in float64. Four accumulators
@@ -414,12 +436,12 @@ func bnBackward[T Float](bn *BatchNorm, n, c, p int, x, y, dy, scale, dx, dScale
 		var sdz, sdzx float64
 		for i := 0; i < n; i++ {
 			off := (i*c + ci) * p
-			var a, b float64
+			gs := dy[off : off+p]
 			if bn.relu {
-				a, b = reluGradSums(x[off:off+p], dy[off:off+p], dx[off:off+p], T(float64(scale[ci])*invStd), T(bn.shift[ci]), mean)
-			} else {
-				a, b = gradSums(dy[off:off+p], x[off:off+p], mean)
+				reluGrad(x[off:off+p], gs, dx[off:off+p], T(float64(scale[ci])*invStd), T(bn.shift[ci]))
+				gs = dx[off : off+p]
 			}
+			a, b := planeGradSums(gs, x[off:off+p], mean, bn.ones)
 			sdz, sdzx = sdz+a, sdzx+b
 		}
 		dScale[ci], dBias[ci] = T(sdzx*invStd), T(sdz)
@@ -446,6 +468,17 @@ func bnBackward[T Float](bn *BatchNorm, n, c, p int, x, y, dy, scale, dx, dScale
 	})
 }
 
+// planeGradSums is gradSums, for float32 planes as Σg·1 and Σg·x − mean·Σg
+// by gonum's assembly Dsdot (exact products, float64 sums).
+func planeGradSums[T Float](gs, xs []T, mean float64, ones []float32) (s, sx float64) {
+	if g32, ok := any(gs).([]float32); ok && len(g32) >= 16 {
+		n := len(g32)
+		s = level1.Dsdot(n, g32, 1, ones, 1)
+		return s, level1.Dsdot(n, g32, 1, any(xs).([]float32), 1) - mean*s
+	}
+	return gradSums(gs, xs, mean)
+}
+
 // gradSums is Σg and Σg·(x − mean) in float64, four accumulators each.
 func gradSums[T Float](gs, xs []T, mean float64) (s, sx float64) {
 	var s0, s1, s2, s3, q0, q1, q2, q3 float64
@@ -465,38 +498,6 @@ func gradSums[T Float](gs, xs []T, mean float64) (s, sx float64) {
 		s0, q0 = s0+g, q0+g*(float64(xs[j])-mean)
 	}
 	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
-}
-
-// reluGradSums is reluGrad then gradSums of dz in one pass; float32 (what
-// the models train in) has its own loop, other types take the two steps.
-func reluGradSums[T Float](x, dy, dz []T, a, b T, mean float64) (s, sx float64) {
-	xs, ok := any(x).([]float32)
-	if !ok {
-		reluGrad(x, dy, dz, a, b)
-		return gradSums(dz, x, mean)
-	}
-	gs, zs := any(dy).([]float32), any(dz).([]float32)
-	a32, b32 := float32(a), float32(b)
-	gs, zs = gs[:len(xs)], zs[:len(xs)]
-	var s0, s1, q0, q1 float64
-	j := 0
-	for ; j+2 <= len(xs); j += 2 {
-		v, g, z := xs[j:j+2:j+2], gs[j:j+2:j+2], zs[j:j+2:j+2]
-		u0, u1 := math.Float32bits(max(a32*v[0]+b32, 0)), math.Float32bits(max(a32*v[1]+b32, 0))
-		z0 := math.Float32frombits(math.Float32bits(g[0]) & uint32(int32(u0|-u0)>>31))
-		z1 := math.Float32frombits(math.Float32bits(g[1]) & uint32(int32(u1|-u1)>>31))
-		z[0], z[1] = z0, z1
-		s0, s1 = s0+float64(z0), s1+float64(z1)
-		q0 += float64(z0) * (float64(v[0]) - mean)
-		q1 += float64(z1) * (float64(v[1]) - mean)
-	}
-	for ; j < len(xs); j++ {
-		u := math.Float32bits(max(a32*xs[j]+b32, 0))
-		z := math.Float32frombits(math.Float32bits(gs[j]) & uint32(int32(u|-u)>>31))
-		zs[j] = z
-		s0, q0 = s0+float64(z), q0+float64(z)*(float64(xs[j])-mean)
-	}
-	return s0 + s1, q0 + q1
 }
 
 // reluGrad sets dz = dy where y = max(a·x + b, 0) ≠ 0 and 0 where y = 0
