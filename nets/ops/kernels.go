@@ -85,10 +85,11 @@ func shiftRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
 	if sstride != ow {
 		for y := ylo; y < yhi; y++ {
 			d := dst[(y-y0)*ow : (y-y0+1)*ow]
-			s := src[(y+dy)*sstride:]
-			clear(d[:lo])
-			copy(d[lo:hi], s[lo+dx:hi+dx])
-			clear(d[hi:])
+			copy(d[lo:hi], src[(y+dy)*sstride+lo+dx:])
+			if lo > 0 || hi < ow { // padding: rarely, and a call each otherwise
+				clear(d[:lo])
+				clear(d[hi:])
+			}
 		}
 		return
 	}
