@@ -3,6 +3,8 @@ package ops
 import (
 	"math/rand"
 	"testing"
+
+	"gorgonia.org/tensor"
 )
 
 // The 4×4/s2 unrolling of a 64-channel 32×32 map, the GANs' commonest:
@@ -66,3 +68,21 @@ func benchBNShape(b *testing.B, backward bool, n, c, p int) {
 
 func BenchmarkBNForward(b *testing.B)  { benchBN(b, false) }
 func BenchmarkBNBackward(b *testing.B) { benchBN(b, true) }
+
+// 2×2/s2 max pooling of 16 channels of 64×64, batch 16, random values:
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench MaxPool2x2 ./nets/ops/
+func BenchmarkMaxPool2x2(b *testing.B) {
+	n, c, h, w := 16, 16, 64, 64
+	r := rand.New(rand.NewSource(1))
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	p := &PoolIndices{k: 2, stride: 2, in: tensor.Shape{n, c, h, w}, out: tensor.Shape{n, c, h / 2, w / 2}}
+	p.idx = make([]int32, p.out.TotalSize())
+	y := make([]float32, p.out.TotalSize())
+	for b.Loop() {
+		maxPoolForward(p, x, y)
+	}
+}

@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -275,14 +276,40 @@ func maxPoolForward[T Float](p *PoolIndices, x, y []T) {
 const poolParallelMin = 1 << 15
 
 // maxPool2x2 is maxPoolForward's loop for 2×2 windows at stride 2 (the
-// BAE's), unrolled: the same maximum and index, scan order and NaN rule.
+// BAE's): the same maximum and index, scan order and NaN rule. float32
+// windows take the maximum without branches and its index from bit
+// equality (conditional moves: which value wins is data, so branches
+// mispredicted about half the time); a window whose maximum is NaN or
+// zero (where −0 and +0 tie) goes the general way.
 func maxPool2x2[T Float](src []T, w, ho, wo int, dst []T, idx []int32) {
+	s32, fast := any(src).([]float32)
+	d32, _ := any(dst).([]float32)
 	for oy := 0; oy < ho; oy++ {
 		r0 := src[2*oy*w : (2*oy+1)*w]
 		r1 := src[(2*oy+1)*w : (2*oy+2)*w]
 		d, ix := dst[oy*wo:(oy+1)*wo], idx[oy*wo:(oy+1)*wo]
 		for ox := range d {
 			at := 2*oy*w + 2*ox
+			if fast {
+				p0 := s32[at : at+2 : at+2]
+				p1 := s32[at+w : at+w+2 : at+w+2]
+				m := max(max(p0[0], p0[1]), max(p1[0], p1[1]))
+				if m == m && m != 0 {
+					mb := math.Float32bits(m)
+					i := at + w + 1
+					if math.Float32bits(p1[0]) == mb {
+						i = at + w
+					}
+					if math.Float32bits(p0[1]) == mb {
+						i = at + 1
+					}
+					if math.Float32bits(p0[0]) == mb {
+						i = at
+					}
+					d32[oy*wo+ox], ix[ox] = m, int32(i)
+					continue
+				}
+			}
 			best, bv := at, r0[2*ox]
 			if v := r0[2*ox+1]; bv == bv && (v > bv || v != v) {
 				best, bv = at+1, v

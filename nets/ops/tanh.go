@@ -107,7 +107,7 @@ func tanhKernel[T Float](grad bool, x []T, a []*tensor.Dense, out []T, data func
 		dy := data(a[1])
 		parallel(len(x), 1, tanhParallelMin, func(lo, hi int) {
 			ys, gs, o := x[lo:hi], dy[lo:hi], out[lo:hi]
-			gs = gs[:len(ys)]
+			gs, o = gs[:len(ys)], o[:len(ys)]
 			for i, y := range ys {
 				o[i] = gs[i] * (1 - y*y)
 			}
@@ -117,7 +117,7 @@ func tanhKernel[T Float](grad bool, x []T, a []*tensor.Dense, out []T, data func
 	parallel(len(x), 1, tanhParallelMin, func(lo, hi int) {
 		switch xs := any(x[lo:hi]).(type) {
 		case []float32:
-			o := any(out[lo:hi]).([]float32)
+			o := any(out[lo:hi]).([]float32)[:len(xs)]
 			for i, v := range xs {
 				o[i] = math32.Tanh(v)
 			}
