@@ -93,12 +93,12 @@ func Activate(h *G.Node, act ops.Act) (*G.Node, error) {
 	case ops.ActLeaky:
 		h, err = ops.LeakyReLU(h, act.Slope)
 	case ops.ActTanh:
-		h, err = G.Tanh(h)
+		h, err = ops.Tanh(h)
 	case ops.ActSigmoid:
 		h, err = G.Sigmoid(h)
 	case ops.ActReLUTanh:
 		if h, err = G.Rectify(h); err == nil {
-			h, err = G.Tanh(h)
+			h, err = ops.Tanh(h)
 		}
 	}
 	if err != nil {

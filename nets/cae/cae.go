@@ -113,7 +113,7 @@ func forward(gn *nets.GraphNet, x *G.Node, layers []layer) (*G.Node, error) {
 			return nil, fmt.Errorf("cae %s: %w", l.name, err)
 		}
 		if last && l.bn {
-			if h, err = G.Tanh(h); err != nil {
+			if h, err = ops.Tanh(h); err != nil {
 				return nil, fmt.Errorf("cae tanh: %w", err)
 			}
 		}

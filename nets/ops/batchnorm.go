@@ -80,6 +80,8 @@ type BatchNorm struct {
 	variance *tensor.Dense
 	useMean  []float64 // per channel, set by each forward run
 	invStd   []float64
+	shift    []float64     // b of y = a·x + b, as the forward rounded it
+	ones     []float32     // p ones: Σx as a dot product (planeSums)
 	dScale   *tensor.Dense // (1, C, 1, 1), set by each backward run
 	dBias    *tensor.Dense
 }
@@ -88,7 +90,7 @@ func newBatchNorm(dt tensor.Dtype, ch int, relu bool) *BatchNorm {
 	bn := &BatchNorm{relu: relu, training: true,
 		mean:     tensor.New(tensor.Of(dt), tensor.WithShape(ch)),
 		variance: tensor.New(tensor.Of(dt), tensor.WithShape(ch)),
-		useMean:  make([]float64, ch), invStd: make([]float64, ch),
+		useMean:  make([]float64, ch), invStd: make([]float64, ch), shift: make([]float64, ch),
 		dScale: tensor.New(tensor.Of(dt), tensor.WithShape(1, ch, 1, 1)),
 		dBias:  tensor.New(tensor.Of(dt), tensor.WithShape(1, ch, 1, 1))}
 	Fill(bn.variance, 1)
@@ -253,31 +255,37 @@ func perChannel(c, size int, f func(c int)) {
 }
 
 // bnForward normalises x (N, C, P) into y. In training it takes each
-// channel's mean and biased variance (two passes, float64 sums) and moves
-// the running statistics (unbiased variance, as PyTorch); otherwise it uses
-// the running ones. y = a·x + b with a = scale/σ, b = bias − a·mean.
+// channel's mean and biased variance and moves the running statistics
+// (unbiased variance, as PyTorch); otherwise it uses the running ones.
+// y = a·x + b with a = scale/σ, b = bias − a·mean.
+//
+// The statistics come from one pass (shiftedSums: sums of x − k and its
+// square in float64, k the channel's first value, so the variance does not
+// cancel away when the mean is large against σ) instead of a pass for the
+// mean and one for the variance.
 func bnForward[T Float](bn *BatchNorm, n, c, p int, x, scale, bias, runMean, runVar, y []T) {
 	m := n * p
+	if len(bn.ones) != p {
+		bn.ones = make([]float32, p)
+		for i := range bn.ones {
+			bn.ones[i] = 1
+		}
+	}
 	perChannel(c, len(x), func(ci int) {
 		var mean, invStd float64
 		if bn.training {
-			var s float64
+			var s, ss, k float64
 			for i := 0; i < n; i++ {
-				for _, v := range x[(i*c+ci)*p:][:p] {
-					s += float64(v)
-				}
+				var a, b float64
+				a, b, k = planeSums(x[(i*c+ci)*p:][:p], x[ci*p], bn.ones)
+				s, ss = s+a, ss+b
 			}
-			mean = s / float64(m)
-			var ss float64
-			for i := 0; i < n; i++ {
-				for _, v := range x[(i*c+ci)*p:][:p] {
-					d := float64(v) - mean
-					ss += d * d
-				}
-			}
-			invStd = 1 / math.Sqrt(ss/float64(m)+BNEpsilon)
+			d := s / float64(m)
+			mean = k + d
+			v := max(0, ss/float64(m)-d*d) // biased variance
+			invStd = 1 / math.Sqrt(v+BNEpsilon)
 			runMean[ci] = T((1-BNMomentum)*float64(runMean[ci]) + BNMomentum*mean)
-			runVar[ci] = T((1-BNMomentum)*float64(runVar[ci]) + BNMomentum*ss/float64(m-1))
+			runVar[ci] = T((1-BNMomentum)*float64(runVar[ci]) + BNMomentum*v*float64(m)/float64(m-1))
 		} else {
 			mean = float64(runMean[ci])
 			invStd = 1 / math.Sqrt(float64(runVar[ci])+BNEpsilon)
@@ -286,6 +294,7 @@ func bnForward[T Float](bn *BatchNorm, n, c, p int, x, scale, bias, runMean, run
 		a := float64(scale[ci]) * invStd
 		b := T(float64(bias[ci]) - a*mean)
 		at := T(a)
+		bn.shift[ci] = float64(b)
 		for i := 0; i < n; i++ {
 			off := (i*c + ci) * p
 			xs, ys := x[off:off+p], y[off:off+p]
@@ -300,6 +309,40 @@ func bnForward[T Float](bn *BatchNorm, n, c, p int, x, scale, bias, runMean, run
 			}
 		}
 	})
+}
+
+// planeSums is Σ(x − k) and Σ(x − k)² in float64 and the k it used.
+// float32 planes take k = 0 and gonum's assembly Dsdot (x·1 and x·x):
+// their products are exact in float64 and summed in float64, so the
+// variance E[x²] − mean² loses only about log10(mean²/σ²) of float64's 16
+// digits; float64 planes shift by first, the channel's first value.
+func planeSums[T Float](xs []T, first T, ones []float32) (s, ss, k float64) {
+	if x32, ok := any(xs).([]float32); ok && len(x32) >= 16 {
+		n := len(x32)
+		return level1.Dsdot(n, x32, 1, ones, 1), level1.Dsdot(n, x32, 1, x32, 1), 0
+	}
+	k = float64(first)
+	s, ss = shiftedSums(xs, k)
+	return s, ss, k
+}
+
+// shiftedSums is Σ(x − k) and Σ(x − k)² in float64. Four accumulators
+// each, so the additions do not wait on one another (Go does not
+// vectorise; one chain is bound by the adder's latency).
+func shiftedSums[T Float](xs []T, k float64) (s, ss float64) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	j := 0
+	for ; j+4 <= len(xs); j += 4 {
+		v := xs[j : j+4 : j+4]
+		d0, d1, d2, d3 := float64(v[0])-k, float64(v[1])-k, float64(v[2])-k, float64(v[3])-k
+		s0, s1, s2, s3 = s0+d0, s1+d1, s2+d2, s3+d3
+		q0, q1, q2, q3 = q0+d0*d0, q1+d1*d1, q2+d2*d2, q3+d3*d3
+	}
+	for ; j < len(xs); j++ {
+		d := float64(xs[j]) - k
+		s0, q0 = s0+d, q0+d*d
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
 }
 
 func (op bnOp) DiffWRT(int) []bool { return []bool{true, true, true} }
@@ -379,6 +422,13 @@ func (op bnGradOp) Do(vs ...G.Value) (G.Value, error) {
 // d bias = Σdz, d scale = Σdz·x̂, and in training
 // dx = scale/σ · (dz − d bias/M − x̂ · d scale/M) (μ and σ depend on x);
 // with running statistics dx = scale/σ · dz.
+//
+// After ReLU the first pass writes dz into dx (reluGrad, without a branch
+// per element: which values ReLU cut is data, so a branch mispredicts
+// about half the time) and the second pass turns it into dx in place. The
+// mask is recomputed from x as the forward computed y, bit for bit, rather
+// than read from y: the layers are larger than the caches, so a stream
+// less to read saves more than the arithmetic costs.
 func bnBackward[T Float](bn *BatchNorm, n, c, p int, x, y, dy, scale, dx, dScale, dBias []T) {
 	m := float64(n * p)
 	perChannel(c, len(x), func(ci int) {
@@ -386,14 +436,13 @@ func bnBackward[T Float](bn *BatchNorm, n, c, p int, x, y, dy, scale, dx, dScale
 		var sdz, sdzx float64
 		for i := 0; i < n; i++ {
 			off := (i*c + ci) * p
-			xs, ys, gs := x[off:off+p], y[off:off+p], dy[off:off+p]
-			for j, g := range gs {
-				if bn.relu && ys[j] <= 0 {
-					continue
-				}
-				sdz += float64(g)
-				sdzx += float64(g) * (float64(xs[j]) - mean)
+			gs := dy[off : off+p]
+			if bn.relu {
+				reluGrad(x[off:off+p], gs, dx[off:off+p], T(float64(scale[ci])*invStd), T(bn.shift[ci]))
+				gs = dx[off : off+p]
 			}
+			a, b := planeGradSums(gs, x[off:off+p], mean, bn.ones)
+			sdz, sdzx = sdz+a, sdzx+b
 		}
 		dScale[ci], dBias[ci] = T(sdzx*invStd), T(sdz)
 		k := float64(scale[ci]) * invStd
@@ -406,15 +455,76 @@ func bnBackward[T Float](bn *BatchNorm, n, c, p int, x, y, dy, scale, dx, dScale
 		kt, k1t, k0t := T(k), T(k1), T(k0)
 		for i := 0; i < n; i++ {
 			off := (i*c + ci) * p
-			xs, ys, gs, out := x[off:off+p], y[off:off+p], dy[off:off+p], dx[off:off+p]
-			for j, g := range gs {
-				if bn.relu && ys[j] <= 0 {
-					g = 0
-				}
-				out[j] = kt*g + k1t*xs[j] + k0t
+			xs, gs, out := x[off:off+p], dy[off:off+p], dx[off:off+p]
+			if bn.relu {
+				gs = out // dz, from the first pass
+			}
+			xs = xs[:len(out)]
+			gs = gs[:len(out)]
+			for j := range out {
+				out[j] = kt*gs[j] + k1t*xs[j] + k0t
 			}
 		}
 	})
+}
+
+// planeGradSums is gradSums, for float32 planes as Σg·1 and Σg·x − mean·Σg
+// by gonum's assembly Dsdot (exact products, float64 sums).
+func planeGradSums[T Float](gs, xs []T, mean float64, ones []float32) (s, sx float64) {
+	if g32, ok := any(gs).([]float32); ok && len(g32) >= 16 {
+		n := len(g32)
+		s = level1.Dsdot(n, g32, 1, ones, 1)
+		return s, level1.Dsdot(n, g32, 1, any(xs).([]float32), 1) - mean*s
+	}
+	return gradSums(gs, xs, mean)
+}
+
+// gradSums is Σg and Σg·(x − mean) in float64, four accumulators each.
+func gradSums[T Float](gs, xs []T, mean float64) (s, sx float64) {
+	var s0, s1, s2, s3, q0, q1, q2, q3 float64
+	xs = xs[:len(gs)]
+	j := 0
+	for ; j+4 <= len(gs); j += 4 {
+		g, v := gs[j:j+4:j+4], xs[j:j+4:j+4]
+		g0, g1, g2, g3 := float64(g[0]), float64(g[1]), float64(g[2]), float64(g[3])
+		s0, s1, s2, s3 = s0+g0, s1+g1, s2+g2, s3+g3
+		q0 += g0 * (float64(v[0]) - mean)
+		q1 += g1 * (float64(v[1]) - mean)
+		q2 += g2 * (float64(v[2]) - mean)
+		q3 += g3 * (float64(v[3]) - mean)
+	}
+	for ; j < len(gs); j++ {
+		g := float64(gs[j])
+		s0, q0 = s0+g, q0+g*(float64(xs[j])-mean)
+	}
+	return (s0 + s1) + (s2 + s3), (q0 + q1) + (q2 + q3)
+}
+
+// reluGrad sets dz = dy where y = max(a·x + b, 0) ≠ 0 and 0 where y = 0
+// (NaN passes its gradient on, as y ≤ 0 is false for it). It masks the bits
+// rather than branching.
+func reluGrad[T Float](x, dy, dz []T, a, b T) {
+	switch xs := any(x).(type) {
+	case []float32:
+		gs, zs := any(dy).([]float32), any(dz).([]float32)
+		a, b := float32(a), float32(b)
+		gs, zs = gs[:len(xs)], zs[:len(xs)]
+		for j, v := range xs {
+			u := math.Float32bits(max(a*v+b, 0))
+			// all ones unless u == 0: u | −u has the sign bit of any u ≠ 0
+			mask := uint32(int32(u|-u) >> 31)
+			zs[j] = math.Float32frombits(math.Float32bits(gs[j]) & mask)
+		}
+	case []float64:
+		gs, zs := any(dy).([]float64), any(dz).([]float64)
+		a, b := float64(a), float64(b)
+		gs, zs = gs[:len(xs)], zs[:len(xs)]
+		for j, v := range xs {
+			u := math.Float64bits(max(a*v+b, 0))
+			mask := uint64(int64(u|-u) >> 63)
+			zs[j] = math.Float64frombits(math.Float64bits(gs[j]) & mask)
+		}
+	}
 }
 
 // bnParamGradOp hands out the d scale (or, with bias, d bias) that the

@@ -312,3 +312,94 @@ func TestBatchNorm2dErrors(t *testing.T) {
 		t.Fatalf("error %v, want %q", err, want)
 	}
 }
+
+// The float32 kernels (what the models train with) against a naive
+// float64 computation of BatchNorm2d + ReLU and its gradient on the same
+// values: two-pass statistics, x̂, and dx = s/σ·(dz − mean(dz) −
+// x̂·mean(dz·x̂)). One channel sits far from zero (mean 1000, σ ≈ 1): its
+// statistics must still come out right; y = a·x + b itself then cancels
+// in float32 (a·x ≈ −b ≈ 2000), so y is held to float32's rounding of
+// those terms.
+func TestBatchNorm2dFloat32MatchesNaive(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	n, c, p := 3, 4, 37
+	x, dy := make([]float32, n*c*p), make([]float32, n*c*p)
+	for i := range x {
+		ci := (i / p) % c
+		x[i] = float32(r.NormFloat64()*float64(ci+1)*0.5 + float64(ci) - 1)
+		if ci == 3 {
+			x[i] = float32(1000 + r.NormFloat64())
+		}
+		dy[i] = float32(r.NormFloat64())
+	}
+	scale, bias := []float32{1.5, -0.7, 0.3, 2}, []float32{0.1, 0.4, -0.2, 0}
+	for _, relu := range []bool{false, true} {
+		bn := newBatchNorm(tensor.Float32, c, relu)
+		runMean, runVar := make([]float32, c), []float32{1, 1, 1, 1}
+		y, dx, ds, db := make([]float32, len(x)), make([]float32, len(x)), make([]float32, c), make([]float32, c)
+		bnForward(bn, n, c, p, x, scale, bias, runMean, runVar, y)
+		bnBackward(bn, n, c, p, x, y, dy, scale, dx, ds, db)
+		m := float64(n * p)
+		for ci := 0; ci < c; ci++ {
+			at := func(i, j int) int { return (i*c+ci)*p + j }
+			var mean, vr float64
+			for i := 0; i < n; i++ {
+				for j := 0; j < p; j++ {
+					mean += float64(x[at(i, j)]) / m
+				}
+			}
+			for i := 0; i < n; i++ {
+				for j := 0; j < p; j++ {
+					d := float64(x[at(i, j)]) - mean
+					vr += d * d / m
+				}
+			}
+			sigma := math.Sqrt(vr + BNEpsilon)
+			if got, want := float64(runMean[ci]), BNMomentum*mean; math.Abs(got-want) > 1e-5*math.Max(1, math.Abs(want)) {
+				t.Fatalf("relu %v channel %d: running mean %g, want %g", relu, ci, got, want)
+			}
+			if got, want := float64(runVar[ci]), 1-BNMomentum+BNMomentum*vr*m/(m-1); math.Abs(got-want) > 1e-4 {
+				t.Fatalf("relu %v channel %d: running variance %g, want %g", relu, ci, got, want)
+			}
+			var mdz, mdzh, sdzh float64
+			dz := func(i, j int) float64 {
+				if relu && y[at(i, j)] == 0 {
+					return 0
+				}
+				return float64(dy[at(i, j)])
+			}
+			for i := 0; i < n; i++ {
+				for j := 0; j < p; j++ {
+					h := (float64(x[at(i, j)]) - mean) / sigma
+					want := float64(scale[ci])*h + float64(bias[ci])
+					if relu {
+						want = max(want, 0)
+					}
+					// float32 rounding of a·x and b, a few ulps each
+					tol := 5e-7*(math.Abs(float64(scale[ci])/sigma*float64(x[at(i, j)]))+math.Abs(want)) + 1e-6
+					if got := float64(y[at(i, j)]); math.Abs(got-want) > tol {
+						t.Fatalf("relu %v y[%d,%d,%d] = %g, want %g", relu, i, ci, j, got, want)
+					}
+					mdz += dz(i, j) / m
+					mdzh += dz(i, j) * h / m
+					sdzh += dz(i, j) * h
+				}
+			}
+			if got := float64(db[ci]); math.Abs(got-mdz*m) > 1e-4*math.Max(1, math.Abs(mdz*m)) {
+				t.Fatalf("relu %v channel %d: d bias %g, want %g", relu, ci, got, mdz*m)
+			}
+			if got := float64(ds[ci]); math.Abs(got-sdzh) > 1e-3*math.Max(1, math.Abs(sdzh)) {
+				t.Fatalf("relu %v channel %d: d scale %g, want %g", relu, ci, got, sdzh)
+			}
+			for i := 0; i < n; i++ {
+				for j := 0; j < p; j++ {
+					h := (float64(x[at(i, j)]) - mean) / sigma
+					want := float64(scale[ci]) / sigma * (dz(i, j) - mdz - h*mdzh)
+					if got := float64(dx[at(i, j)]); math.Abs(got-want) > 1e-3*math.Max(1, math.Abs(want)) {
+						t.Fatalf("relu %v dx[%d,%d,%d] = %g, want %g", relu, i, ci, j, got, want)
+					}
+				}
+			}
+		}
+	}
+}

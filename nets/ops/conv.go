@@ -203,6 +203,7 @@ func scatterChunk[T Float](m []T, c, p, n0, nc int, t []T) {
 // (Cout × chunk·P).
 type convWork[T Float] struct {
 	n, cin, h, w, cout, p, kdim, chw, chunk int
+	images                                  bool // the per-image path (convimages.go), no scratch here
 	convScratch[T]
 }
 
@@ -210,6 +211,9 @@ func startConv[T Float](k int, xs, os tensor.Shape) convWork[T] {
 	c := convWork[T]{n: xs[0], cin: xs[1], h: xs[2], w: xs[3], cout: os[1], p: os[2] * os[3]}
 	c.kdim, c.chw = c.cin*k*k, c.cin*c.h*c.w
 	c.chunk = convChunk(c.n, c.p)
+	if c.images = useImages(c.n, c.chunk, c.p); c.images {
+		return c
+	}
 	c.convScratch = borrowConvScratch[T](c.chunk, c.kdim*c.chunk*c.p, c.cout*c.chunk*c.p)
 	return c
 }
@@ -218,6 +222,10 @@ func startConv[T Float](k int, xs, os tensor.Shape) convWork[T] {
 // Y (Cout × nc·P) = W · cols, written straight into y for a single image.
 func convForward[T Float](op convOp, xs, _, os tensor.Shape, x, w, y []T) {
 	c := startConv[T](op.k, xs, os)
+	if c.images {
+		convForwardImages(op, c, x, w, y)
+		return
+	}
 	defer c.release()
 	cout, p, kdim, chw := c.cout, c.p, c.kdim, c.chw
 	for n0 := 0; n0 < c.n; n0 += c.chunk {
@@ -236,6 +244,10 @@ func convForward[T Float](op convOp, xs, _, os tensor.Shape, x, w, y []T) {
 // convBackward computes dX (op.wrtInput, a = W) or dW (a = X) from dY.
 func convBackward[T Float](op convGradOp, xs, _, os tensor.Shape, a, dy, out []T) {
 	c := startConv[T](op.k, xs, os)
+	if c.images {
+		convBackwardImages(op, c, a, dy, out)
+		return
+	}
 	defer c.release()
 	cout, p, kdim, chw := c.cout, c.p, c.kdim, c.chw
 	for n0 := 0; n0 < c.n; n0 += c.chunk {

@@ -115,6 +115,7 @@ func (op convTGradOp) Do(vs ...G.Value) (G.Value, error) {
 // scratch, cols (Cout·k·k × chunk·HW) and tmp (Cin × chunk·HW).
 type convTWork[T Float] struct {
 	n, cin, h, w, cout, ho, wo, kk, hw, chunk int
+	images                                    bool // the per-image path (convimages.go), no scratch here
 	convScratch[T]
 }
 
@@ -122,6 +123,9 @@ func startConvT[T Float](k int, xs, os tensor.Shape) convTWork[T] {
 	c := convTWork[T]{n: xs[0], cin: xs[1], h: xs[2], w: xs[3], cout: os[1], ho: os[2], wo: os[3], kk: k * k}
 	c.hw = c.h * c.w
 	c.chunk = convChunk(c.n, c.hw)
+	if c.images = useImages(c.n, c.chunk, c.hw); c.images {
+		return c
+	}
 	c.convScratch = borrowConvScratch[T](c.chunk, c.cout*c.kk*c.chunk*c.hw, c.cin*c.chunk*c.hw)
 	return c
 }
@@ -131,6 +135,10 @@ func startConvT[T Float](k int, xs, os tensor.Shape) convTWork[T] {
 // output grid.
 func convTForward[T Float](op convTOp, xs, _, os tensor.Shape, x, w, y []T) {
 	c := startConvT[T](op.k, xs, os)
+	if c.images {
+		convTForwardImages(op, c, x, w, y)
+		return
+	}
 	defer c.release()
 	cin, cout, ho, wo, kk, hw := c.cin, c.cout, c.ho, c.wo, c.kk, c.hw
 	for n0 := 0; n0 < c.n; n0 += c.chunk {
@@ -150,6 +158,10 @@ func convTForward[T Float](op convTOp, xs, _, os tensor.Shape, x, w, y []T) {
 // a chunk of images at a time.
 func convTBackward[T Float](op convTGradOp, xs, _, os tensor.Shape, a, dy, out []T) {
 	c := startConvT[T](op.k, xs, os)
+	if c.images {
+		convTBackwardImages(op, c, a, dy, out)
+		return
+	}
 	defer c.release()
 	cin, cout, ho, wo, kk, hw := c.cin, c.cout, c.ho, c.wo, c.kk, c.hw
 	for n0 := 0; n0 < c.n; n0 += c.chunk {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gonum.org/v1/gonum/blas"
+	gblas "gonum.org/v1/gonum/blas/gonum"
 )
 
 // Float is the element type the raw kernels work on.
@@ -17,141 +18,337 @@ type Float interface{ ~float32 | ~float64 }
 // (ki, kj) (0 outside the padded image); oh = (h + 2·pad − k)/stride + 1
 // and likewise ow. Same layout as Caffe.
 func im2colLD[T Float](im []T, c, h, w, k, stride, pad int, col []T, ld int) {
-	oh := (h+2*pad-k)/stride + 1
-	ow := (w+2*pad-k)/stride + 1
+	ph := newPhases[T](h, w, stride)
+	defer ph.release()
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
+	taps := ph.tapTable(k, pad)
 	for ci := 0; ci < c; ci++ {
-		src := im[ci*h*w : (ci+1)*h*w]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
-				// a strided row's in-bounds columns are the same for every y
-				slo, shi := stridedRange(ow, w, stride, pad-kj)
-				for y := 0; y < oh; y++ {
-					iy := y*stride - pad + ki
-					dst := row[y*ow : (y+1)*ow]
-					if iy < 0 || iy >= h {
-						clear(dst)
-						continue
-					}
-					line := src[iy*w : (iy+1)*w]
-					if stride == 1 {
-						// a contiguous run: zeros, a copy, zeros
-						lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
-						if lo >= hi {
-							clear(dst)
-							continue
-						}
-						clear(dst[:lo])
-						copy(dst[lo:hi], line[lo-pad+kj:hi-pad+kj])
-						clear(dst[hi:])
-						continue
-					}
-					// strided: zeros, a gather, zeros
-					clear(dst[:slo])
-					gather(dst[slo:shi], line[max(0, slo*stride-pad+kj):], stride)
-					clear(dst[shi:])
-				}
-			}
-		}
+		ph.load(im[ci*h*w : (ci+1)*h*w])
+		ph.im2colRows(taps, 0, oh, ow, col[ci*k*k*ld:], ld)
 	}
 }
 
 // col2imLD is the adjoint of im2colLD: it zeroes im and adds every column
-// entry back onto the pixel it was read from.
+// entry back onto the pixel it was read from, tap by tap. col is scratch:
+// entries that fall outside the image may be zeroed on the way.
 func col2imLD[T Float](col []T, c, h, w, k, stride, pad int, im []T, ld int) {
-	oh := (h+2*pad-k)/stride + 1
-	ow := (w+2*pad-k)/stride + 1
-	clear(im[:c*h*w])
+	ph := newPhases[T](h, w, stride)
+	defer ph.release()
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
+	taps := ph.tapTable(k, pad)
 	for ci := 0; ci < c; ci++ {
-		dstIm := im[ci*h*w : (ci+1)*h*w]
-		for ki := 0; ki < k; ki++ {
-			for kj := 0; kj < k; kj++ {
-				row := col[((ci*k+ki)*k+kj)*ld:][:oh*ow]
-				slo, shi := stridedRange(ow, w, stride, pad-kj)
-				for y := 0; y < oh; y++ {
-					iy := y*stride - pad + ki
-					if iy < 0 || iy >= h {
-						continue
-					}
-					line := dstIm[iy*w : (iy+1)*w]
-					src := row[y*ow : (y+1)*ow]
-					if stride == 1 {
-						lo, hi := max(0, pad-kj), min(ow, w+pad-kj)
-						if lo >= hi {
-							continue
-						}
-						dl := line[lo-pad+kj : hi-pad+kj]
-						for x, v := range src[lo:hi] {
-							dl[x] += v
-						}
-						continue
-					}
-					scatterAdd(line[max(0, slo*stride-pad+kj):], src[slo:shi], stride)
-				}
+		dst := im[ci*h*w : (ci+1)*h*w]
+		ph.startAdd(dst)
+		ph.col2imRows(taps, col[ci*k*k*ld:], 0, oh, ow, ld)
+		ph.finishAdd(dst)
+	}
+}
+
+// addTo adds s onto d (len(d) ≥ len(s)), long runs with gonum's SIMD axpy
+// (1·v is exact, so the sums are those of the plain loop).
+func addTo[T Float](d, s []T) {
+	if len(s) >= 32 {
+		switch sv := any(s).(type) {
+		case []float32:
+			level1.Saxpy(len(sv), 1, sv, 1, any(d).([]float32), 1)
+			return
+		case []float64:
+			level1.Daxpy(len(sv), 1, sv, 1, any(d).([]float64), 1)
+			return
+		}
+	}
+	d = d[:len(s)]
+	for i, v := range s {
+		d[i] += v
+	}
+}
+
+// level1 is gonum's pure-Go BLAS, whose level-1 routines are assembly:
+// called directly (not through cgo) for runs of a few dozen values.
+var level1 = gblas.Implementation{}
+
+// shiftRows writes output rows [y0, y1) (ow values each) of src shifted
+// by (dy, dx) into dst: dst row y − y0 gets src[y+dy][x+dx] where
+// 0 ≤ y+dy < vr and 0 ≤ x+dx < vc, else 0; src rows are sstride apart.
+// When sstride = ow all rows go in one copy, whose values wrapped across
+// row ends are zeroed after: one call instead of three per row.
+func shiftRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
+	dst = dst[:(y1-y0)*ow]
+	ylo, yhi := max(y0, -dy), min(y1, vr-dy)
+	lo, hi := max(0, -dx), min(ow, vc-dx)
+	if ylo >= yhi || lo >= hi {
+		clear(dst)
+		return
+	}
+	clear(dst[:(ylo-y0)*ow])
+	clear(dst[(yhi-y0)*ow:])
+	if sstride != ow {
+		for y := ylo; y < yhi; y++ {
+			d := dst[(y-y0)*ow : (y-y0+1)*ow]
+			copy(d[lo:hi], src[(y+dy)*sstride+lo+dx:])
+			if lo > 0 || hi < ow { // padding: rarely, and a call each otherwise
+				clear(d[:lo])
+				clear(d[hi:])
 			}
+		}
+		return
+	}
+	start, end, soff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
+	copy(dst[start:end], src[soff:soff+end-start])
+	zeroEdges(dst, ylo-y0, yhi-y0, ow, lo, hi)
+}
+
+// zeroEdges zeroes columns [0, lo) and [hi, ow) of rows [r0, r1) of m.
+func zeroEdges[T Float](m []T, r0, r1, ow, lo, hi int) {
+	for r := r0; r < r1; r++ {
+		row := m[r*ow : (r+1)*ow]
+		for x := 0; x < lo; x++ {
+			row[x] = 0
+		}
+		for x := hi; x < ow; x++ {
+			row[x] = 0
 		}
 	}
 }
 
-// gather sets d[i] = s[i·stride]; scatterAdd adds s[i] onto d[i·stride].
-// Stride 2 (every 4×4/s2 layer here) has its own loop the compiler can
-// check once.
+// addRows is shiftRows' adjoint: dst[y+dy][x+dx] += src row y − y0,
+// column x, for the same valid positions. When sstride = ow it zeroes
+// src's other entries (src is scratch) and adds all rows in one run: the
+// zeros wrapped across row ends change nothing.
+func addRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
+	ylo, yhi := max(y0, -dy), min(y1, vr-dy)
+	lo, hi := max(0, -dx), min(ow, vc-dx)
+	if ylo >= yhi || lo >= hi {
+		return
+	}
+	if sstride != ow {
+		for y := ylo; y < yhi; y++ {
+			addTo(dst[(y+dy)*sstride+lo+dx:], src[(y-y0)*ow+lo:(y-y0)*ow+hi])
+		}
+		return
+	}
+	zeroEdges(src, ylo-y0, yhi-y0, ow, lo, hi)
+	start, end, doff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
+	addTo(dst[doff:doff+end-start], src[start:end])
+}
+
+// phases holds one channel of an image split by a stride s into its s×s
+// phase planes: plane (py, px) holds the pixels (s·a + py, s·b + px). A
+// strided convolution's tap (ki, kj) reads, along an output row, one
+// contiguous row of one plane, so im2col becomes copies and col2im
+// contiguous additions, and the strided gather (or scatter) is done once
+// per pixel instead of once per pixel and tap (k²/s² times: 4 for 4×4/s2).
+// The values are exactly those of a direct strided unrolling. With s = 1
+// the one plane is the channel itself, used in place.
+type phases[T Float] struct {
+	h, w, s, rows, cols int // rows, cols: the largest plane's
+	buf                 []T // s·s planes, rows×cols each
+	p                   *[]T
+}
+
+// newPhases borrows the planes' buffer (none for stride 1).
+func newPhases[T Float](h, w, s int) phases[T] {
+	ph := phasesIn[T](nil, h, w, s)
+	if s > 1 {
+		ph.p = borrow[T](phasesSize(h, w, s))
+		ph.buf = *ph.p
+	}
+	return ph
+}
+
+// phasesSize is the buffer one channel's planes take.
+func phasesSize(h, w, s int) int { return s * s * ((h + s - 1) / s) * ((w + s - 1) / s) }
+
+// phasesIn lays one channel's planes over buf (phasesSize values).
+func phasesIn[T Float](buf []T, h, w, s int) phases[T] {
+	return phases[T]{h: h, w: w, s: s, rows: (h + s - 1) / s, cols: (w + s - 1) / s, buf: buf}
+}
+
+func (ph phases[T]) release() {
+	if ph.p != nil {
+		giveBack(ph.p)
+	}
+}
+
+// load fills the planes from one channel im (h×w); with stride 1 it
+// points ph at im (ph is then a copy to use, hence the pointer).
+func (ph *phases[T]) load(im []T) {
+	if ph.s == 1 {
+		ph.buf = im
+		return
+	}
+	ph.split(im)
+}
+
+// startAdd zeroes what col2imRows adds onto: the planes, or with stride 1
+// im itself; finishAdd writes the planes into im.
+func (ph *phases[T]) startAdd(im []T) {
+	if ph.s == 1 {
+		ph.buf = im
+	}
+	clear(ph.buf)
+}
+
+func (ph *phases[T]) finishAdd(im []T) {
+	if ph.s > 1 {
+		ph.join(im)
+	}
+}
+
+// plane returns plane (py, px) and its valid rows and columns.
+func (ph phases[T]) plane(py, px int) (pl []T, rows, cols int) {
+	size := ph.rows * ph.cols
+	return ph.buf[(py*ph.s+px)*size:][:size], (ph.h - py + ph.s - 1) / ph.s, (ph.w - px + ph.s - 1) / ph.s
+}
+
+// tap is where kernel offset t − pad falls: phase and shift in plane units.
+func (ph phases[T]) tap(t, pad int) (phase, shift int) {
+	d := t - pad
+	phase = ((d % ph.s) + ph.s) % ph.s
+	return phase, (d - phase) / ph.s
+}
+
+// split fills the planes from one channel im (h×w).
+func (ph phases[T]) split(im []T) {
+	s, w := ph.s, ph.w
+	for iy := 0; iy < ph.h; iy++ {
+		line := im[iy*w : (iy+1)*w]
+		py, a := iy%s, iy/s
+		if s == 2 {
+			e, _, ce := ph.plane(py, 0)
+			o, _, co := ph.plane(py, 1)
+			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
+			pairs, ev := line[:2*co], e[:co]
+			for b := range o {
+				pr := pairs[2*b : 2*b+2 : 2*b+2] // one bounds check a pair
+				ev[b], o[b] = pr[0], pr[1]
+			}
+			if ce > co {
+				e[ce-1] = line[w-1]
+			}
+			continue
+		}
+		for px := 0; px < s && px < w; px++ {
+			pl, _, cols := ph.plane(py, px)
+			gather(pl[a*ph.cols:][:cols], line[px:], s)
+		}
+	}
+}
+
+// join writes the planes back into one channel im (h×w): every pixel once.
+func (ph phases[T]) join(im []T) {
+	s, w := ph.s, ph.w
+	for iy := 0; iy < ph.h; iy++ {
+		line := im[iy*w : (iy+1)*w]
+		py, a := iy%s, iy/s
+		if s == 2 {
+			e, _, ce := ph.plane(py, 0)
+			o, _, co := ph.plane(py, 1)
+			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
+			pairs, ev := line[:2*co], e[:co]
+			for b, v := range o {
+				pr := pairs[2*b : 2*b+2 : 2*b+2]
+				pr[0], pr[1] = ev[b], v
+			}
+			if ce > co {
+				line[w-1] = e[ce-1]
+			}
+			continue
+		}
+		for px := 0; px < s && px < w; px++ {
+			pl, _, cols := ph.plane(py, px)
+			scatter(line[px:], pl[a*ph.cols:][:cols], s)
+		}
+	}
+}
+
+// tapInfo is where one kernel tap reads in the planes: the plane's offset
+// in buf, its valid rows and columns, and the shift in plane units.
+type tapInfo struct{ off, rows, cols, dy, dx int }
+
+// tapTable lists the k·k taps in im2col's row order; it depends only on
+// the geometry, so a kernel computes it once per call, not per channel
+// and block (its divisions showed in profiles).
+func (ph phases[T]) tapTable(k, pad int) []tapInfo {
+	taps := make([]tapInfo, 0, k*k)
+	size := ph.rows * ph.cols
+	for ki := 0; ki < k; ki++ {
+		py, dy := ph.tap(ki, pad)
+		for kj := 0; kj < k; kj++ {
+			px, dx := ph.tap(kj, pad)
+			taps = append(taps, tapInfo{off: (py*ph.s + px) * size, rows: (ph.h - py + ph.s - 1) / ph.s,
+				cols: (ph.w - px + ph.s - 1) / ph.s, dy: dy, dx: dx})
+		}
+	}
+	return taps
+}
+
+// im2colRows writes output rows [y0, y1) (ow wide) of the channel's
+// im2col rows, one per tap, into col (rows ld apart, (y1 − y0)·ow
+// columns each).
+func (ph phases[T]) im2colRows(taps []tapInfo, y0, y1, ow int, col []T, ld int) {
+	size := ph.rows * ph.cols
+	for t, ti := range taps {
+		shiftRows(col[t*ld:], ph.buf[ti.off:ti.off+size], ph.cols, y0, y1, ow, ti.rows, ti.cols, ti.dy, ti.dx)
+	}
+}
+
+// col2imRows adds im2colRows' columns back onto the planes (after
+// startAdd; finishAdd then writes them into the image), tap by tap.
+func (ph phases[T]) col2imRows(taps []tapInfo, col []T, y0, y1, ow, ld int) {
+	size := ph.rows * ph.cols
+	for t, ti := range taps {
+		addRows(ph.buf[ti.off:ti.off+size], col[t*ld:][:(y1-y0)*ow], ph.cols, y0, y1, ow, ti.rows, ti.cols, ti.dy, ti.dx)
+	}
+}
+
+// gather sets d[i] = s[i·stride]; scatter sets d[i·stride] = s[i].
 func gather[T Float](d, s []T, stride int) {
 	if len(d) == 0 {
 		return
 	}
-	if stride == 2 {
-		s = s[:2*len(d)-1]
-		for i := range d {
-			d[i] = s[2*i]
-		}
-		return
-	}
+	s = s[:(len(d)-1)*stride+1]
 	for i := range d {
 		d[i] = s[i*stride]
 	}
 }
 
-func scatterAdd[T Float](d, s []T, stride int) {
+func scatter[T Float](d, s []T, stride int) {
 	if len(s) == 0 {
 		return
 	}
-	if stride == 2 {
-		d = d[:2*len(s)-1]
-		for i, v := range s {
-			d[2*i] += v
-		}
-		return
-	}
+	d = d[:(len(s)-1)*stride+1]
 	for i, v := range s {
-		d[i*stride] += v
+		d[i*stride] = v
 	}
-}
-
-// stridedRange is the range [lo, hi) of output columns x in [0, ow) whose
-// input column x·stride − off lies in [0, w) (hi ≥ lo).
-func stridedRange(ow, w, stride, off int) (lo, hi int) {
-	if off > 0 {
-		lo = (off + stride - 1) / stride
-	}
-	// the last x with x·stride − off ≤ w − 1
-	hi = min(ow, (w-1+off)/stride+1)
-	if w-1+off < 0 {
-		hi = 0
-	}
-	lo = min(lo, ow)
-	return lo, max(lo, hi)
 }
 
 // gemm computes c = alpha·op(a)·op(b) + beta·c on row-major matrices with
 // the package's BLAS (blas.go); op(a) is m×k and op(b) is k×n.
 func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmOn(splitGEMM, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// gemmSerial is gemm in the calling goroutine only, for kernels that split
+// their work over goroutines themselves.
+func gemmSerial[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	gemmOn(false, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+func gemmOn[T Float](split, ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
 	if gemmCounting.Load() {
 		t0 := time.Now()
 		defer func() {
 			gemmCalls.Add(1)
 			gemmFlops.Add(2 * int64(m) * int64(n) * int64(k))
-			gemmNanos.Add(int64(time.Since(t0)))
+			d := int64(time.Since(t0))
+			if !split && splitGEMM {
+				// a serial product runs beside workers()−1 others (the
+				// per-image kernels): count its share of the machine's time,
+				// as a split product's time is all of it
+				d /= int64(workers())
+			}
+			gemmNanos.Add(d)
 		}()
 	}
 	tA, tB := blas.NoTrans, blas.NoTrans
@@ -163,13 +360,13 @@ func gemm[T Float](ta, tb bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb
 	}
 	switch av := any(a).(type) {
 	case []float32:
-		if splitGEMM {
+		if split {
 			splitGemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc, blasImpl.Sgemm)
 			return
 		}
 		blasImpl.Sgemm(tA, tB, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
-		if splitGEMM {
+		if split {
 			splitGemm(tA, tB, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc, blasImpl.Dgemm)
 			return
 		}
@@ -186,7 +383,9 @@ var (
 )
 
 // GEMMStats are the convolution kernels' matrix products since counting
-// began: calls, floating-point operations (2·m·n·k each) and time in BLAS.
+// began: calls, floating-point operations (2·m·n·k each) and time in BLAS
+// as wall time of the whole machine (a product that one goroutine runs
+// beside the others' counts 1/GOMAXPROCS of its duration).
 type GEMMStats struct {
 	Calls, Flops int64
 	Seconds      float64

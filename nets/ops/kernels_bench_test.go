@@ -1,6 +1,11 @@
 package ops
 
-import "testing"
+import (
+	"math/rand"
+	"testing"
+
+	"gorgonia.org/tensor"
+)
 
 // The 4×4/s2 unrolling of a 64-channel 32×32 map, the GANs' commonest:
 //
@@ -25,5 +30,59 @@ func BenchmarkCol2imS2(b *testing.B) {
 	col := make([]float32, c*k*k*oh*oh)
 	for b.Loop() {
 		col2imLD(col, c, h, w, k, 2, 1, im, oh*oh)
+	}
+}
+
+// BatchNorm2d + ReLU, batch 16, on a 16-channel 64×64 map (a CAE at
+// 128 px; larger than the caches) and on a 4-channel 32×32 one (within
+// L2), one goroutine per call (GOMAXPROCS=1) as each is in a 2-core step:
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench 'BN(Forward|Backward)' ./nets/ops/
+func benchBN(b *testing.B, backward bool) {
+	b.Run("16x64x64", func(b *testing.B) { benchBNShape(b, backward, 16, 16, 64*64) })
+	b.Run("4x32x32", func(b *testing.B) { benchBNShape(b, backward, 16, 4, 32*32) })
+}
+
+func benchBNShape(b *testing.B, backward bool, n, c, p int) {
+	x, y, dy, dx := make([]float32, n*c*p), make([]float32, n*c*p), make([]float32, n*c*p), make([]float32, n*c*p)
+	r := rand.New(rand.NewSource(1))
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+		dy[i] = float32(r.NormFloat64())
+	}
+	scale, bias, mean, vari := make([]float32, c), make([]float32, c), make([]float32, c), make([]float32, c)
+	for i := range scale {
+		scale[i], bias[i], vari[i] = 1, 0.1, 1
+	}
+	bn := &BatchNorm{relu: true, training: true, useMean: make([]float64, c), invStd: make([]float64, c), shift: make([]float64, c)}
+	bnForward(bn, n, c, p, x, scale, bias, mean, vari, y)
+	ds, db := make([]float32, c), make([]float32, c)
+	for b.Loop() {
+		if backward {
+			bnBackward(bn, n, c, p, x, y, dy, scale, dx, ds, db)
+		} else {
+			bnForward(bn, n, c, p, x, scale, bias, mean, vari, y)
+		}
+	}
+}
+
+func BenchmarkBNForward(b *testing.B)  { benchBN(b, false) }
+func BenchmarkBNBackward(b *testing.B) { benchBN(b, true) }
+
+// 2×2/s2 max pooling of 16 channels of 64×64, batch 16, random values:
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench MaxPool2x2 ./nets/ops/
+func BenchmarkMaxPool2x2(b *testing.B) {
+	n, c, h, w := 16, 16, 64, 64
+	r := rand.New(rand.NewSource(1))
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	p := &PoolIndices{k: 2, stride: 2, in: tensor.Shape{n, c, h, w}, out: tensor.Shape{n, c, h / 2, w / 2}}
+	p.idx = make([]int32, p.out.TotalSize())
+	y := make([]float32, p.out.TotalSize())
+	for b.Loop() {
+		maxPoolForward(p, x, y)
 	}
 }

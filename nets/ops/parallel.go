@@ -32,27 +32,31 @@ func workers() int { return runtime.GOMAXPROCS(0) }
 // parallel runs f over [0, n) split into at most workers() contiguous
 // ranges, serially when n·unit (a work estimate) is below min.
 func parallel(n, unit, min int, f func(lo, hi int)) {
+	parallelN(n, unit, min, func(_, lo, hi int) { f(lo, hi) })
+}
+
+// parallelN is parallel that also tells each call its index i among the
+// ranges, in order, and returns how many ranges there were.
+func parallelN(n, unit, min int, f func(i, lo, hi int)) int {
 	w := workers()
 	if w > n {
 		w = n
 	}
 	if w < 2 || n*unit < min {
-		f(0, n)
-		return
+		f(0, 0, n)
+		return 1
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < w; i++ {
 		lo, hi := n*i/w, n*(i+1)/w
-		if lo == hi {
-			continue
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			f(lo, hi)
+			f(i, lo, hi)
 		}()
 	}
 	wg.Wait()
+	return w
 }
 
 // splitGemm runs c = alpha·op(a)·op(b) + beta·c as several products over
@@ -83,10 +87,15 @@ func splitGemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda 
 // columns p apart in col), split over the images' channels.
 func im2colPar[T Float](x []T, nc, cin, h, w, k, stride, pad int, col []T, p, ld int) {
 	hw, kk := h*w, k*k
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
 	parallel(nc*cin, kk*p, 1<<15, func(lo, hi int) {
+		ph := newPhases[T](h, w, stride)
+		defer ph.release()
+		taps := ph.tapTable(k, pad)
 		for t := lo; t < hi; t++ {
 			j, ci := t/cin, t%cin
-			im2colLD(x[(j*cin+ci)*hw:][:hw], 1, h, w, k, stride, pad, col[j*p+ci*kk*ld:], ld)
+			ph.load(x[(j*cin+ci)*hw:][:hw])
+			ph.im2colRows(taps, 0, oh, ow, col[j*p+ci*kk*ld:], ld)
 		}
 	})
 }
@@ -96,10 +105,17 @@ func im2colPar[T Float](x []T, nc, cin, h, w, k, stride, pad int, col []T, p, ld
 // goroutine only).
 func col2imPar[T Float](col []T, nc, cin, h, w, k, stride, pad int, x []T, p, ld int) {
 	hw, kk := h*w, k*k
+	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
 	parallel(nc*cin, kk*p, 1<<15, func(lo, hi int) {
+		ph := newPhases[T](h, w, stride)
+		defer ph.release()
+		taps := ph.tapTable(k, pad)
 		for t := lo; t < hi; t++ {
 			j, ci := t/cin, t%cin
-			col2imLD(col[j*p+ci*kk*ld:], 1, h, w, k, stride, pad, x[(j*cin+ci)*hw:][:hw], ld)
+			dst := x[(j*cin+ci)*hw:][:hw]
+			ph.startAdd(dst)
+			ph.col2imRows(taps, col[j*p+ci*kk*ld:], 0, oh, ow, ld)
+			ph.finishAdd(dst)
 		}
 	})
 }

@@ -68,24 +68,61 @@ func TestSplitGemmMatchesOneProduct(t *testing.T) {
 	}
 }
 
-// stridedRange agrees with testing every column.
-func TestStridedRange(t *testing.T) {
-	for ow := 0; ow < 9; ow++ {
-		for w := 1; w < 9; w++ {
-			for stride := 1; stride < 4; stride++ {
-				for off := -3; off < 5; off++ {
-					lo, hi := stridedRange(ow, w, stride, off)
-					for x := 0; x < ow; x++ {
-						ix := x*stride - off
-						in := ix >= 0 && ix < w
-						if in != (x >= lo && x < hi) {
-							t.Fatalf("ow %d w %d stride %d off %d: range [%d, %d), column %d (input %d) in bounds %v", ow, w, stride, off, lo, hi, x, ix, in)
+// im2colLD and col2imLD against their definitions, one output pixel and
+// tap at a time, bit for bit in float32, for strides 1 to 3 (the strided
+// ones go through phase planes), odd and even sizes, paddings 0 to 2 and
+// rows ld wider than the columns. col2im's reference adds in the same
+// order (tap by tap), so even its sums must agree exactly.
+func TestIm2colCol2imMatchDefinition(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	for _, g := range []struct{ c, h, w, k, s, pad int }{
+		{2, 5, 4, 3, 1, 1}, {1, 6, 6, 4, 2, 1}, {2, 7, 5, 4, 2, 1}, {1, 5, 7, 3, 2, 0},
+		{2, 8, 9, 4, 2, 2}, {1, 9, 7, 4, 3, 1}, {1, 1, 3, 1, 2, 0}, {3, 6, 5, 6, 2, 0},
+		{1, 4, 4, 1, 1, 0},
+	} {
+		oh, ow := (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+		ld := oh*ow + 3
+		im := make([]float32, g.c*g.h*g.w)
+		for i := range im {
+			im[i] = float32(r.NormFloat64())
+		}
+		col := make([]float32, g.c*g.k*g.k*ld)
+		for i := range col {
+			col[i] = float32(r.NormFloat64()) // stale contents must all be overwritten
+		}
+		im2colLD(im, g.c, g.h, g.w, g.k, g.s, g.pad, col, ld)
+		back := make([]float32, len(im))
+		for i := range back {
+			back[i] = 7 // col2im must zero it first
+		}
+		col2imLD(col, g.c, g.h, g.w, g.k, g.s, g.pad, back, ld)
+		want := make([]float32, len(im))
+		for ci := 0; ci < g.c; ci++ {
+			for ki := 0; ki < g.k; ki++ {
+				for kj := 0; kj < g.k; kj++ {
+					row := ((ci*g.k+ki)*g.k + kj) * ld
+					for y := 0; y < oh; y++ {
+						for x := 0; x < ow; x++ {
+							iy, ix := y*g.s-g.pad+ki, x*g.s-g.pad+kj
+							var v float32
+							in := iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
+							if in {
+								v = im[(ci*g.h+iy)*g.w+ix]
+							}
+							if got := col[row+y*ow+x]; got != v {
+								t.Fatalf("%+v: im2col row (%d,%d,%d) column (%d,%d) is %v, want %v", g, ci, ki, kj, y, x, got, v)
+							}
+							if in {
+								want[(ci*g.h+iy)*g.w+ix] += col[row+y*ow+x]
+							}
 						}
 					}
-					if lo > hi {
-						t.Fatalf("ow %d w %d stride %d off %d: lo %d > hi %d", ow, w, stride, off, lo, hi)
-					}
 				}
+			}
+		}
+		for i, v := range want {
+			if back[i] != v {
+				t.Fatalf("%+v: col2im pixel %d is %v, want %v", g, i, back[i], v)
 			}
 		}
 	}

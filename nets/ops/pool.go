@@ -3,6 +3,7 @@ package ops
 import (
 	"fmt"
 	"hash"
+	"math"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -240,14 +241,12 @@ func poolInput(vs []G.Value, what string, want tensor.Shape) (*tensor.Dense, err
 
 // maxPoolForward keeps the first maximum of each window in scan order, and
 // a NaN wins over any number, as PyTorch does, so a diverging value is not
-// silently dropped. Planes are split over goroutines (each writes its own
-// outputs and indices); 2×2 windows at stride 2, the BAE's, take an
-// unrolled loop that makes the same comparisons in the same order.
+// silently dropped. Planes are split over goroutines (each writes its own).
 func maxPoolForward[T Float](p *PoolIndices, x, y []T) {
 	h, w := p.in[2], p.in[3]
 	ho, wo := p.out[2], p.out[3]
 	planes := p.in[0] * p.in[1]
-	parallel(planes, h*w, 1<<15, func(lo, hi int) {
+	parallel(planes, h*w, poolParallelMin, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*h*w : (pl+1)*h*w]
 			dst := y[pl*ho*wo : (pl+1)*ho*wo]
@@ -280,52 +279,91 @@ func maxPoolForward[T Float](p *PoolIndices, x, y []T) {
 	})
 }
 
-// maxPool2x2 is one plane of maxPoolForward for 2×2 windows at stride 2:
-// the window's four values in scan order, the first maximum kept, a NaN
-// taken and the scan stopped at it.
+// poolParallelMin is the input size from which pooling is split over
+// goroutines.
+const poolParallelMin = 1 << 15
+
+// maxPool2x2 is maxPoolForward's loop for 2×2 windows at stride 2 (the
+// BAE's): the same maximum and index, scan order and NaN rule. float32
+// windows take the maximum without branches and its index from bit
+// equality (conditional moves: which value wins is data, so branches
+// mispredicted about half the time); a window whose maximum is NaN or
+// zero (where −0 and +0 tie) goes the general way.
 func maxPool2x2[T Float](src []T, w, ho, wo int, dst []T, idx []int32) {
+	s32, fast := any(src).([]float32)
+	d32, _ := any(dst).([]float32)
 	for oy := 0; oy < ho; oy++ {
-		o0, o1 := 2*oy*w, (2*oy+1)*w
-		r0, r1 := src[o0:o0+w], src[o1:o1+w]
-		d, id := dst[oy*wo:(oy+1)*wo], idx[oy*wo:(oy+1)*wo]
+		r0 := src[2*oy*w : (2*oy+1)*w]
+		r1 := src[(2*oy+1)*w : (2*oy+2)*w]
+		d, ix := dst[oy*wo:(oy+1)*wo], idx[oy*wo:(oy+1)*wo]
 		for ox := range d {
-			x0 := 2 * ox
-			best, bv := o0+x0, r0[x0]
-			if bv == bv {
-				if v := r0[x0+1]; v > bv || v != v {
-					best, bv = o0+x0+1, v
+			at := 2*oy*w + 2*ox
+			if fast {
+				p0 := s32[at : at+2 : at+2]
+				p1 := s32[at+w : at+w+2 : at+w+2]
+				m := max(max(p0[0], p0[1]), max(p1[0], p1[1]))
+				if m == m && m != 0 {
+					mb := math.Float32bits(m)
+					i := at + w + 1
+					if math.Float32bits(p1[0]) == mb {
+						i = at + w
+					}
+					if math.Float32bits(p0[1]) == mb {
+						i = at + 1
+					}
+					if math.Float32bits(p0[0]) == mb {
+						i = at
+					}
+					d32[oy*wo+ox], ix[ox] = m, int32(i)
+					continue
 				}
 			}
-			if bv == bv {
-				if v := r1[x0]; v > bv || v != v {
-					best, bv = o1+x0, v
-				}
+			best, bv := at, r0[2*ox]
+			if v := r0[2*ox+1]; bv == bv && (v > bv || v != v) {
+				best, bv = at+1, v
 			}
-			if bv == bv {
-				if v := r1[x0+1]; v > bv || v != v {
-					best, bv = o1+x0+1, v
-				}
+			if v := r1[2*ox]; bv == bv && (v > bv || v != v) {
+				best, bv = at+w, v
 			}
-			d[ox], id[ox] = bv, int32(best)
+			if v := r1[2*ox+1]; bv == bv && (v > bv || v != v) {
+				best, bv = at+w+1, v
+			}
+			d[ox], ix[ox] = bv, int32(best)
 		}
 	}
 }
 
 func poolIsNaN[T Float](v T) bool { return v != v }
 
-// poolScatter zeroes dst (input-shaped) and adds each pooled value at its argmax.
+// poolScatter zeroes dst (input-shaped) and adds each pooled value at its
+// argmax, plane by plane (no division per value), planes split over
+// goroutines (each adds into its own plane only).
 func poolScatter[T Float](p *PoolIndices, y, dst []T) {
-	clear(dst)
 	hw, ohw := p.in[2]*p.in[3], p.out[2]*p.out[3]
-	for j, v := range y {
-		dst[(j/ohw)*hw+int(p.idx[j])] += v
-	}
+	parallel(len(y)/ohw, hw, poolParallelMin, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			d := dst[pl*hw : (pl+1)*hw]
+			clear(d)
+			idx := p.idx[pl*ohw : (pl+1)*ohw]
+			for j, v := range y[pl*ohw : (pl+1)*ohw] {
+				d[idx[j]] += v
+			}
+		}
+	})
 }
 
-// poolGather reads, for each pooled position, the input-shaped src at its argmax.
+// poolGather reads, for each pooled position, the input-shaped src at its
+// argmax, plane by plane.
 func poolGather[T Float](p *PoolIndices, src, y []T) {
 	hw, ohw := p.in[2]*p.in[3], p.out[2]*p.out[3]
-	for j := range y {
-		y[j] = src[(j/ohw)*hw+int(p.idx[j])]
-	}
+	parallel(len(y)/ohw, hw, poolParallelMin, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			s := src[pl*hw : (pl+1)*hw]
+			idx := p.idx[pl*ohw : (pl+1)*ohw]
+			out := y[pl*ohw : (pl+1)*ohw]
+			for j := range out {
+				out[j] = s[idx[j]]
+			}
+		}
+	})
 }

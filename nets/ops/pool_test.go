@@ -270,3 +270,53 @@ func TestPoolNumericalGradient(t *testing.T) {
 		})
 	}
 }
+
+// The unrolled 2×2/s2 pooling against the rule written out (first maximum
+// in scan order, a NaN wins), on float32 values with ties and NaNs, on a
+// tensor large enough to be split over goroutines; unpooling then puts
+// every value back at its index.
+func TestMaxPool2x2MatchesRule(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	n, c, h, w := 3, 5, 64, 62
+	x := make([]float32, n*c*h*w)
+	for i := range x {
+		x[i] = float32(r.Intn(7)) // many ties
+		if r.Intn(500) == 0 {
+			x[i] = float32(math.NaN())
+		}
+	}
+	p := &PoolIndices{k: 2, stride: 2, in: tensor.Shape{n, c, h, w}, out: tensor.Shape{n, c, h / 2, w / 2}}
+	p.idx = make([]int32, p.out.TotalSize())
+	y := make([]float32, p.out.TotalSize())
+	maxPoolForward(p, x, y)
+	ho, wo := h/2, w/2
+	for pl := 0; pl < n*c; pl++ {
+		for oy := 0; oy < ho; oy++ {
+			for ox := 0; ox < wo; ox++ {
+				best := -1
+				for _, at := range []int{2*oy*w + 2*ox, 2*oy*w + 2*ox + 1, (2*oy+1)*w + 2*ox, (2*oy+1)*w + 2*ox + 1} {
+					v := x[pl*h*w+at]
+					if best < 0 || v != v || (x[pl*h*w+best] == x[pl*h*w+best] && v > x[pl*h*w+best]) {
+						if best >= 0 && x[pl*h*w+best] != x[pl*h*w+best] {
+							break
+						}
+						best = at
+					}
+				}
+				j := pl*ho*wo + oy*wo + ox
+				if int(p.idx[j]) != best || math.Float32bits(y[j]) != math.Float32bits(x[pl*h*w+best]) {
+					t.Fatalf("plane %d window (%d,%d): index %d value %v, want %d %v", pl, oy, ox, p.idx[j], y[j], best, x[pl*h*w+best])
+				}
+			}
+		}
+	}
+	back := make([]float32, len(x))
+	poolScatter(p, y, back)
+	again := make([]float32, len(y))
+	poolGather(p, back, again)
+	for j := range y {
+		if math.Float32bits(again[j]) != math.Float32bits(y[j]) {
+			t.Fatalf("gather(scatter(y))[%d] = %v, want %v", j, again[j], y[j])
+		}
+	}
+}
