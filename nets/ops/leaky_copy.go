@@ -16,14 +16,17 @@ func LeakyReLU(x *G.Node, slope float64) (*G.Node, error) {
 	if slope < 0 || slope >= 1 || math.IsNaN(slope) {
 		return nil, fmt.Errorf("leaky relu: slope %g must be in [0, 1)", slope)
 	}
-	return G.ApplyOp(leakyOp{slope: slope, dims: x.Shape().Dims()}, x)
+	return G.ApplyOp(leakyOp{slope: slope, dims: x.Shape().Dims(), bufs: &opBufs{}}, x)
 }
 
 type leakyOp struct {
 	slope float64
 	dims  int
 	grad  bool // the gradient op: inputs (x, dy), output dx
+	bufs  *opBufs
 }
+
+func (op leakyOp) buffers() *opBufs { return op.bufs }
 
 func (op leakyOp) Arity() int {
 	if op.grad {
@@ -75,7 +78,7 @@ func (op leakyOp) Do(vs ...G.Value) (G.Value, error) {
 	if !ok {
 		return nil, fmt.Errorf("%v: input must be a dense tensor, got %T", op, vs[0])
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(x.Shape()...))
+	out := op.bufs.output(x.Dtype(), x.Shape())
 	var dy *tensor.Dense
 	if op.grad {
 		if dy, ok = vs[1].(*tensor.Dense); !ok || !dy.Shape().Eq(x.Shape()) || dy.Dtype() != x.Dtype() {
@@ -105,7 +108,7 @@ func (op leakyOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	if op.grad {
 		return nil, fmt.Errorf("%v: second derivatives are not implemented", op)
 	}
-	d, err := G.ApplyOp(leakyOp{slope: op.slope, dims: op.dims, grad: true}, inputs[0], grad)
+	d, err := G.ApplyOp(leakyOp{slope: op.slope, dims: op.dims, grad: true, bufs: &opBufs{}}, inputs[0], grad)
 	if err != nil {
 		return nil, err
 	}
