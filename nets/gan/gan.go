@@ -33,6 +33,9 @@ type Net struct {
 	Stats []*nets.BNStats
 	SN    []*ops.SNState
 	snIdx map[string]*ops.SNState
+	// arena is the output memory the graphs of the net's model share
+	// (Base.SetNets gives all of a model's nets one).
+	arena *ops.Arena
 }
 
 // NewNet is an empty network whose parameter names start with name + ".".
@@ -251,6 +254,7 @@ type Graph struct {
 	inputs map[string]*tensor.Dense
 	wrt    []*Net
 	vm     G.VM
+	keep   []*G.Node // nodes whose values are read after a run
 }
 
 // NewGraph is an empty graph of networks of dtype dt.
@@ -283,7 +287,7 @@ func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
 	gg.wrt = wrt
 	if cost == nil {
 		gg.vm = G.NewTapeMachine(gg.g, G.EvalMode())
-		return nil
+		return gg.share(gg.g)
 	}
 	var nodes []*G.Node
 	for _, n := range wrt {
@@ -294,6 +298,20 @@ func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
 		return fmt.Errorf("gradients: %w", err)
 	}
 	gg.vm = G.NewTapeMachine(g, G.BindDualValues(nodes...))
+	gg.keep = append(gg.keep, cost)
+	return gg.share(g)
+}
+
+// share plans the machine's output memory into the model's arena (the
+// arena of the first network bound; all of a model's networks have the
+// same one), keeping what is read after a run.
+func (gg *Graph) share(g *G.ExprGraph) error {
+	if len(gg.order) == 0 || gg.order[0].arena == nil {
+		return nil
+	}
+	if err := gg.order[0].arena.Plan(gg.vm, g, gg.keep...); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -607,6 +625,9 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name(), err)
 		}
+		for _, n := range out {
+			gg.keep = append(gg.keep, n)
+		}
 		if err := gg.Compile(nil); err != nil {
 			return nil, err
 		}
@@ -659,6 +680,10 @@ func NewBase(s nets.Spec, cfg nets.Config, dt tensor.Dtype) (*Base, map[string]f
 // count serves them all).
 func (m *Base) SetNets(ns ...*Net) {
 	m.all = ns
+	arena := &ops.Arena{}
+	for _, n := range ns {
+		n.arena = arena
+	}
 	names := make([]string, 0, len(m.Cfg.Params))
 	for n := range m.Cfg.Params {
 		names = append(names, n)
