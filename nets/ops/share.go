@@ -109,61 +109,117 @@ func (a *Arena) Plan(vm G.VM, g *G.ExprGraph, keep ...*G.Node) error {
 	if err != nil {
 		return err
 	}
+	// Values that may be one memory form a group that lives from its first
+	// write to its last read: nodes Gorgonia put in one register (an op it
+	// runs in place on its input writes to the input's register; a node
+	// merged with an equal one reads the other's) and a view with what it
+	// views (an op that says it returns a pointer, except Gorgonia's
+	// arithmetic, which says so but writes a new tensor unless run in
+	// place, in which case it shares its input's register).
+	group := make(map[*G.Node]*G.Node, len(sorted))
+	var find func(n *G.Node) *G.Node
+	find = func(n *G.Node) *G.Node {
+		r, ok := group[n]
+		if !ok || r == n {
+			return n
+		}
+		r = find(r)
+		group[n] = r
+		return r
+	}
+	union := func(a, b *G.Node) {
+		if ra, rb := find(a), find(b); ra != rb {
+			group[ra] = rb
+		}
+	}
+	byReg := map[string]*G.Node{}
 	pinned := map[*G.Node]bool{}
 	for _, n := range keep {
 		pinned[n] = true
 	}
-	perReg := map[string]int{}
-	for _, r := range regs {
-		perReg[r]++
-	}
-	pos := make(map[*G.Node]int, len(sorted))
+	first := make(map[*G.Node]int, len(sorted))
 	last := make(map[*G.Node]int, len(sorted))
 	for i, n := range sorted {
-		pos[n] = i
-		last[n] = i
+		group[n] = n
+		first[n], last[n] = i, i
+		r, ok := regs[n]
+		if !ok {
+			pinned[n] = true // not run by the machine as a node of its own
+			continue
+		}
+		if o, ok := byReg[r]; ok {
+			union(n, o)
+		}
+		byReg[r] = n
 	}
 	for i, n := range sorted {
-		op := n.Op()
 		kids := children(g, n)
 		for _, c := range kids {
 			last[c] = max(last[c], i)
 		}
+		op := n.Op()
 		if op == nil {
 			continue
 		}
-		if op.ReturnsPtr() {
+		if op.ReturnsPtr() && !allocates[fmt.Sprintf("%T", op)] {
 			for _, c := range kids {
-				pinned[c] = true
+				union(n, c)
 			}
-		}
-		if k := op.OverwritesInput(); k >= 0 && k < len(kids) {
-			pinned[kids[k]] = true
-		}
-		if r, ok := regs[n]; !ok || perReg[r] > 1 {
-			pinned[n] = true
 		}
 		if g.To(n.ID()).Len() == 0 && len(n.DerivOf()) == 0 {
 			pinned[n] = true // an output, read after the run
 		}
 	}
+	type span struct {
+		first, last int
+		pinned      bool
+		owners      []*G.Node // members whose op writes through opBufs
+	}
+	spans := map[*G.Node]*span{}
+	for _, n := range sorted {
+		r := find(n)
+		sp := spans[r]
+		if sp == nil {
+			sp = &span{first: first[n], last: last[n]}
+			spans[r] = sp
+		}
+		sp.first, sp.last = min(sp.first, first[n]), max(sp.last, last[n])
+		sp.pinned = sp.pinned || pinned[n]
+		if op, ok := n.Op().(buffered); ok && op.buffers() != nil {
+			sp.owners = append(sp.owners, n)
+		}
+	}
 	for _, s := range a.slots {
 		s.busy = -1
 	}
-	for i, n := range sorted {
-		op, ok := n.Op().(buffered)
-		if !ok || op.buffers() == nil || pinned[n] {
+	// groups in the order they start; a group with several of our ops in
+	// it (never seen: Gorgonia gives each node a register of its own) keeps
+	// their buffers apart
+	var order []*span
+	for _, n := range sorted {
+		if sp := spans[find(n)]; sp.first == first[n] && len(sp.owners) == 1 && !sp.pinned {
+			order = append(order, sp)
+		}
+	}
+	for _, sp := range order {
+		n := sp.owners[0]
+		dt := n.Dtype()
+		if n.Shape() == nil || (dt != tensor.Float32 && dt != tensor.Float64) {
 			continue
 		}
-		dt, ok := n.Dtype(), n.Shape() != nil
-		if !ok || (dt != tensor.Float32 && dt != tensor.Float64) {
-			continue
-		}
-		s := a.take(dt, n.Shape().TotalSize(), i)
-		s.busy = last[n]
-		op.buffers().slot = s
+		s := a.take(dt, n.Shape().TotalSize(), sp.first)
+		s.busy = sp.last
+		n.Op().(buffered).buffers().slot = s
 	}
 	return nil
+}
+
+// allocates are Gorgonia's ops that report ReturnsPtr (they may run in
+// place) but, run as they are here, return a new tensor: elementwise
+// arithmetic, matrix products and reductions.
+var allocates = map[string]bool{
+	"gorgonia.elemBinOp": true, "gorgonia.elemUnaryOp": true, "gorgonia.linAlgBinOp": true,
+	"gorgonia.sumOp": true, "gorgonia.maxOp": true, "gorgonia.tensordotOp": true,
 }
 
 // take picks a slot free at instruction at for size elements of dt: the
