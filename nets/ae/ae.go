@@ -42,6 +42,8 @@ type Model struct {
 	minSide int
 	train   map[int]*Graph // by batch size: a graph is compiled for one
 	infer   map[int]*Graph
+	// arena is the output memory all of the model's graphs share.
+	arena ops.Arena
 }
 
 // New starts a model of the given spec name with resolved params and k
@@ -107,13 +109,18 @@ func (m *Model) graph(n int, training bool) (*Graph, error) {
 		if ag.Loss, err = nets.MaskedMSE(ag.X, recon, ag.Mask); err != nil {
 			return nil, fmt.Errorf("%s loss: %w", m.Name(), err)
 		}
-		_, g, err := ops.Grad(ag.Loss, gn.Nodes...)
-		if err != nil {
+		var g *G.ExprGraph
+		if _, g, err = ops.Grad(ag.Loss, gn.Nodes...); err != nil {
 			return nil, fmt.Errorf("%s gradients: %w", m.Name(), err)
 		}
 		ag.VM = G.NewTapeMachine(g, G.BindDualValues(gn.Nodes...))
+		err = m.arena.Plan(ag.VM, g, ag.Recon, ag.Loss)
 	} else {
 		ag.VM = G.NewTapeMachine(gn.Graph, G.EvalMode())
+		err = m.arena.Plan(ag.VM, gn.Graph, ag.Recon)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", m.Name(), err)
 	}
 	cache[n] = ag
 	return ag, nil

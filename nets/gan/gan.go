@@ -37,6 +37,9 @@ type Net struct {
 	// scoring graphs' normalised weights (sncache.go)
 	gen   int
 	snVal map[string]*snCached
+	// arena is the output memory the graphs of the net's model share
+	// (Base.SetNets gives all of a model's nets one).
+	arena *ops.Arena
 }
 
 // NewNet is an empty network whose parameter names start with name + ".".
@@ -267,6 +270,7 @@ type Graph struct {
 	// infer: no gradient is ever taken (NewInferenceGraph), so its layers
 	// are fused inference ops
 	infer bool
+	keep  []*G.Node // nodes whose values are read after a run
 }
 
 // NewGraph is an empty graph of networks of dtype dt.
@@ -308,7 +312,7 @@ func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
 	gg.wrt = wrt
 	if cost == nil {
 		gg.vm = G.NewTapeMachine(gg.g, G.EvalMode())
-		return nil
+		return gg.share(gg.g)
 	}
 	var nodes []*G.Node
 	for _, n := range wrt {
@@ -319,6 +323,20 @@ func (gg *Graph) Compile(cost *G.Node, wrt ...*Net) error {
 		return fmt.Errorf("gradients: %w", err)
 	}
 	gg.vm = G.NewTapeMachine(g, G.BindDualValues(nodes...))
+	gg.keep = append(gg.keep, cost)
+	return gg.share(g)
+}
+
+// share plans the machine's output memory into the model's arena (the
+// arena of the first network bound; all of a model's networks have the
+// same one), keeping what is read after a run.
+func (gg *Graph) share(g *G.ExprGraph) error {
+	if len(gg.order) == 0 || gg.order[0].arena == nil {
+		return nil
+	}
+	if err := gg.order[0].arena.Plan(gg.vm, g, gg.keep...); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -650,6 +668,9 @@ func (m *Base) Infer(b *nets.Batch, build func(gg *Graph, x *G.Node) (map[string
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m.Name(), err)
 		}
+		for _, n := range out {
+			gg.keep = append(gg.keep, n)
+		}
 		if err := gg.Compile(nil); err != nil {
 			return nil, err
 		}
@@ -702,6 +723,10 @@ func NewBase(s nets.Spec, cfg nets.Config, dt tensor.Dtype) (*Base, map[string]f
 // count serves them all).
 func (m *Base) SetNets(ns ...*Net) {
 	m.all = ns
+	arena := &ops.Arena{}
+	for _, n := range ns {
+		n.arena = arena
+	}
 	names := make([]string, 0, len(m.Cfg.Params))
 	for n := range m.Cfg.Params {
 		names = append(names, n)

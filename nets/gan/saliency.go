@@ -49,6 +49,9 @@ func (m *Base) Saliency(b *nets.Batch, build func(gg *Graph, x *G.Node) (*G.Node
 			return nil, fmt.Errorf("%s: saliency gradient: %w", m.Name(), err)
 		}
 		gg.vm = G.NewTapeMachine(gg.g, G.BindDualValues(x))
+		if err := gg.share(gg.g); err != nil {
+			return nil, fmt.Errorf("%s: saliency: %w", m.Name(), err)
+		}
 		p = &saliencyGraph{gg: gg, x: x}
 		if m.sal == nil {
 			m.sal = map[int]*saliencyGraph{}

@@ -133,6 +133,7 @@ func bnType(arity int) hm.Type {
 	return hm.NewFnType(ts...)
 }
 
+func (op bnOp) buffers() *opBufs     { return op.bufs }
 func (op bnOp) Arity() int           { return 3 }
 func (op bnOp) Type() hm.Type        { return bnType(3) }
 func (op bnOp) ReturnsPtr() bool     { return false }
@@ -375,6 +376,7 @@ type bnGradOp struct {
 	bufs *opBufs
 }
 
+func (op bnGradOp) buffers() *opBufs      { return op.bufs }
 func (op bnGradOp) Arity() int            { return 4 }
 func (op bnGradOp) Type() hm.Type         { return bnType(4) }
 func (op bnGradOp) ReturnsPtr() bool      { return false }

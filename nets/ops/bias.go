@@ -36,7 +36,8 @@ type biasOp struct {
 	bufs *opBufs
 }
 
-func (op biasOp) Arity() int { return 2 }
+func (op biasOp) buffers() *opBufs { return op.bufs }
+func (op biasOp) Arity() int       { return 2 }
 func (op biasOp) Type() hm.Type {
 	t := G.TensorType{Dims: op.x.Dims(), Of: hm.TypeVariable('a')}
 	return hm.NewFnType(t, t, t)

@@ -15,9 +15,13 @@ import (
 // step; an op that owns its output spares the allocator and the collector
 // that work. Safe because an op instance belongs to one graph, whose machine
 // runs its instructions one at a time, and every kernel overwrites the
-// whole output. A nil *opBufs allocates afresh on each call.
+// whole output. A nil *opBufs allocates afresh on each call. Arena.Plan
+// may point it at a slot shared with ops whose values are never live at
+// the same time (share.go).
 type opBufs struct {
-	out *tensor.Dense
+	out  *tensor.Dense
+	slot *slot
+	gen  int // the slot's gen that out was built over
 }
 
 // output returns a tensor of the given dtype and shape, the kept one when it
@@ -25,6 +29,9 @@ type opBufs struct {
 func (b *opBufs) output(dt tensor.Dtype, shape tensor.Shape) *tensor.Dense {
 	if b == nil {
 		return tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+	}
+	if b.slot != nil {
+		return b.slot.view(b, dt, shape)
 	}
 	if b.out == nil || b.out.Dtype() != dt || !b.out.Shape().Eq(shape) {
 		b.out = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))

@@ -27,9 +27,11 @@ func LeakyReLU(x *G.Node, slope float64) (*G.Node, error) {
 type leakyOp struct {
 	slope float64
 	dims  int
-	grad  bool    // the gradient op: inputs (x, dy), output dx
-	bufs  *opBufs // nil: a fresh output on every call
+	grad  bool // the gradient op: inputs (x, dy), output dx
+	bufs  *opBufs
 }
+
+func (op leakyOp) buffers() *opBufs { return op.bufs }
 
 func (op leakyOp) Arity() int {
 	if op.grad {

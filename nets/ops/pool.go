@@ -22,8 +22,6 @@ type PoolIndices struct {
 	// idx[j] is, for output element j, the offset y·W+x of its maximum
 	// within its (n, c) input plane (PyTorch's layout); nil until run.
 	idx []int32
-	// pooled keeps the pooling's output between runs (opBufs)
-	pooled opBufs
 }
 
 // InputShape is the shape of the pooled input, which unpooling restores.
@@ -58,7 +56,7 @@ func MaxPool2d(x *G.Node, k, stride int) (*G.Node, *PoolIndices, error) {
 	}
 	p := &PoolIndices{k: k, stride: stride, in: xs.Clone(),
 		out: tensor.Shape{xs[0], xs[1], (xs[2]-k)/stride + 1, (xs[3]-k)/stride + 1}}
-	y, err := G.ApplyOp(maxPoolOp{p}, x)
+	y, err := G.ApplyOp(maxPoolOp{p: p, bufs: &opBufs{}}, x)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -76,7 +74,7 @@ func MaxUnpool2d(y *G.Node, p *PoolIndices) (*G.Node, error) {
 	if !y.Shape().Eq(p.out) {
 		return nil, fmt.Errorf("max unpool: input %v does not have the pooled shape %v", y.Shape(), p.out)
 	}
-	return G.ApplyOp(scatterOp{p}, y)
+	return G.ApplyOp(scatterOp{p: p, bufs: &opBufs{}}, y)
 }
 
 // The three ops below share one PoolIndices:
@@ -87,9 +85,22 @@ func MaxUnpool2d(y *G.Node, p *PoolIndices) (*G.Node, error) {
 //
 // scatter and gather are linear and adjoint to each other, so every
 // derivative is exact.
-type maxPoolOp struct{ p *PoolIndices }
-type scatterOp struct{ p *PoolIndices }
-type gatherOp struct{ p *PoolIndices }
+type maxPoolOp struct {
+	p    *PoolIndices
+	bufs *opBufs
+}
+type scatterOp struct {
+	p    *PoolIndices
+	bufs *opBufs
+}
+type gatherOp struct {
+	p    *PoolIndices
+	bufs *opBufs
+}
+
+func (op maxPoolOp) buffers() *opBufs { return op.bufs }
+func (op scatterOp) buffers() *opBufs { return op.bufs }
+func (op gatherOp) buffers() *opBufs  { return op.bufs }
 
 func poolType() hm.Type {
 	t := G.TensorType{Dims: 4, Of: hm.TypeVariable('a')}
@@ -112,7 +123,7 @@ func (op maxPoolOp) String() string {
 }
 func (op maxPoolOp) DiffWRT(int) []bool { return []bool{true} }
 func (op maxPoolOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(scatterOp(op), grad)
+	dx, err := G.ApplyOp(scatterOp{p: op.p, bufs: &opBufs{}}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +136,7 @@ func (op maxPoolOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, err
 	}
 	p := op.p
-	out := p.pooled.output(x.Dtype(), p.out)
+	out := op.bufs.output(x.Dtype(), p.out)
 	if len(p.idx) != p.out.TotalSize() {
 		p.idx = make([]int32, p.out.TotalSize())
 	}
@@ -158,7 +169,7 @@ func (op scatterOp) String() string {
 }
 func (op scatterOp) DiffWRT(int) []bool { return []bool{true} }
 func (op scatterOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dy, err := G.ApplyOp(gatherOp(op), grad)
+	dy, err := G.ApplyOp(gatherOp{p: op.p, bufs: &opBufs{}}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +184,7 @@ func (op scatterOp) Do(vs ...G.Value) (G.Value, error) {
 	if op.p.idx == nil {
 		return nil, fmt.Errorf("%v: the paired max pooling has not run", op)
 	}
-	out := tensor.New(tensor.Of(y.Dtype()), tensor.WithShape(op.p.in...))
+	out := op.bufs.output(y.Dtype(), op.p.in)
 	switch yd := y.Data().(type) {
 	case []float32:
 		poolScatter(op.p, yd, out.Data().([]float32))
@@ -198,7 +209,7 @@ func (op gatherOp) String() string {
 }
 func (op gatherOp) DiffWRT(int) []bool { return []bool{true} }
 func (op gatherOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(scatterOp(op), grad)
+	dx, err := G.ApplyOp(scatterOp{p: op.p, bufs: &opBufs{}}, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +224,7 @@ func (op gatherOp) Do(vs ...G.Value) (G.Value, error) {
 	if op.p.idx == nil {
 		return nil, fmt.Errorf("%v: the paired max pooling has not run", op)
 	}
-	out := tensor.New(tensor.Of(x.Dtype()), tensor.WithShape(op.p.out...))
+	out := op.bufs.output(x.Dtype(), op.p.out)
 	switch xd := x.Data().(type) {
 	case []float32:
 		poolGather(op.p, xd, out.Data().([]float32))

@@ -160,7 +160,7 @@ func TestPoolErrors(t *testing.T) {
 	}
 	// An unpooling whose pooling never ran fails instead of reading garbage.
 	y := tensor.New(tensor.Of(tensor.Float64), tensor.WithShape(2, 3, 2, 2))
-	if _, err := (scatterOp{p}).Do(y); err == nil || err.Error() != "MaxUnpool2d{k=2,s=2,"+poolPtr(p)+"}: the paired max pooling has not run" {
+	if _, err := (scatterOp{p: p}).Do(y); err == nil || err.Error() != "MaxUnpool2d{k=2,s=2,"+poolPtr(p)+"}: the paired max pooling has not run" {
 		t.Fatalf("error %v", err)
 	}
 }
@@ -168,7 +168,7 @@ func TestPoolErrors(t *testing.T) {
 func poolErr2[A, B any](_ A, _ B, err error) error { return err }
 func poolErr1[A any](_ A, err error) error         { return err }
 func poolPtr(p *PoolIndices) string {
-	return (maxPoolOp{p}).String()[len("MaxPool2d{k=2,s=2,") : len((maxPoolOp{p}).String())-1]
+	return (maxPoolOp{p: p}).String()[len("MaxPool2d{k=2,s=2,") : len((maxPoolOp{p: p}).String())-1]
 }
 
 // scatter and gather are adjoint: <scatter(y), x> = <y, gather(x)>.
@@ -183,11 +183,11 @@ func TestUnpoolIsAdjointOfGather(t *testing.T) {
 	gradtest.RunGraph(t, g)
 	y := gradtest.RandDense(r, p.out...)
 	z := gradtest.RandDense(r, p.in...)
-	su, err := scatterOp{p}.Do(y)
+	su, err := scatterOp{p: p}.Do(y)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ga, err := gatherOp{p}.Do(z)
+	ga, err := gatherOp{p: p}.Do(z)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,6 +150,8 @@ type snOp struct {
 	bufs *opBufs
 }
 
+func (op snOp) buffers() *opBufs { return op.bufs }
+
 func (op snOp) Arity() int {
 	if op.grad {
 		return 4

@@ -84,6 +84,8 @@ type vae struct {
 	opt   *nets.Adam
 	train map[int]*vaeGraph
 	infer map[int]*vaeGraph
+	// arena is the output memory all of the model's graphs share.
+	arena ops.Arena
 }
 
 // vaeGraph is an ae.Graph (x, mask, the Sigmoid reconstruction, the total
@@ -345,14 +347,20 @@ func (m *vae) graph(n int, training bool) (*vaeGraph, error) {
 	G.Read(vg.mu, &vg.out.mu)
 	G.Read(vg.logvar, &vg.out.logvar)
 	G.Read(vg.Recon, &vg.out.recon)
+	var err error
 	if training {
-		_, g, err := ops.Grad(vg.Loss, gn.Nodes...)
-		if err != nil {
+		var g *G.ExprGraph
+		if _, g, err = ops.Grad(vg.Loss, gn.Nodes...); err != nil {
 			return nil, fmt.Errorf("vae gradients: %w", err)
 		}
 		vg.VM = G.NewTapeMachine(g, G.BindDualValues(gn.Nodes...))
+		err = m.arena.Plan(vg.VM, g, vg.Recon, vg.Loss)
 	} else {
 		vg.VM = G.NewTapeMachine(gn.Graph, G.EvalMode())
+		err = m.arena.Plan(vg.VM, gn.Graph, vg.Recon)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vae: %w", err)
 	}
 	cache[n] = vg
 	return vg, nil
