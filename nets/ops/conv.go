@@ -230,7 +230,7 @@ func startConv[T Float](k int, xs, os tensor.Shape) convWork[T] {
 func convForward[T Float](op convOp, xs, _, os tensor.Shape, x, w, y []T) {
 	c := startConv[T](op.k, xs, os)
 	if c.images {
-		convForwardImages(op, c, x, w, y)
+		convForwardImages(op, c, x, w, y, nil)
 		return
 	}
 	defer c.release()

@@ -151,8 +151,11 @@ func (ps *partials[T]) sum(ran int) {
 	}
 }
 
-// convForwardImages: Y_j[:, block] = W · im2col(X_j)[:, block].
-func convForwardImages[T Float](op convOp, c convWork[T], x, w, y []T) {
+// convForwardImages: Y_j[:, block] = W · im2col(X_j)[:, block]. post, when
+// not nil, is called on each block right after its product, with the
+// image and the block's pixel range in each output plane, while the block
+// is still in cache (the fused inference ops' epilogue, infer.go).
+func convForwardImages[T Float](op convOp, c convWork[T], x, w, y []T, post func(j, lo, hi int)) {
 	cout, p, kdim, chw := c.cout, c.p, c.kdim, c.chw
 	byImages(c.n, c.cin, c.h, c.w, op.k, op.stride, op.pad, func(_, lo, hi int, u *unroller[T], rows int, col []T) {
 		for j := lo; j < hi; j++ {
@@ -162,6 +165,9 @@ func convForwardImages[T Float](op convOp, c convWork[T], x, w, y []T) {
 				nb := (y1 - y0) * u.ow
 				u.im2col(y0, y1, col, nb)
 				gemmSerial(false, false, cout, nb, kdim, 1, w, kdim, col, nb, 0, y[j*cout*p+y0*u.ow:], p)
+				if post != nil {
+					post(j, y0*u.ow, y1*u.ow)
+				}
 			}
 		}
 	})
@@ -205,8 +211,9 @@ func convBackwardImages[T Float](op convGradOp, c convWork[T], a, dy, out []T) {
 }
 
 // convTForwardImages: Y_j = col2im(Wᵀ · X_j) block by block (blocks of
-// the input's rows, the unrolled geometry's output rows).
-func convTForwardImages[T Float](op convTOp, c convTWork[T], x, w, y []T) {
+// the input's rows, the unrolled geometry's output rows). post, when not
+// nil, is called on each finished image (j, 0, Ho·Wo) while it is in cache.
+func convTForwardImages[T Float](op convTOp, c convTWork[T], x, w, y []T, post func(j, lo, hi int)) {
 	cin, cout, kk, hw := c.cin, c.cout, c.kk, c.hw
 	ohw := c.ho * c.wo
 	byImages(c.n, cout, c.ho, c.wo, op.k, op.stride, op.pad, func(_, lo, hi int, u *unroller[T], rows int, col []T) {
@@ -219,6 +226,9 @@ func convTForwardImages[T Float](op convTOp, c convTWork[T], x, w, y []T) {
 				u.col2im(col, y0, y1, nb)
 			}
 			u.finishAdd()
+			if post != nil {
+				post(j, 0, ohw)
+			}
 		}
 	})
 }

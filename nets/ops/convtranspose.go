@@ -136,7 +136,7 @@ func startConvT[T Float](k int, xs, os tensor.Shape) convTWork[T] {
 func convTForward[T Float](op convTOp, xs, _, os tensor.Shape, x, w, y []T) {
 	c := startConvT[T](op.k, xs, os)
 	if c.images {
-		convTForwardImages(op, c, x, w, y)
+		convTForwardImages(op, c, x, w, y, nil)
 		return
 	}
 	defer c.release()

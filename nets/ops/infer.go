@@ -270,7 +270,12 @@ func dataOfAll[T Float](ts []*tensor.Dense) [][]T {
 // fusedForward runs the convolution (if any) a chunk of images at a time,
 // each chunk through the unfused kernel with a batch of just those images
 // (it forms the same chunk, so the same products), and the epilogue on
-// each chunk's output right after.
+// each chunk's output right after. Where the unfused kernel takes the
+// per-image path (large maps, convimages.go), the whole batch goes through
+// it, as in the unfused graph, and each block of output rows (each image,
+// transposed) gets its epilogue in the goroutine that computed it: one fork
+// per layer instead of three or four per image (im2col, product, col2im,
+// epilogue, each split over the cores for a single image).
 func fusedForward[T Float](op fusedOp, xs, os tensor.Shape, x, w []T, params [][]T, y []T) {
 	c := os[1]
 	mul, add := epilogueConsts(op, c, params)
@@ -280,11 +285,30 @@ func fusedForward[T Float](op fusedOp, xs, os tensor.Shape, x, w []T, params [][
 		return
 	}
 	n, xImg, yImg := xs[0], xs[1]*xs[2]*xs[3], c*p
+	post := func(j, lo, hi int) {
+		d := y[j*yImg : (j+1)*yImg]
+		for ci := 0; ci < c; ci++ {
+			seg := d[ci*p+lo : ci*p+hi]
+			epiloguePlane(op.act, seg, seg, ci, mul, add)
+		}
+	}
 	var chunk int
 	if op.conv == 1 {
-		chunk = convChunk(n, p)
+		cw := startConv[T](op.k, xs, os)
+		if cw.images {
+			convForwardImages(convOp{k: op.k, stride: op.stride, pad: op.pad}, cw, x, w, y, post)
+			return
+		}
+		cw.release()
+		chunk = cw.chunk
 	} else {
-		chunk = convChunk(n, xs[2]*xs[3])
+		cw := startConvT[T](op.k, xs, os)
+		if cw.images {
+			convTForwardImages(convTOp{k: op.k, stride: op.stride, pad: op.pad}, cw, x, w, y, post)
+			return
+		}
+		cw.release()
+		chunk = cw.chunk
 	}
 	ws := tensor.Shape{}
 	for n0 := 0; n0 < n; n0 += chunk {
@@ -325,41 +349,44 @@ func epilogueConsts[T Float](op fusedOp, c int, params [][]T) (mul, add []T) {
 }
 
 // epilogue writes act(affine(src)) to dst (which may be src) for n images
-// of c channels of p values, split over the (image, channel) planes; each
-// plane takes the affine map, then the activation, in two tight loops.
+// of c channels of p values, split over the (image, channel) planes.
 func epilogue[T Float](act Act, src, dst []T, n, c, p int, mul, add []T) {
-	slope := T(act.Slope)
 	parallel(n*c, p, 1<<15, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
-			ci := t % c
-			s, d := src[t*p:(t+1)*p], dst[t*p:(t+1)*p]
-			// the common layers in one loop: BatchNorm + ReLU (CAE, VAE,
-			// generators), bias + LeakyReLU (the GANs' trunks)
-			switch {
-			case mul != nil && act.Kind == ActReLU:
-				bnReLU(s, d, mul[ci], add[ci])
-				continue
-			case mul == nil && add != nil && act.Kind == ActLeaky && slope > 0:
-				biasLeaky(s, d, add[ci], slope)
-				continue
-			}
-			switch {
-			case mul != nil:
-				m, b := mul[ci], add[ci]
-				for j, v := range s {
-					d[j] = m*v + b
-				}
-			case add != nil:
-				b := add[ci]
-				for j, v := range s {
-					d[j] = v + b
-				}
-			default:
-				copy(d, s)
-			}
-			activate(act.Kind, mul != nil, d, slope)
+			epiloguePlane(act, src[t*p:(t+1)*p], dst[t*p:(t+1)*p], t%c, mul, add)
 		}
 	})
+}
+
+// epiloguePlane is the epilogue of (part of) one plane of channel ci: the
+// affine map, then the activation, in two tight loops.
+func epiloguePlane[T Float](act Act, s, d []T, ci int, mul, add []T) {
+	slope := T(act.Slope)
+	// the common layers in one loop: BatchNorm + ReLU (CAE, VAE,
+	// generators), bias + LeakyReLU (the GANs' trunks)
+	switch {
+	case mul != nil && act.Kind == ActReLU:
+		bnReLU(s, d, mul[ci], add[ci])
+		return
+	case mul == nil && add != nil && act.Kind == ActLeaky && slope > 0:
+		biasLeaky(s, d, add[ci], slope)
+		return
+	}
+	switch {
+	case mul != nil:
+		m, b := mul[ci], add[ci]
+		for j, v := range s {
+			d[j] = m*v + b
+		}
+	case add != nil:
+		b := add[ci]
+		for j, v := range s {
+			d[j] = v + b
+		}
+	default:
+		copy(d, s)
+	}
+	activate(act.Kind, mul != nil, d, slope)
 }
 
 // bnReLU is d = max(m·s + b, 0), BatchNorm's fused ReLU, eight values a
