@@ -57,7 +57,17 @@ func addTo[T Float](d, s []T) {
 			return
 		}
 	}
+	// short runs (col2im's rows of small or odd-sized maps, the VAE's):
+	// four a step, as Go does not unroll (the same additions, so the same
+	// bits)
 	d = d[:len(s)]
+	for len(s) >= 4 && len(d) >= 4 {
+		d[0] += s[0]
+		d[1] += s[1]
+		d[2] += s[2]
+		d[3] += s[3]
+		s, d = s[4:], d[4:]
+	}
 	for i, v := range s {
 		d[i] += v
 	}

@@ -86,3 +86,15 @@ func BenchmarkMaxPool2x2(b *testing.B) {
 		maxPoolForward(p, x, y)
 	}
 }
+
+// addTo on col2im's short rows (a VAE's 30-wide maps):
+//
+//	go test -run '^$' -bench AddToShort ./nets/ops/
+func BenchmarkAddToShort(b *testing.B) {
+	s, d := make([]float32, 30), make([]float32, 30)
+	for b.Loop() {
+		for range 64 {
+			addTo(d, s)
+		}
+	}
+}
