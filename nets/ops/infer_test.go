@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"runtime"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -64,92 +65,100 @@ func TestFusedMatchesUnfused(t *testing.T) {
 		{2, 3, 6, 2, 0, 0, 0, false}, // no convolution: BNInfer
 	}
 	acts := []Act{{Kind: ActNone}, {Kind: ActReLU}, {Kind: ActLeaky, Slope: 0.2}, {Kind: ActTanh}, {Kind: ActSigmoid}, {Kind: ActReLUTanh}}
+	// two goroutines, so that the 2304-pixel maps take the per-image path
+	// (fused: the whole batch with the epilogue per block), with whole
+	// images per block and blocks of four rows
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	defer func(v int) { convBlockElems = v }(convBlockElems)
 	r := rand.New(rand.NewSource(5))
-	for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
-		for _, gm := range geoms {
-			for aff := affNone; aff <= affBN; aff++ {
-				if gm.k == 0 && aff != affBN {
-					continue
-				}
-				for _, act := range acts {
-					name := fmt.Sprintf("%v/%+v/aff%d/%v", dt, gm, aff, act)
-					x := randTensor(r, dt, -3, 3, gm.n, gm.cin, gm.h, gm.h)
-					if gm.k == 0 {
-						// the activations' edge cases: ±0, ±∞, NaN
-						for i, v := range []float64{math.Copysign(0, -1), 0, math.Inf(1), math.Inf(-1), math.NaN()} {
-							switch d := x.Data().(type) {
-							case []float32:
-								d[7*i] = float32(v)
-							case []float64:
-								d[7*i] = v
+	for _, block := range []int{convBlockElems, 18 * 48 * 4} {
+		convBlockElems = block
+		for _, dt := range []tensor.Dtype{tensor.Float32, tensor.Float64} {
+			for _, gm := range geoms {
+				for aff := affNone; aff <= affBN; aff++ {
+					if gm.k == 0 && aff != affBN {
+						continue
+					}
+					for _, act := range acts {
+						name := fmt.Sprintf("block%d/%v/%+v/aff%d/%v", block, dt, gm, aff, act)
+						x := randTensor(r, dt, -3, 3, gm.n, gm.cin, gm.h, gm.h)
+						if gm.k == 0 {
+							// the activations' edge cases: ±0, ±∞, NaN
+							for i, v := range []float64{math.Copysign(0, -1), 0, math.Inf(1), math.Inf(-1), math.NaN()} {
+								switch d := x.Data().(type) {
+								case []float32:
+									d[7*i] = float32(v)
+								case []float64:
+									d[7*i] = v
+								}
 							}
 						}
-					}
-					var w *tensor.Dense
-					cout := gm.cin
-					if gm.k > 0 {
-						cout = gm.cout
-						ws := []int{gm.cout, gm.cin, gm.k, gm.k}
-						if gm.transposed {
-							ws = []int{gm.cin, gm.cout, gm.k, gm.k}
-						}
-						w = randTensor(r, dt, -2, 2, ws...)
-					}
-					scale := randTensor(r, dt, -8, 8, 1, cout, 1, 1)
-					shift := randTensor(r, dt, -20, 20, 1, cout, 1, 1)
-					mean := randTensor(r, dt, -1, 1, cout)
-					variance := randTensor(r, dt, 0.5, 2, cout)
-					run := func(fused bool) G.Value {
-						g := G.NewGraph()
-						in := func(name string, v *tensor.Dense) *G.Node {
-							return G.NewTensor(g, dt, v.Dims(), G.WithShape(v.Shape()...), G.WithName(name), G.WithValue(v))
-						}
-						h := in("x", x)
-						var wn *G.Node
-						if w != nil {
-							wn = in("w", w)
-						}
-						sn, bn := in("scale", scale), in("shift", shift)
-						var y *G.Node
-						var layer *BatchNorm
-						var err error
-						switch {
-						case fused && gm.k == 0:
-							y, layer, err = BNInfer(h, sn, bn, act)
-						case fused && aff == affBN:
-							y, layer, err = ConvBNInfer(h, wn, gm.transposed, gm.s, gm.p, sn, bn, act)
-						case fused && aff == affBias:
-							y, err = ConvInfer(h, wn, gm.transposed, gm.s, gm.p, bn, act)
-						case fused:
-							y, err = ConvInfer(h, wn, gm.transposed, gm.s, gm.p, nil, act)
-						default:
-							y, layer, err = unfused(h, wn, gm.transposed, gm.s, gm.p, aff, sn, bn, act)
-						}
-						if err != nil {
-							t.Fatalf("%s: %v", name, err)
-						}
-						if layer != nil {
-							if err := layer.SetStats(mean, variance); err != nil {
-								t.Fatal(err)
+						var w *tensor.Dense
+						cout := gm.cin
+						if gm.k > 0 {
+							cout = gm.cout
+							ws := []int{gm.cout, gm.cin, gm.k, gm.k}
+							if gm.transposed {
+								ws = []int{gm.cin, gm.cout, gm.k, gm.k}
 							}
+							w = randTensor(r, dt, -2, 2, ws...)
 						}
-						var out G.Value
-						G.Read(y, &out)
-						vm := G.NewTapeMachine(g, G.EvalMode())
-						defer vm.Close()
-						if err := vm.RunAll(); err != nil {
-							t.Fatalf("%s: %v", name, err)
+						scale := randTensor(r, dt, -8, 8, 1, cout, 1, 1)
+						shift := randTensor(r, dt, -20, 20, 1, cout, 1, 1)
+						mean := randTensor(r, dt, -1, 1, cout)
+						variance := randTensor(r, dt, 0.5, 2, cout)
+						run := func(fused bool) G.Value {
+							g := G.NewGraph()
+							in := func(name string, v *tensor.Dense) *G.Node {
+								return G.NewTensor(g, dt, v.Dims(), G.WithShape(v.Shape()...), G.WithName(name), G.WithValue(v))
+							}
+							h := in("x", x)
+							var wn *G.Node
+							if w != nil {
+								wn = in("w", w)
+							}
+							sn, bn := in("scale", scale), in("shift", shift)
+							var y *G.Node
+							var layer *BatchNorm
+							var err error
+							switch {
+							case fused && gm.k == 0:
+								y, layer, err = BNInfer(h, sn, bn, act)
+							case fused && aff == affBN:
+								y, layer, err = ConvBNInfer(h, wn, gm.transposed, gm.s, gm.p, sn, bn, act)
+							case fused && aff == affBias:
+								y, err = ConvInfer(h, wn, gm.transposed, gm.s, gm.p, bn, act)
+							case fused:
+								y, err = ConvInfer(h, wn, gm.transposed, gm.s, gm.p, nil, act)
+							default:
+								y, layer, err = unfused(h, wn, gm.transposed, gm.s, gm.p, aff, sn, bn, act)
+							}
+							if err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							if layer != nil {
+								if err := layer.SetStats(mean, variance); err != nil {
+									t.Fatal(err)
+								}
+							}
+							var out G.Value
+							G.Read(y, &out)
+							vm := G.NewTapeMachine(g, G.EvalMode())
+							defer vm.Close()
+							if err := vm.RunAll(); err != nil {
+								t.Fatalf("%s: %v", name, err)
+							}
+							return out
 						}
-						return out
-					}
-					want, got := run(false), run(true)
-					if !want.Shape().Eq(got.Shape()) {
-						t.Fatalf("%s: shape %v, want %v", name, got.Shape(), want.Shape())
-					}
-					wb, gb := bitsOf(want), bitsOf(got)
-					for i := range wb {
-						if wb[i] != gb[i] {
-							t.Fatalf("%s: value %d is %v, the separate ops give %v", name, i, got.Data(), want.Data())
+						want, got := run(false), run(true)
+						if !want.Shape().Eq(got.Shape()) {
+							t.Fatalf("%s: shape %v, want %v", name, got.Shape(), want.Shape())
+						}
+						wb, gb := bitsOf(want), bitsOf(got)
+						for i := range wb {
+							if wb[i] != gb[i] {
+								t.Fatalf("%s: value %d is %v, the separate ops give %v", name, i, got.Data(), want.Data())
+							}
 						}
 					}
 				}
