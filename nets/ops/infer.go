@@ -292,23 +292,18 @@ func fusedForward[T Float](op fusedOp, xs, os tensor.Shape, x, w []T, params [][
 			epiloguePlane(op.act, seg, seg, ci, mul, add)
 		}
 	}
-	var chunk int
-	if op.conv == 1 {
-		cw := startConv[T](op.k, xs, os)
-		if cw.images {
-			convForwardImages(convOp{k: op.k, stride: op.stride, pad: op.pad}, cw, x, w, y, post)
-			return
+	pix := p // pixels per image the kernel's product covers
+	if op.conv == 2 {
+		pix = xs[2] * xs[3]
+	}
+	chunk := convChunk(n, pix)
+	if useImages(n, chunk, pix) {
+		if op.conv == 1 {
+			convForwardImages(convOp{k: op.k, stride: op.stride, pad: op.pad}, startConv[T](op.k, xs, os), x, w, y, post)
+		} else {
+			convTForwardImages(convTOp{k: op.k, stride: op.stride, pad: op.pad}, startConvT[T](op.k, xs, os), x, w, y, post)
 		}
-		cw.release()
-		chunk = cw.chunk
-	} else {
-		cw := startConvT[T](op.k, xs, os)
-		if cw.images {
-			convTForwardImages(convTOp{k: op.k, stride: op.stride, pad: op.pad}, cw, x, w, y, post)
-			return
-		}
-		cw.release()
-		chunk = cw.chunk
+		return
 	}
 	ws := tensor.Shape{}
 	for n0 := 0; n0 < n; n0 += chunk {
