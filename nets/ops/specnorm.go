@@ -160,7 +160,7 @@ func SpectralNorm(w, u, v *G.Node) (*G.Node, error) {
 	if !u.Shape().Eq(tensor.Shape{h}) || !v.Shape().Eq(tensor.Shape{n}) {
 		return nil, fmt.Errorf("spectral norm: weight %v needs u of shape (%d) and v of shape (%d), got %v and %v", ws, h, n, u.Shape(), v.Shape())
 	}
-	return G.ApplyOp(snOp{dims: ws.Dims(), bufs: &opBufs{}}, w, u, v)
+	return G.ApplyOp(snOp{dims: ws.Dims(), bufs: &opBufs{}, memo: &snMemo{}}, w, u, v)
 }
 
 // snOp is W/σ from (w, u, v); with grad, it is the gradient with respect
@@ -169,6 +169,17 @@ type snOp struct {
 	dims int
 	grad bool
 	bufs *opBufs
+	memo *snMemo // shared by a graph's forward op and its gradient op; nil outside graphs
+}
+
+// snMemo is the σ a graph's forward op computed, which its gradient op
+// takes instead of computing uᵀ·W·v again: in a run the gradient always
+// follows the forward op, on the same w, u and v, so the value is the one
+// it would compute (one pass over every normalised weight less per
+// training step).
+type snMemo struct {
+	sigma float64
+	ok    bool
 }
 
 func (op snOp) buffers() *opBufs { return op.bufs }
@@ -221,7 +232,7 @@ func (op snOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 3 {
 		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(inputs))
 	}
-	d, err := G.ApplyOp(snOp{dims: op.dims, grad: true, bufs: &opBufs{}}, inputs[0], inputs[1], inputs[2], grad)
+	d, err := G.ApplyOp(snOp{dims: op.dims, grad: true, bufs: &opBufs{}, memo: op.memo}, inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -255,14 +266,14 @@ func (op snOp) Do(vs ...G.Value) (G.Value, error) {
 	out := op.bufs.output(w.Dtype(), w.Shape())
 	switch wd := w.Data().(type) {
 	case []float32:
-		sigma := snSigma(wd, u.Float32s(), v.Float32s(), h, n, out.Float32s())
+		sigma := op.sigma32(wd, u.Float32s(), v.Float32s(), h, n, out.Float32s())
 		if op.grad {
 			snBackward(wd, u.Float32s(), v.Float32s(), ds[3].Float32s(), sigma, out.Float32s())
 		} else {
 			snForward(wd, sigma, out.Float32s())
 		}
 	case []float64:
-		sigma := snSigma(wd, u.Float64s(), v.Float64s(), h, n, out.Float64s())
+		sigma := op.sigma64(wd, u.Float64s(), v.Float64s(), h, n, out.Float64s())
 		if op.grad {
 			snBackward(wd, u.Float64s(), v.Float64s(), ds[3].Float64s(), sigma, out.Float64s())
 		} else {
@@ -272,6 +283,30 @@ func (op snOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%v: unsupported dtype %v", op, w.Dtype())
 	}
 	return out, nil
+}
+
+// sigma32 and sigma64 are snSigma, recorded by a forward op in its memo
+// and taken from there by the gradient op.
+func (op snOp) sigma32(w, u, v []float32, h, n int, scratch []float32) float32 {
+	if op.grad && op.memo != nil && op.memo.ok {
+		return float32(op.memo.sigma)
+	}
+	s := snSigma(w, u, v, h, n, scratch)
+	if !op.grad && op.memo != nil {
+		op.memo.sigma, op.memo.ok = float64(s), true
+	}
+	return s
+}
+
+func (op snOp) sigma64(w, u, v []float64, h, n int, scratch []float64) float64 {
+	if op.grad && op.memo != nil && op.memo.ok {
+		return op.memo.sigma
+	}
+	s := snSigma(w, u, v, h, n, scratch)
+	if !op.grad && op.memo != nil {
+		op.memo.sigma, op.memo.ok = s, true
+	}
+	return s
 }
 
 func ds0(ds []*tensor.Dense, d *tensor.Dense) *tensor.Dense {
