@@ -66,11 +66,7 @@ func TestGANKernelsSplitAsSerial(t *testing.T) {
 	}
 	normalize(wantV)
 	for i := 0; i < h; i++ {
-		var s [4]float64 // four partial sums by index mod 4
-		for j := 0; j < n; j++ {
-			s[j%4] += float64(w[i*n+j]) * float64(wantV[j])
-		}
-		wantU[i] = float32((s[0] + s[1]) + (s[2] + s[3]))
+		wantU[i] = float32(dsdotOrder(w[i*n:(i+1)*n], wantV))
 	}
 	normalize(wantU)
 
@@ -109,6 +105,68 @@ func TestGANKernelsSplitAsSerial(t *testing.T) {
 					t.Fatalf("kernel %d element %d: %d goroutines give %v, one gives %v", k, i, procs, got[k][i], first[k][i])
 				}
 			}
+		}
+	}
+}
+
+// dsdotOrder is x·y in float64 summed in the order of gonum's assembly
+// Dsdot for a 16-byte aligned y: two two-lane accumulators over blocks of
+// eight, added together, then the tail by pairs and one, then the lanes.
+func dsdotOrder(x, y []float32) float64 {
+	var s, p [2]float64
+	n := len(x)
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		for k := 0; k < 8; k += 2 {
+			acc := &s
+			if k%4 == 2 {
+				acc = &p
+			}
+			acc[0] += float64(x[i+k]) * float64(y[i+k])
+			acc[1] += float64(x[i+k+1]) * float64(y[i+k+1])
+		}
+	}
+	s[0] += p[0]
+	s[1] += p[1]
+	for ; i+2 <= n; i += 2 {
+		s[0] += float64(x[i]) * float64(y[i])
+		s[1] += float64(x[i+1]) * float64(y[i+1])
+	}
+	if i < n {
+		s[0] += float64(x[i]) * float64(y[i])
+	}
+	return s[0] + s[1]
+}
+
+// dotF64 sums in Dsdot's order when y starts on a 16-byte boundary and in
+// dot64's otherwise, exactly, for lengths around the kernel's blocks.
+func TestDotF64Order(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	x, y := make([]float32, 300), make([]float32, 304)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	for i := range y {
+		y[i] = float32(r.NormFloat64())
+	}
+	for _, n := range []int{1, 7, 8, 9, 15, 16, 17, 18, 19, 259, 300} {
+		want := dsdotOrder(x[:n], y[:n])
+		if n < 8 {
+			want = dot64(x[:n], y[:n])
+		}
+		if got := dotF64(x[:n], y[:n]); got != want {
+			t.Fatalf("n=%d aligned: %v, want %v", n, got, want)
+		}
+		// y[1:] lies 4 bytes past the boundary (a 1,216-byte slice starts on one)
+		if got, want := dotF64(x[:n], y[1:n+1]), dot64(x[:n], y[1:n+1]); got != want {
+			t.Fatalf("n=%d unaligned: %v, want dot64's %v", n, got, want)
+		}
+		var exact float64
+		for i := range n {
+			exact += float64(x[i]) * float64(y[i])
+		}
+		if got := dotF64(x[:n], y[:n]); math.Abs(got-exact) > 1e-13*(1+math.Abs(exact)) {
+			t.Fatalf("n=%d: %v, sum %v", n, got, exact)
 		}
 	}
 }

@@ -124,6 +124,10 @@ func (op leakyOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 const elementwiseMin = 1 << 15
 
 func leakyForward[T Float](x []T, slope T, y []T) {
+	if x32, ok := any(x).([]float32); ok {
+		leakyForward32(x32, float32(slope), any(y).([]float32))
+		return
+	}
 	parallel(len(x), 1, elementwiseMin, func(lo, hi int) {
 		y := y[lo:hi]
 		for i, v := range x[lo:hi] {
@@ -137,6 +141,10 @@ func leakyForward[T Float](x []T, slope T, y []T) {
 
 // leakyBackward: the derivative at 0 is taken as slope, as PyTorch does.
 func leakyBackward[T Float](x, dy []T, slope T, dx []T) {
+	if x32, ok := any(x).([]float32); ok {
+		leakyBackward32(x32, any(dy).([]float32), float32(slope), any(dx).([]float32))
+		return
+	}
 	parallel(len(x), 1, elementwiseMin, func(lo, hi int) {
 		dy, dx := dy[lo:hi], dx[lo:hi]
 		for i, v := range x[lo:hi] {
@@ -145,6 +153,41 @@ func leakyBackward[T Float](x, dy []T, slope T, dx []T) {
 			} else {
 				dx[i] = slope * dy[i]
 			}
+		}
+	})
+}
+
+// leakyForward32 and leakyBackward32 are the float32 loops without a
+// branch on the sign: a pre-activation's sign is close to random, so the
+// branch of the generic loops is mispredicted about every other element
+// (measured on BiGAN at 64 px: LeakyReLU and its gradient took 4 % of a
+// training step). Each multiplies by a factor chosen as bits, 1 or the
+// slope, which the compiler selects with a conditional move; v·1 = v, so
+// the results are bit for bit those of the branches.
+func leakyForward32(x []float32, slope float32, y []float32) {
+	one, sl := math.Float32bits(1), math.Float32bits(slope)
+	parallel(len(x), 1, elementwiseMin, func(lo, hi int) {
+		y := y[lo:hi]
+		for i, v := range x[lo:hi] {
+			f := one
+			if v < 0 {
+				f = sl
+			}
+			y[i] = v * math.Float32frombits(f)
+		}
+	})
+}
+
+func leakyBackward32(x, dy []float32, slope float32, dx []float32) {
+	one, sl := math.Float32bits(1), math.Float32bits(slope)
+	parallel(len(x), 1, elementwiseMin, func(lo, hi int) {
+		dy, dx := dy[lo:hi], dx[lo:hi]
+		for i, v := range x[lo:hi] {
+			f := sl
+			if v > 0 {
+				f = one
+			}
+			dx[i] = dy[i] * math.Float32frombits(f)
 		}
 	})
 }

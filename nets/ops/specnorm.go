@@ -5,6 +5,7 @@ import (
 	"hash"
 	"math"
 	"math/rand"
+	"unsafe"
 
 	"github.com/chewxy/hm"
 	"gonum.org/v1/gonum/blas"
@@ -83,7 +84,7 @@ func powerStep[T Float](w, u, v []T) {
 	normalize(v)
 	parallel(h, n, elementwiseMin, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
-			u[i] = T(dot64(w[i*n:(i+1)*n], v))
+			u[i] = T(dotF64(w[i*n:(i+1)*n], v))
 		}
 	})
 	normalize(u)
@@ -105,6 +106,26 @@ func dot64[T Float](x, y []T) float64 {
 		s[i&3] += float64(x[i]) * float64(y[i])
 	}
 	return (s[0] + s[1]) + (s[2] + s[3])
+}
+
+// dotF64 is x·y with float64 products and sums: for float32, gonum's
+// assembly Dsdot (two float64 lanes, partial sums by index mod 4), where
+// dot64's scalar loop, converting every element, made these dot products
+// most of the spectral norm's time (measured on BiGAN at 64 px, 8 % of a
+// training step). That kernel first sums elements one by one up to y's
+// 16-byte boundary, which would make the grouping depend on where y lies;
+// the callers pass as y a tensor's own data (u, v, a weight) at an offset
+// of whole 16-byte units, and Go's allocator places every heap object of
+// 32 bytes or more on a 16-byte boundary, so the kernel sums in an order
+// fixed by the length. Anything else (short or unaligned) takes dot64.
+func dotF64[T Float](x, y []T) float64 {
+	if x32, ok := any(x).([]float32); ok && len(x32) >= 8 {
+		y32 := any(y).([]float32)[:len(x32)]
+		if uintptr(unsafe.Pointer(&y32[0]))&15 == 0 {
+			return level1.Dsdot(len(x32), x32, 1, y32, 1)
+		}
+	}
+	return dot64(x, y)
 }
 
 func normalize[T Float](x []T) {
@@ -139,7 +160,7 @@ func SpectralNorm(w, u, v *G.Node) (*G.Node, error) {
 	if !u.Shape().Eq(tensor.Shape{h}) || !v.Shape().Eq(tensor.Shape{n}) {
 		return nil, fmt.Errorf("spectral norm: weight %v needs u of shape (%d) and v of shape (%d), got %v and %v", ws, h, n, u.Shape(), v.Shape())
 	}
-	return G.ApplyOp(snOp{dims: ws.Dims(), bufs: &opBufs{}}, w, u, v)
+	return G.ApplyOp(snOp{dims: ws.Dims(), bufs: &opBufs{}, memo: &snMemo{}}, w, u, v)
 }
 
 // snOp is W/σ from (w, u, v); with grad, it is the gradient with respect
@@ -148,6 +169,17 @@ type snOp struct {
 	dims int
 	grad bool
 	bufs *opBufs
+	memo *snMemo // shared by a graph's forward op and its gradient op; nil outside graphs
+}
+
+// snMemo is the σ a graph's forward op computed, which its gradient op
+// takes instead of computing uᵀ·W·v again: in a run the gradient always
+// follows the forward op, on the same w, u and v, so the value is the one
+// it would compute (one pass over every normalised weight less per
+// training step).
+type snMemo struct {
+	sigma float64
+	ok    bool
 }
 
 func (op snOp) buffers() *opBufs { return op.bufs }
@@ -200,7 +232,7 @@ func (op snOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	if len(inputs) != 3 {
 		return nil, fmt.Errorf("%v: want 3 inputs, got %d", op, len(inputs))
 	}
-	d, err := G.ApplyOp(snOp{dims: op.dims, grad: true, bufs: &opBufs{}}, inputs[0], inputs[1], inputs[2], grad)
+	d, err := G.ApplyOp(snOp{dims: op.dims, grad: true, bufs: &opBufs{}, memo: op.memo}, inputs[0], inputs[1], inputs[2], grad)
 	if err != nil {
 		return nil, err
 	}
@@ -234,14 +266,14 @@ func (op snOp) Do(vs ...G.Value) (G.Value, error) {
 	out := op.bufs.output(w.Dtype(), w.Shape())
 	switch wd := w.Data().(type) {
 	case []float32:
-		sigma := snSigma(wd, u.Float32s(), v.Float32s(), h, n, out.Float32s())
+		sigma := op.sigma32(wd, u.Float32s(), v.Float32s(), h, n, out.Float32s())
 		if op.grad {
 			snBackward(wd, u.Float32s(), v.Float32s(), ds[3].Float32s(), sigma, out.Float32s())
 		} else {
 			snForward(wd, sigma, out.Float32s())
 		}
 	case []float64:
-		sigma := snSigma(wd, u.Float64s(), v.Float64s(), h, n, out.Float64s())
+		sigma := op.sigma64(wd, u.Float64s(), v.Float64s(), h, n, out.Float64s())
 		if op.grad {
 			snBackward(wd, u.Float64s(), v.Float64s(), ds[3].Float64s(), sigma, out.Float64s())
 		} else {
@@ -251,6 +283,30 @@ func (op snOp) Do(vs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("%v: unsupported dtype %v", op, w.Dtype())
 	}
 	return out, nil
+}
+
+// sigma32 and sigma64 are snSigma, recorded by a forward op in its memo
+// and taken from there by the gradient op.
+func (op snOp) sigma32(w, u, v []float32, h, n int, scratch []float32) float32 {
+	if op.grad && op.memo != nil && op.memo.ok {
+		return float32(op.memo.sigma)
+	}
+	s := snSigma(w, u, v, h, n, scratch)
+	if !op.grad && op.memo != nil {
+		op.memo.sigma, op.memo.ok = float64(s), true
+	}
+	return s
+}
+
+func (op snOp) sigma64(w, u, v []float64, h, n int, scratch []float64) float64 {
+	if op.grad && op.memo != nil && op.memo.ok {
+		return op.memo.sigma
+	}
+	s := snSigma(w, u, v, h, n, scratch)
+	if !op.grad && op.memo != nil {
+		op.memo.sigma, op.memo.ok = s, true
+	}
+	return s
 }
 
 func ds0(ds []*tensor.Dense, d *tensor.Dense) *tensor.Dense {
@@ -303,7 +359,7 @@ func snBackward[T Float](w, u, v, dy []T, sigma T, out []T) {
 	parallel(len(parts), snChunk, elementwiseMin, func(lo, hi int) {
 		for c := lo; c < hi; c++ {
 			end := min((c+1)*snChunk, len(w))
-			parts[c] = dot64(dy[c*snChunk:end], w[c*snChunk:end])
+			parts[c] = dotF64(dy[c*snChunk:end], w[c*snChunk:end])
 		}
 	})
 	var s float64
