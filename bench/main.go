@@ -28,6 +28,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand"
 	"os"
@@ -299,9 +300,10 @@ func measure(model, mode string, size, n int, width float64, warmup, iters int, 
 			if err != nil {
 				return 0, err
 			}
+			// summed in name order: a map's order would move the last bits
 			var t float64
-			for _, v := range s.Scores {
-				for _, x := range v {
+			for _, name := range slices.Sorted(maps.Keys(s.Scores)) {
+				for _, x := range s.Scores[name] {
 					t += x
 				}
 			}
