@@ -189,14 +189,13 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	}
 	// Buffers reused by every round: the rounds would otherwise allocate
 	// (and the collector clear and sweep) a few full-size images each.
-	wt := make([]float32, n)
+	wt := make([]float32, n)[:n]
+	fb := boolBytes(field)[:n]
 	if maskBroadSigma > 0 {
 		// A broad surface that follows exposure fields but not the hand:
 		// samples far above the quadratic (the hand) are dropped twice.
-		for i := range wt {
-			if field[i] {
-				wt[i] = 1
-			}
+		for i, f := range field {
+			wt[i] = float32(b2u(f))
 		}
 		neg, kn := make([]float64, n/7+1), 0
 		for i := 0; i < n; i += 7 { // kept without a branch on the sign, as in the rounds
@@ -205,13 +204,9 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			kn += int(b2u(field[i]) & b2u(r <= 0))
 		}
 		neg = neg[:kn]
-		cut := 4*math.Max(0.3, 1.4826*median(neg)) + 4
+		cut := below32(4*math.Max(0.3, 1.4826*median(neg)) + 4)
 		for pass := 0; pass < 2; pass++ {
-			for i := range wt {
-				if wt[i] > 0 && float64(s[i]-bg[i]) > cut {
-					wt[i] = 0
-				}
-			}
+			dropAbove(wt, s, bg, cut)
 			localBackground(bg, s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls)
 		}
 	}
@@ -221,6 +216,7 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	r := max(1, int(maskBgExclude*side+0.5))
 	sigma := maskBgSigma * side * ls
 	excl, grown, lab := make([]bool, n), make([]bool, n), make([]int32, n)
+	var runs []labelRun
 	neg, pos := make([]float64, 0, n/step+1), make([]float64, 0, n/step+1)
 	for round := 0; round <= maskRounds+maskRobustRounds; round++ {
 		if round > 0 {
@@ -229,34 +225,53 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			dilateBool(excl, mask, w, h, r)
 			nl := labelBool(lab, raw, w, h)
 			area := make([]int, nl+1)
-			near := make([]bool, nl+1)
-			for i, l := range lab {
-				if l != 0 { // counting the background's pixels would chain every step on one counter
-					area[l]++
-					if excl[i] {
-						near[l] = true
-					}
+			near := make([]byte, nl+1)
+			ex := boolBytes(excl)[:n]
+			// Labels come in runs along the rows: each run is counted in
+			// registers and added once (a per-pixel count would chain
+			// every step on one counter), and kept for painting the
+			// markers below.
+			runs = runs[:0]
+			cur, start, nr := lab[0], 0, byte(0)
+			for i, l := range lab[:n] {
+				if l != cur {
+					area[cur] += i - start
+					near[cur] |= nr
+					runs = append(runs, labelRun{int32(start), int32(i), cur})
+					cur, start, nr = l, i, 0
 				}
+				nr |= ex[i]
 			}
+			area[cur] += n - start
+			near[cur] |= nr
+			runs = append(runs, labelRun{int32(start), int32(n), cur})
 			keep := make([]bool, nl+1) // keep[0] (background) stays false
 			any := false
 			for l := 1; l <= nl; l++ {
-				keep[l] = !near[l] && float64(area[l]) < maskMarkerShare*float64(n)
+				keep[l] = near[l] == 0 && float64(area[l]) < maskMarkerShare*float64(n)
 				any = any || keep[l]
 			}
-			for i, l := range lab {
-				raw[i] = keep[l]
-			}
+			// The weights are the field clear of excl and of the grown
+			// markers, computed as bytes in one pass; excl itself is not
+			// needed after it, and raw (the markers) only to grow them.
 			if any {
-				dilateBool(grown, raw, w, h, r)
-				for i, m := range grown {
-					excl[i] = excl[i] || m
+				clear(raw)
+				for _, u := range runs {
+					if keep[u.l] {
+						rb := boolBytes(raw[u.a:u.b])
+						for i := range rb {
+							rb[i] = 1
+						}
+					}
 				}
-			}
-			for i := range wt {
-				wt[i] = 0
-				if field[i] && !excl[i] {
-					wt[i] = 1
+				dilateBool(grown, raw, w, h, r)
+				gb := boolBytes(grown)[:n]
+				for i := range wt {
+					wt[i] = float32(fb[i] &^ (ex[i] | gb[i]))
+				}
+			} else {
+				for i := range wt {
+					wt[i] = float32(fb[i] &^ ex[i])
 				}
 			}
 			localBackground(bg, s, wt, bg, w, h, lw, lh, sigma)
@@ -264,11 +279,7 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 				// Robust rounds: samples standing out of the surface
 				// (faint fingertips not yet in the mask) pull the
 				// background up to themselves; drop them.
-				for i := range wt {
-					if wt[i] > 0 && float64(s[i]-bg[i]) > dt {
-						wt[i] = 0
-					}
-				}
+				dropAbove(wt, s, bg, below32(dt))
 				localBackground(bg, s, wt, bg, w, h, lw, lh, sigma)
 			}
 		}
@@ -303,14 +314,10 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 		} else {
 			dt = math.Max(maskMinStep, math.Max(maskNoiseK*noise, maskContrastK*median(pos)))
 		}
-		// float64(v) > dt is v > the largest float32 not above dt: the
-		// same test in float32.
-		t32 := float32(dt)
-		if float64(t32) > dt {
-			t32 = math.Nextafter32(t32, float32(math.Inf(-1)))
-		}
-		for i, v := range s[:n] {
-			raw[i] = v-bg[i] > t32 && field[i]
+		t32 := below32(dt)
+		rb, b := boolBytes(raw)[:n], bg[:n]
+		for i, v := range s[:n] { // bytes, without a branch on the field
+			rb[i] = b2u(v-b[i] > t32) & fb[i]
 		}
 		cleanMask(mask, raw, w, h)
 		if round == maskRounds {
@@ -321,13 +328,10 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	// tips); a broad addition is a brighter field the mask crept into.
 	mask = keepNarrow(base, mask, w, h, lw, lh, maskNarrow*side*ls)
 	on, nf := 0, 0
-	for i, f := range field {
-		if f {
-			nf++
-			if mask[i] {
-				on++
-			}
-		}
+	mb := boolBytes(mask)[:n]
+	for i, f := range fb {
+		nf += int(f)
+		on += int(f & mb[i])
 	}
 	return mask, float64(on) / float64(max(1, nf))
 }
@@ -964,6 +968,33 @@ func boolMat(mask []bool, w, h int) gocv.Mat {
 		}
 	}
 	return m
+}
+
+// labelRun is a run [a, b) of pixels with label l.
+type labelRun struct{ a, b, l int32 }
+
+// below32 is the largest float32 not above dt: for a float32 v,
+// float64(v) > dt is then v > below32(dt), the same test in float32.
+func below32(dt float64) float32 {
+	t := float32(dt)
+	if float64(t) > dt {
+		t = math.Nextafter32(t, float32(math.Inf(-1)))
+	}
+	return t
+}
+
+// dropAbove zeroes the weights (0 or 1) of the samples whose residual
+// s−bg is above t, without a branch (the residual's sign is noise).
+func dropAbove(wt, s, bg []float32, t float32) {
+	s, bg = s[:len(wt)], bg[:len(wt)]
+	for i, v := range wt {
+		wt[i] = v * float32(b2u(!(s[i]-bg[i] > t)))
+	}
+}
+
+// boolBytes is a boolean slice's memory as bytes, 0 or 1 (no copy).
+func boolBytes(b []bool) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
 }
 
 // b2u is 1 for true and 0 for false, without a branch (a Go bool is one
