@@ -190,6 +190,7 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 	// Buffers reused by every round: the rounds would otherwise allocate
 	// (and the collector clear and sweep) a few full-size images each.
 	wt := make([]float32, n)[:n]
+	low := newLowBufs(lw * lh)
 	fb := boolBytes(field)[:n]
 	if maskBroadSigma > 0 {
 		// A broad surface that follows exposure fields but not the hand:
@@ -207,7 +208,7 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 		cut := below32(4*math.Max(0.3, 1.4826*median(neg)) + 4)
 		for pass := 0; pass < 2; pass++ {
 			dropAbove(wt, s, bg, cut)
-			localBackground(bg, s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls)
+			localBackground(bg, s, wt, bg, w, h, lw, lh, maskBroadSigma*side*ls, low)
 		}
 	}
 	dt := 0.0
@@ -274,13 +275,13 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 					wt[i] = float32(fb[i] &^ ex[i])
 				}
 			}
-			localBackground(bg, s, wt, bg, w, h, lw, lh, sigma)
+			localBackground(bg, s, wt, bg, w, h, lw, lh, sigma, low)
 			if round > maskRounds {
 				// Robust rounds: samples standing out of the surface
 				// (faint fingertips not yet in the mask) pull the
 				// background up to themselves; drop them.
 				dropAbove(wt, s, bg, below32(dt))
-				localBackground(bg, s, wt, bg, w, h, lw, lh, sigma)
+				localBackground(bg, s, wt, bg, w, h, lw, lh, sigma, low)
 			}
 		}
 		for _, i := range edgeAt {
@@ -515,39 +516,35 @@ func fieldMask(raw []byte, w, h int) (field []bool, padded bool) {
 func quadBackground(s []float32, field []bool, w, h int) []float32 {
 	n := w * h
 	step := max(1, int(math.Sqrt(float64(n)/20000)))
-	type pt struct{ x, y, v float64 }
-	pts := make([]pt, 0, ((h+step-1)/step)*((w+step-1)/step))
+	// Each point's basis is computed once, with its value beside it; the
+	// normal equations are summed on and above the diagonal only (the
+	// products below it are the same numbers) and each pass evaluates the
+	// surface once per point: the same sums in the same order as the
+	// plain loops.
+	np := ((h + step - 1) / step) * ((w + step - 1) / step)
+	basis, pv := make([][6]float64, 0, np), make([]float64, 0, np)
 	for y := 0; y < h; y += step {
 		for x := 0; x < w; x += step {
 			if i := y*w + x; field[i] {
-				pts = append(pts, pt{float64(x)/float64(w) - 0.5, float64(y)/float64(h) - 0.5, float64(s[i])})
+				px, py := float64(x)/float64(w)-0.5, float64(y)/float64(h)-0.5
+				basis = append(basis, [6]float64{1, px, py, px * px, px * py, py * py})
+				pv = append(pv, float64(s[i]))
 			}
 		}
 	}
 	bg := make([]float32, n)
-	if len(pts) < 10 {
+	if len(pv) < 10 {
 		return bg
 	}
-	vals := make([]float64, len(pts))
-	for i, p := range pts {
-		vals[i] = p.v
-	}
+	vals := append([]float64(nil), pv...)
 	cut := quantile(vals, 0.4)
-	in := make([]bool, len(pts))
-	for i, p := range pts {
-		in[i] = p.v <= cut
-	}
-	// Each point's basis is computed once; the normal equations are
-	// summed on and above the diagonal only (the products below it are
-	// the same numbers) and each pass evaluates the surface once per
-	// point: the same sums in the same order as the plain loops.
-	basis := make([][6]float64, len(pts))
-	for i, p := range pts {
-		basis[i] = [6]float64{1, p.x, p.y, p.x * p.x, p.x * p.y, p.y * p.y}
+	in := make([]bool, len(pv))
+	for i, v := range pv {
+		in[i] = v <= cut
 	}
 	var coef [6]float64
-	fit := make([]float64, len(pts))
-	res := make([]float64, 0, len(pts))
+	fit := vals // the quantile's copy is free again
+	res := make([]float64, 0, len(pv))
 	for pass := 0; pass < 4; pass++ {
 		// The 27 sums are locals, each added to in the points' order
 		// (the same numbers as indexed arrays), so that they stay in
@@ -555,11 +552,11 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 		var a00, a01, a02, a03, a04, a05, a11, a12, a13, a14, a15 float64
 		var a22, a23, a24, a25, a33, a34, a35, a44, a45, a55 float64
 		var b0, b1, b2, b3, b4, b5 float64
-		for i := range pts {
+		for i := range basis {
 			if !in[i] {
 				continue
 			}
-			b, v := &basis[i], pts[i].v
+			b, v := &basis[i], pv[i]
 			x0, x1, x2, x3, x4, x5 := b[0], b[1], b[2], b[3], b[4], b[5]
 			b0 += x0 * v
 			a00 += x0 * x0
@@ -604,14 +601,14 @@ func quadBackground(s []float32, field []bool, w, h int) []float32 {
 		}
 		coef = c
 		res = res[:0]
-		for i, p := range pts {
-			fit[i] = p.v - eval6(coef, basis[i])
+		for i, v := range pv {
+			fit[i] = v - eval6(coef, basis[i])
 			if in[i] {
 				res = append(res, math.Abs(fit[i]))
 			}
 		}
 		sd := math.Max(0.5, 1.4826*median(res))
-		for i := range pts {
+		for i := range fit {
 			in[i] = fit[i] < 2.5*sd
 		}
 	}
@@ -683,20 +680,19 @@ func solve6(a [6][6]float64, b [6]float64) ([6]float64, bool) {
 // localBackground interpolates the background from the pixels with weight
 // 1 by normalised Gaussian convolution on a low-resolution grid into dst
 // (which may be prior); far from any sample it falls back to prior.
-func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float64) {
+func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float64, low *lowBufs) {
 	const eps = 0.02
 	// Each image shrinks through its own resize straight from Go memory
 	// (floatView): interleaving the three into one three-channel image
 	// for a single resize cost more than the two extra resizes.
-	var ln, lwt, lp []float32
+	ln, lwt, lp := low.ln, low.lwt, low.lp
 	if w == lw && h == lh {
-		ln = make([]float32, lw*lh)
 		for i := range s {
 			ln[i] = s[i] * wt[i]
 		}
-		lwt, lp = append([]float32(nil), wt...), append([]float32(nil), prior...)
+		copy(lwt, wt)
+		copy(lp, prior)
 	} else {
-		ln, lwt, lp = make([]float32, lw*lh), make([]float32, lw*lh), make([]float32, lw*lh)
 		if w == 4*lw && h == 4*lh {
 			shrink4(s, wt, prior, w, lw, lh, ln, lwt, lp)
 		} else {
@@ -707,7 +703,7 @@ func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float6
 	// Samples and weights are blurred as the two channels of one image:
 	// OpenCV filters each channel with the same arithmetic as alone (the
 	// same bits), in one pass.
-	two, blurred := make([]float32, 2*lw*lh), make([]float32, 2*lw*lh)
+	two, blurred := low.two, low.blurred
 	for i := range ln {
 		two[2*i], two[2*i+1] = ln[i], lwt[i]
 	}
@@ -722,6 +718,15 @@ func localBackground(dst, s, wt, prior []float32, w, h, lw, lh int, sigma float6
 		bn[i] = (blurred[2*i] + eps*lp[i]) / (blurred[2*i+1] + eps)
 	}
 	resizeInto(dst, bn, lw, lh, w, h)
+}
+
+// lowBufs are localBackground's low-resolution images, every one fully
+// written by each call: the rounds reuse them rather than allocate (and
+// clear) five images a call.
+type lowBufs struct{ ln, lwt, lp, two, blurred []float32 }
+
+func newLowBufs(n int) *lowBufs {
+	return &lowBufs{make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, 2*n), make([]float32, 2*n)}
 }
 
 // shrink4 is, for a factor of exactly 4 on both axes, OpenCV's INTER_AREA
