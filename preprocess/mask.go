@@ -442,10 +442,12 @@ func edgeBackground(s, bg []float32, w, h, lw, lh int) []float32 {
 	}
 	// Upsample: nearest, so the band keeps its -inf outside.
 	full := make([]float32, w*h)
+	cols := nearestCols(w, lw)
 	for y := 0; y < h; y++ {
-		ly := min(lh-1, y*lh/h)
-		for x := 0; x < w; x++ {
-			full[y*w+x] = out[ly*lw+min(lw-1, x*lw/w)]
+		src := out[min(lh-1, y*lh/h)*lw:][:lw]
+		row := full[y*w:][:w]
+		for x, c := range cols {
+			row[x] = src[c]
 		}
 	}
 	return full
@@ -980,10 +982,12 @@ func openLow(mask []bool, w, h, lw, lh int, d float64) []bool {
 	defer ker.Close()
 	gocv.MorphologyEx(m, &m, gocv.MorphOpen, ker)
 	res := make([]bool, w*h)
+	cols := nearestCols(w, lw)
 	for y := 0; y < h; y++ {
-		ly := min(lh-1, y*lh/h)
-		for x := 0; x < w; x++ {
-			res[y*w+x] = px[ly*lw+min(lw-1, x*lw/w)] != 0
+		src := px[min(lh-1, y*lh/h)*lw:][:lw]
+		row := boolBytes(res[y*w:][:w])
+		for x, c := range cols {
+			row[x] = b2u(src[c] != 0)
 		}
 	}
 	return res
@@ -1013,6 +1017,17 @@ func boolMat(mask []bool, w, h int) gocv.Mat {
 		}
 	}
 	return m
+}
+
+// nearestCols is, for each of w columns, its nearest-neighbour source
+// column among lw: a table, since a division per pixel was most of the
+// nearest upsamples' time.
+func nearestCols(w, lw int) []int32 {
+	cols := make([]int32, w)
+	for x := range cols {
+		cols[x] = int32(min(lw-1, x*lw/w))
+	}
+	return cols
 }
 
 // labelRun is a run [a, b) of pixels with label l.
