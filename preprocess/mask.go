@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"encoding/binary"
 	"image"
 	"image/color"
 	"math"
@@ -231,21 +232,29 @@ func thresholdRounds(s []float32, field []bool, w, h int) ([]bool, float64) {
 			// Labels come in runs along the rows: each run is counted in
 			// registers and added once (a per-pixel count would chain
 			// every step on one counter), and kept for painting the
-			// markers below.
+			// markers below. The background (label 0, where raw is 0) is
+			// skipped eight pixels at a time.
 			runs = runs[:0]
-			cur, start, nr := lab[0], 0, byte(0)
-			for i, l := range lab[:n] {
-				if l != cur {
-					area[cur] += i - start
-					near[cur] |= nr
-					runs = append(runs, labelRun{int32(start), int32(i), cur})
-					cur, start, nr = l, i, 0
+			lb, rw := lab[:n], boolBytes(raw)[:n]
+			for i := 0; i < n; {
+				for i+8 <= n && binary.LittleEndian.Uint64(rw[i:]) == 0 {
+					i += 8
 				}
-				nr |= ex[i]
+				for i < n && lb[i] == 0 {
+					i++
+				}
+				if i == n {
+					break
+				}
+				l, start, nr := lb[i], i, byte(0)
+				for i < n && lb[i] == l {
+					nr |= ex[i]
+					i++
+				}
+				area[l] += i - start
+				near[l] |= nr
+				runs = append(runs, labelRun{int32(start), int32(i), l})
 			}
-			area[cur] += n - start
-			near[cur] |= nr
-			runs = append(runs, labelRun{int32(start), int32(n), cur})
 			keep := make([]bool, nl+1) // keep[0] (background) stays false
 			any := false
 			for l := 1; l <= nl; l++ {
