@@ -127,3 +127,101 @@ func TestIm2colCol2imMatchDefinition(t *testing.T) {
 		}
 	}
 }
+
+// im2colPar over a batch against the definition, bit for bit: the
+// whole-image kernels (im2colWhole's transpose: one column per image,
+// strides 1 and 2, enough values to split over goroutines) and a strided
+// padded one through the phase planes, with ld wider than the batch's
+// columns and stale contents in col.
+func TestIm2colParMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	for _, g := range []struct{ n, c, h, w, k, s, pad int }{
+		{5, 3, 4, 4, 4, 1, 0}, {3, 600, 4, 4, 4, 2, 0}, {2, 2, 1, 1, 1, 1, 0},
+		{3, 2, 6, 6, 4, 2, 1}, {2, 1, 5, 4, 4, 1, 0},
+	} {
+		oh, ow := (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+		p, chw := oh*ow, g.c*g.h*g.w
+		ld := g.n*p + 2
+		x := make([]float32, g.n*chw)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		col := make([]float32, g.c*g.k*g.k*ld)
+		for i := range col {
+			col[i] = float32(r.NormFloat64())
+		}
+		im2colPar(x, g.n, g.c, g.h, g.w, g.k, g.s, g.pad, col, p, ld)
+		for j := 0; j < g.n; j++ {
+			for ci := 0; ci < g.c; ci++ {
+				for ki := 0; ki < g.k; ki++ {
+					for kj := 0; kj < g.k; kj++ {
+						row := ((ci*g.k+ki)*g.k + kj) * ld
+						for y := 0; y < oh; y++ {
+							for xx := 0; xx < ow; xx++ {
+								iy, ix := y*g.s-g.pad+ki, xx*g.s-g.pad+kj
+								var v float32
+								if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+									v = x[j*chw+(ci*g.h+iy)*g.w+ix]
+								}
+								if got := col[row+j*p+y*ow+xx]; got != v {
+									t.Fatalf("%+v: image %d row (%d,%d,%d) column (%d,%d) is %v, want %v", g, j, ci, ki, kj, y, xx, got, v)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2imPar over a batch against the definition, bit for bit (its sums
+// added tap by tap, as the reference does here, onto a cleared image):
+// whole-image kernels (col2imWhole, whose −0 columns must come out +0 as
+// the general path's 0 + v gives them) and a strided padded one.
+func TestCol2imParMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	negZero := float32(math.Copysign(0, -1))
+	for _, g := range []struct{ n, c, h, w, k, s, pad int }{
+		{5, 3, 4, 4, 4, 1, 0}, {3, 600, 4, 4, 4, 2, 0}, {3, 2, 6, 6, 4, 2, 1}, {2, 1, 5, 4, 4, 1, 0},
+	} {
+		oh, ow := (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+		p, chw := oh*ow, g.c*g.h*g.w
+		ld := g.n*p + 2
+		col := make([]float32, g.c*g.k*g.k*ld)
+		for i := range col {
+			col[i] = float32(r.NormFloat64())
+			if i%7 == 0 {
+				col[i] = negZero
+			}
+		}
+		x := make([]float32, g.n*chw)
+		for i := range x {
+			x[i] = 7 // must be overwritten
+		}
+		col2imPar(col, g.n, g.c, g.h, g.w, g.k, g.s, g.pad, x, p, ld)
+		want := make([]float32, len(x))
+		for j := 0; j < g.n; j++ {
+			for ci := 0; ci < g.c; ci++ {
+				for ki := 0; ki < g.k; ki++ {
+					for kj := 0; kj < g.k; kj++ {
+						row := ((ci*g.k+ki)*g.k + kj) * ld
+						for y := 0; y < oh; y++ {
+							for xx := 0; xx < ow; xx++ {
+								iy, ix := y*g.s-g.pad+ki, xx*g.s-g.pad+kj
+								if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+									want[j*chw+(ci*g.h+iy)*g.w+ix] += col[row+j*p+y*ow+xx]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+		for i, v := range want {
+			if math.Float32bits(x[i]) != math.Float32bits(v) {
+				t.Fatalf("%+v: pixel %d is %v (bits %x), want %v (bits %x)", g, i, x[i], math.Float32bits(x[i]), v, math.Float32bits(v))
+			}
+		}
+	}
+}
