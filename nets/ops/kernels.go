@@ -105,7 +105,9 @@ func shiftRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
 	}
 	start, end, soff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
 	copy(dst[start:end], src[soff:soff+end-start])
-	zeroEdges(dst, ylo-y0, yhi-y0, ow, lo, hi)
+	if lo > 0 || hi < ow {
+		zeroEdges(dst, ylo-y0, yhi-y0, ow, lo, hi)
+	}
 }
 
 // zeroEdges zeroes columns [0, lo) and [hi, ow) of rows [r0, r1) of m.
