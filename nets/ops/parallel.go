@@ -112,19 +112,10 @@ func im2colPar[T Float](x []T, nc, cin, h, w, k, stride, pad int, col []T, p, ld
 // channels), which cost more than the product. It writes the same values,
 // so the products and results are unchanged.
 func im2colWhole[T Float](x []T, nc, chw int, col []T, p, ld int) {
-	parallel(chw, nc, 1<<15, func(lo, hi int) {
-		// blocks of rows of col, so that each image's run of x is read
-		// sequentially within a block while col's rows are written whole
-		const blk = 64
-		for t0 := lo; t0 < hi; t0 += blk {
-			t1 := min(hi, t0+blk)
-			for j := 0; j < nc; j++ {
-				src := x[j*chw+t0 : j*chw+t1]
-				dst := col[t0*ld+j*p:]
-				for i, v := range src {
-					dst[i*ld] = v
-				}
-			}
+	wholeBlocks(nc, chw, func(j, t0, t1 int) {
+		dst := col[t0*ld+j*p:]
+		for i, v := range x[j*chw+t0 : j*chw+t1] {
+			dst[i*ld] = v
 		}
 	})
 }
@@ -135,17 +126,27 @@ func im2colWhole[T Float](x []T, nc, chw int, col []T, p, ld int) {
 // the general path adds onto a cleared plane, so it is written as 0 + v
 // (the same bits, −0 included).
 func col2imWhole[T Float](col []T, nc, chw int, x []T, p, ld int) {
+	var zero T
+	wholeBlocks(nc, chw, func(j, t0, t1 int) {
+		src := col[t0*ld+j*p:]
+		dst := x[j*chw+t0 : j*chw+t1]
+		for i := range dst {
+			dst[i] = zero + src[i*ld]
+		}
+	})
+}
+
+// wholeBlocks runs f(j, t0, t1) over images j and blocks [t0, t1) of the
+// chw rows of their im2col matrix, split over goroutines by rows: within a
+// block each image's run of values is contiguous and the matrix's rows
+// are each written by one goroutine.
+func wholeBlocks(nc, chw int, f func(j, t0, t1 int)) {
 	parallel(chw, nc, 1<<15, func(lo, hi int) {
-		var zero T
 		const blk = 64
 		for t0 := lo; t0 < hi; t0 += blk {
 			t1 := min(hi, t0+blk)
 			for j := 0; j < nc; j++ {
-				dst := x[j*chw+t0 : j*chw+t1]
-				src := col[t0*ld+j*p:]
-				for i := range dst {
-					dst[i] = zero + src[i*ld]
-				}
+				f(j, t0, t1)
 			}
 		}
 	})
