@@ -242,13 +242,7 @@ func (ph phases[T]) split(im []T) {
 // row, as their divisions cost as much as a short row's copies (8×8 and
 // 16×16 maps at 64 px).
 func (ph phases[T]) split2(im []T) {
-	w, cols := ph.w, ph.cols
-	var pl [2][2][]T
-	for py := range 2 {
-		for px := range 2 {
-			pl[py][px], _, _ = ph.plane(py, px)
-		}
-	}
+	w, cols, pl := ph.w, ph.cols, ph.planes2()
 	co := w / 2 // the odd planes' width; the even ones have one more for odd w
 	for iy := 0; iy < ph.h; iy++ {
 		line := im[iy*w : (iy+1)*w]
@@ -282,15 +276,19 @@ func (ph phases[T]) join(im []T) {
 	}
 }
 
-// join2 is join for stride 2, split2's inverse.
-func (ph phases[T]) join2(im []T) {
-	w, cols := ph.w, ph.cols
-	var pl [2][2][]T
+// planes2 are the four planes of stride 2, by (py, px).
+func (ph phases[T]) planes2() (pl [2][2][]T) {
 	for py := range 2 {
 		for px := range 2 {
 			pl[py][px], _, _ = ph.plane(py, px)
 		}
 	}
+	return pl
+}
+
+// join2 is join for stride 2, split2's inverse.
+func (ph phases[T]) join2(im []T) {
+	w, cols, pl := ph.w, ph.cols, ph.planes2()
 	co := w / 2
 	for iy := 0; iy < ph.h; iy++ {
 		line := im[iy*w : (iy+1)*w]
