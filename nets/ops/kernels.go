@@ -139,7 +139,9 @@ func addRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
 		}
 		return
 	}
-	zeroEdges(src, ylo-y0, yhi-y0, ow, lo, hi)
+	if lo > 0 || hi < ow {
+		zeroEdges(src, ylo-y0, yhi-y0, ow, lo, hi)
+	}
 	start, end, doff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
 	addTo(dst[doff:doff+end-start], src[start:end])
 }
