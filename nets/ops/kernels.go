@@ -105,7 +105,9 @@ func shiftRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
 	}
 	start, end, soff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
 	copy(dst[start:end], src[soff:soff+end-start])
-	zeroEdges(dst, ylo-y0, yhi-y0, ow, lo, hi)
+	if lo > 0 || hi < ow {
+		zeroEdges(dst, ylo-y0, yhi-y0, ow, lo, hi)
+	}
 }
 
 // zeroEdges zeroes columns [0, lo) and [hi, ow) of rows [r0, r1) of m.
@@ -137,7 +139,9 @@ func addRows[T Float](dst, src []T, sstride, y0, y1, ow, vr, vc, dy, dx int) {
 		}
 		return
 	}
-	zeroEdges(src, ylo-y0, yhi-y0, ow, lo, hi)
+	if lo > 0 || hi < ow {
+		zeroEdges(src, ylo-y0, yhi-y0, ow, lo, hi)
+	}
 	start, end, doff := (ylo-y0)*ow+lo, (yhi-1-y0)*ow+hi, (ylo+dy)*ow+lo+dx
 	addTo(dst[doff:doff+end-start], src[start:end])
 }
@@ -221,23 +225,13 @@ func (ph phases[T]) tap(t, pad int) (phase, shift int) {
 // split fills the planes from one channel im (h×w).
 func (ph phases[T]) split(im []T) {
 	s, w := ph.s, ph.w
+	if s == 2 {
+		ph.split2(im)
+		return
+	}
 	for iy := 0; iy < ph.h; iy++ {
 		line := im[iy*w : (iy+1)*w]
 		py, a := iy%s, iy/s
-		if s == 2 {
-			e, _, ce := ph.plane(py, 0)
-			o, _, co := ph.plane(py, 1)
-			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
-			pairs, ev := line[:2*co], e[:co]
-			for b := range o {
-				pr := pairs[2*b : 2*b+2 : 2*b+2] // one bounds check a pair
-				ev[b], o[b] = pr[0], pr[1]
-			}
-			if ce > co {
-				e[ce-1] = line[w-1]
-			}
-			continue
-		}
 		for px := 0; px < s && px < w; px++ {
 			pl, _, cols := ph.plane(py, px)
 			gather(pl[a*ph.cols:][:cols], line[px:], s)
@@ -245,29 +239,70 @@ func (ph phases[T]) split(im []T) {
 	}
 }
 
+// split2 is split for stride 2 (the GANs' layers), a row pair at a time:
+// the four planes and their widths found once per channel, not once per
+// row, as their divisions cost as much as a short row's copies (8×8 and
+// 16×16 maps at 64 px).
+func (ph phases[T]) split2(im []T) {
+	w, cols, pl := ph.w, ph.cols, ph.planes2()
+	co := w / 2 // the odd planes' width; the even ones have one more for odd w
+	for iy := 0; iy < ph.h; iy++ {
+		line := im[iy*w : (iy+1)*w]
+		py, a := iy&1, iy>>1
+		e, o := pl[py][0][a*cols:][:cols], pl[py][1][a*cols:][:co]
+		pairs, ev := line[:2*co], e[:co]
+		for b := range o {
+			pr := pairs[2*b : 2*b+2 : 2*b+2] // one bounds check a pair
+			ev[b], o[b] = pr[0], pr[1]
+		}
+		if w&1 == 1 {
+			e[co] = line[w-1]
+		}
+	}
+}
+
 // join writes the planes back into one channel im (h×w): every pixel once.
 func (ph phases[T]) join(im []T) {
 	s, w := ph.s, ph.w
+	if s == 2 {
+		ph.join2(im)
+		return
+	}
 	for iy := 0; iy < ph.h; iy++ {
 		line := im[iy*w : (iy+1)*w]
 		py, a := iy%s, iy/s
-		if s == 2 {
-			e, _, ce := ph.plane(py, 0)
-			o, _, co := ph.plane(py, 1)
-			e, o = e[a*ph.cols:][:ce], o[a*ph.cols:][:co]
-			pairs, ev := line[:2*co], e[:co]
-			for b, v := range o {
-				pr := pairs[2*b : 2*b+2 : 2*b+2]
-				pr[0], pr[1] = ev[b], v
-			}
-			if ce > co {
-				line[w-1] = e[ce-1]
-			}
-			continue
-		}
 		for px := 0; px < s && px < w; px++ {
 			pl, _, cols := ph.plane(py, px)
 			scatter(line[px:], pl[a*ph.cols:][:cols], s)
+		}
+	}
+}
+
+// planes2 are the four planes of stride 2, by (py, px).
+func (ph phases[T]) planes2() (pl [2][2][]T) {
+	for py := range 2 {
+		for px := range 2 {
+			pl[py][px], _, _ = ph.plane(py, px)
+		}
+	}
+	return pl
+}
+
+// join2 is join for stride 2, split2's inverse.
+func (ph phases[T]) join2(im []T) {
+	w, cols, pl := ph.w, ph.cols, ph.planes2()
+	co := w / 2
+	for iy := 0; iy < ph.h; iy++ {
+		line := im[iy*w : (iy+1)*w]
+		py, a := iy&1, iy>>1
+		e, o := pl[py][0][a*cols:][:cols], pl[py][1][a*cols:][:co]
+		pairs, ev := line[:2*co], e[:co]
+		for b, v := range o {
+			pr := pairs[2*b : 2*b+2 : 2*b+2]
+			pr[0], pr[1] = ev[b], v
+		}
+		if w&1 == 1 {
+			line[w-1] = e[co]
 		}
 	}
 }

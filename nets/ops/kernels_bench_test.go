@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math/rand"
 	"testing"
 
@@ -96,5 +97,27 @@ func BenchmarkAddToShort(b *testing.B) {
 		for range 64 {
 			addTo(d, s)
 		}
+	}
+}
+
+// The batched unrolling of the GANs' last strided layers at 64 px: 16
+// images of 256 channels, 8×8 to 4×4 (4×4/s2, pad 1), and of 128
+// channels, 16×16 to 8×8, one goroutine (as each of two is in a step):
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench 'Im2colParSmall' ./nets/ops/
+func BenchmarkIm2colParSmall(b *testing.B) {
+	for _, g := range []struct{ c, h int }{{256, 8}, {128, 16}} {
+		n, k := 16, 4
+		im := make([]float32, n*g.c*g.h*g.h)
+		for i := range im {
+			im[i] = float32(i)
+		}
+		oh := (g.h+2-k)/2 + 1
+		col := make([]float32, g.c*k*k*n*oh*oh)
+		b.Run(fmt.Sprintf("%dx%dx%d", g.c, g.h, g.h), func(b *testing.B) {
+			for b.Loop() {
+				im2colPar(im, n, g.c, g.h, g.h, k, 2, 1, col, oh*oh, n*oh*oh)
+			}
+		})
 	}
 }

@@ -87,6 +87,10 @@ func splitGemm[T Float](tA, tB blas.Transpose, m, n, k int, alpha T, a []T, lda 
 // columns p apart in col), split over the images' channels.
 func im2colPar[T Float](x []T, nc, cin, h, w, k, stride, pad int, col []T, p, ld int) {
 	hw, kk := h*w, k*k
+	if h == k && w == k && pad == 0 {
+		im2colWhole(x, nc, cin*hw, col, p, ld)
+		return
+	}
 	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
 	parallel(nc*cin, kk*p, 1<<15, func(lo, hi int) {
 		ph := newPhases[T](h, w, stride)
@@ -100,11 +104,63 @@ func im2colPar[T Float](x []T, nc, cin, h, w, k, stride, pad int, col []T, p, ld
 	})
 }
 
+// im2colWhole is im2colPar for a kernel as large as the image, without
+// padding (the GANs' last 4×4 valid convolutions on 4×4 maps): each image
+// is its own single column, so the im2col matrix is the images transposed,
+// col[t·ld + j·p] = x[j·chw + t]. The general path would make one shiftRows
+// call per (channel, tap) to copy one value (8192 per image at 512
+// channels), which cost more than the product. It writes the same values,
+// so the products and results are unchanged.
+func im2colWhole[T Float](x []T, nc, chw int, col []T, p, ld int) {
+	wholeBlocks(nc, chw, func(j, t0, t1 int) {
+		dst := col[t0*ld+j*p:]
+		for i, v := range x[j*chw+t0 : j*chw+t1] {
+			dst[i*ld] = v
+		}
+	})
+}
+
+// col2imWhole is col2imPar for a kernel as large as the image, without
+// padding (the generators' first transposed convolution, 1×1 to 4×4), the
+// adjoint of im2colWhole: every pixel gets exactly one column value, which
+// the general path adds onto a cleared plane, so it is written as 0 + v
+// (the same bits, −0 included).
+func col2imWhole[T Float](col []T, nc, chw int, x []T, p, ld int) {
+	var zero T
+	wholeBlocks(nc, chw, func(j, t0, t1 int) {
+		src := col[t0*ld+j*p:]
+		dst := x[j*chw+t0 : j*chw+t1]
+		for i := range dst {
+			dst[i] = zero + src[i*ld]
+		}
+	})
+}
+
+// wholeBlocks runs f(j, t0, t1) over images j and blocks [t0, t1) of the
+// chw rows of their im2col matrix, split over goroutines by rows: within a
+// block each image's run of values is contiguous and the matrix's rows
+// are each written by one goroutine.
+func wholeBlocks(nc, chw int, f func(j, t0, t1 int)) {
+	parallel(chw, nc, 1<<15, func(lo, hi int) {
+		const blk = 64
+		for t0 := lo; t0 < hi; t0 += blk {
+			t1 := min(hi, t0+blk)
+			for j := 0; j < nc; j++ {
+				f(j, t0, t1)
+			}
+		}
+	})
+}
+
 // col2imPar is col2imLD of the columns of images [0, nc) onto x, split
 // over the images' channels (each channel's plane is written by one
 // goroutine only).
 func col2imPar[T Float](col []T, nc, cin, h, w, k, stride, pad int, x []T, p, ld int) {
 	hw, kk := h*w, k*k
+	if h == k && w == k && pad == 0 {
+		col2imWhole(col, nc, cin*hw, x, p, ld)
+		return
+	}
 	oh, ow := (h+2*pad-k)/stride+1, (w+2*pad-k)/stride+1
 	parallel(nc*cin, kk*p, 1<<15, func(lo, hi int) {
 		ph := newPhases[T](h, w, stride)

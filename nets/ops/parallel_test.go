@@ -97,6 +97,35 @@ func TestIm2colCol2imMatchDefinition(t *testing.T) {
 		}
 		col2imLD(col, g.c, g.h, g.w, g.k, g.s, g.pad, back, ld)
 		want := make([]float32, len(im))
+		batchGeom{1, g.c, g.h, g.w, g.k, g.s, g.pad}.eachEntry(ld, func(ci, px int) {
+			var v float32
+			if px >= 0 {
+				v = im[px]
+				want[px] += col[ci]
+			}
+			if col[ci] != v {
+				t.Fatalf("%+v: im2col entry %d is %v, want %v", g, ci, col[ci], v)
+			}
+		})
+		for i, v := range want {
+			if back[i] != v {
+				t.Fatalf("%+v: col2im pixel %d is %v, want %v", g, i, back[i], v)
+			}
+		}
+	}
+}
+
+// batchGeom is a batch's convolution geometry for the im2colPar and
+// col2imPar tests.
+type batchGeom struct{ n, c, h, w, k, s, pad int }
+
+// eachEntry calls f for every entry of the batch's im2col matrix (rows ld
+// apart): its index in col and, for a pixel inside the image, the pixel's
+// index in the batch (else −1), straight from the definition.
+func (g batchGeom) eachEntry(ld int, f func(ci, im int)) {
+	oh, ow := (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+	p, chw := oh*ow, g.c*g.h*g.w
+	for j := 0; j < g.n; j++ {
 		for ci := 0; ci < g.c; ci++ {
 			for ki := 0; ki < g.k; ki++ {
 				for kj := 0; kj < g.k; kj++ {
@@ -104,25 +133,72 @@ func TestIm2colCol2imMatchDefinition(t *testing.T) {
 					for y := 0; y < oh; y++ {
 						for x := 0; x < ow; x++ {
 							iy, ix := y*g.s-g.pad+ki, x*g.s-g.pad+kj
-							var v float32
-							in := iy >= 0 && iy < g.h && ix >= 0 && ix < g.w
-							if in {
-								v = im[(ci*g.h+iy)*g.w+ix]
+							im := -1
+							if iy >= 0 && iy < g.h && ix >= 0 && ix < g.w {
+								im = j*chw + (ci*g.h+iy)*g.w + ix
 							}
-							if got := col[row+y*ow+x]; got != v {
-								t.Fatalf("%+v: im2col row (%d,%d,%d) column (%d,%d) is %v, want %v", g, ci, ki, kj, y, x, got, v)
-							}
-							if in {
-								want[(ci*g.h+iy)*g.w+ix] += col[row+y*ow+x]
-							}
+							f(row+j*p+y*ow+x, im)
 						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// im2colPar and col2imPar over a batch against the definition, bit for bit
+// (col2im's sums added tap by tap, as the reference does here, onto a
+// cleared image): kernels as large as the image (im2colWhole's transpose
+// and its adjoint, strides 1 and 2, enough values to split over
+// goroutines, −0 columns that must come out +0 as the general path's
+// 0 + v gives them) and strided padded ones through the phase planes, with
+// ld wider than the batch's columns and stale contents in col and x.
+func TestIm2colCol2imParMatchDefinition(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	negZero := float32(math.Copysign(0, -1))
+	for _, g := range []batchGeom{
+		{5, 3, 4, 4, 4, 1, 0}, {3, 600, 4, 4, 4, 2, 0}, {2, 2, 1, 1, 1, 1, 0},
+		{3, 2, 6, 6, 4, 2, 1}, {2, 1, 5, 4, 4, 1, 0},
+	} {
+		oh, ow := (g.h+2*g.pad-g.k)/g.s+1, (g.w+2*g.pad-g.k)/g.s+1
+		p := oh * ow
+		ld := g.n*p + 2
+		x := make([]float32, g.n*g.c*g.h*g.w)
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		col := make([]float32, g.c*g.k*g.k*ld)
+		for i := range col {
+			col[i] = float32(r.NormFloat64())
+		}
+		im2colPar(x, g.n, g.c, g.h, g.w, g.k, g.s, g.pad, col, p, ld)
+		g.eachEntry(ld, func(ci, im int) {
+			var v float32
+			if im >= 0 {
+				v = x[im]
+			}
+			if col[ci] != v {
+				t.Fatalf("%+v: im2col entry %d is %v, want %v", g, ci, col[ci], v)
+			}
+		})
+		for i := range col {
+			if i%7 == 0 {
+				col[i] = negZero
+			}
+		}
+		for i := range x {
+			x[i] = 7 // must be overwritten
+		}
+		col2imPar(col, g.n, g.c, g.h, g.w, g.k, g.s, g.pad, x, p, ld)
+		want := make([]float32, len(x))
+		g.eachEntry(ld, func(ci, im int) {
+			if im >= 0 {
+				want[im] += col[ci]
+			}
+		})
 		for i, v := range want {
-			if back[i] != v {
-				t.Fatalf("%+v: col2im pixel %d is %v, want %v", g, i, back[i], v)
+			if math.Float32bits(x[i]) != math.Float32bits(v) {
+				t.Fatalf("%+v: col2im pixel %d is %v (bits %x), want %v (bits %x)", g, i, x[i], math.Float32bits(x[i]), v, math.Float32bits(v))
 			}
 		}
 	}
