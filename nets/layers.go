@@ -197,13 +197,20 @@ func (a *Adam) Update(ps *ParamSet, grads []G.Value) error {
 
 func adamStep[T ops.Float](p, g, m, v []T, b1, b2, stepSize, sqrtBC2, eps T) {
 	ops.Elementwise(len(g), func(lo, hi int) {
-		p, m, v := p[lo:hi], m[lo:hi], v[lo:hi]
-		for j, gj := range g[lo:hi] {
-			m[j] = b1*m[j] + (1-b1)*gj
-			v[j] = b2*v[j] + (1-b2)*gj*gj
-			p[j] -= stepSize * m[j] / (T(math.Sqrt(float64(v[j])))/sqrtBC2 + eps)
-		}
+		adamRange(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], b1, b2, stepSize, sqrtBC2, eps)
 	})
+}
+
+// adamRange is one goroutine's share of adamStep. A function of its own,
+// not the closure's body: inside the closure the loop ran about twice as
+// slowly (VAE 64 px profile: 0.31 → 0.70 s of Adam per 10 steps).
+func adamRange[T ops.Float](p, g, m, v []T, b1, b2, stepSize, sqrtBC2, eps T) {
+	p, m, v = p[:len(g)], m[:len(g)], v[:len(g)]
+	for j, gj := range g {
+		m[j] = b1*m[j] + (1-b1)*gj
+		v[j] = b2*v[j] + (1-b2)*gj*gj
+		p[j] -= stepSize * m[j] / (T(math.Sqrt(float64(v[j])))/sqrtBC2 + eps)
+	}
 }
 
 // Scaled is a channel count times the width factor, at least 1.
